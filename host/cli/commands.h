@@ -1,0 +1,47 @@
+// The subcommands of `sigtrain` (DESIGN.md §3). Each add_* registers its flags on `app` and returns
+// the function that runs it after parsing; that function returns the exit code (0, 1 or 2) or throws
+// UsageError / InputError, which main turns into one line on stderr and exit code 2 / 1.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "dataset.h"
+#include "network.h"
+
+namespace sigtrain::cli {
+
+using Run = std::function<int()>;
+
+Run add_train(CLI::App& app);
+Run add_predict(CLI::App& app);
+Run add_eval(CLI::App& app);
+Run add_gradcheck(CLI::App& app);
+Run add_explain(CLI::App& app);
+
+// Where a command's data come from: --data FILE [--format F], or --synthetic NAME [--samples N].
+struct DataOptions {
+  std::string file;
+  std::string format = "auto";
+  std::string synthetic;
+  long long samples = 10000;
+  uint64_t data_seed = 2024;
+};
+void add_data_options(CLI::App& command, DataOptions& options, bool synthetic_default_sine);
+// Loads the data for `spec`: its columns must be the network's inputs and outputs (or inputs only when
+// `targets_optional`). Throws InputError / UsageError.
+Dataset load_data(const DataOptions& options, const NetworkSpec& spec, bool targets_optional = false);
+
+// A comma-separated list of numbers (--x 0.5,-1), for flags whose values may start with '-'.
+std::vector<double> parse_number_list(const std::string& flag, const std::string& text);
+
+// Throws UsageError unless `path`'s folder exists and is writable, so that a long run does not fail
+// only at the end, when it saves.
+void check_writable(const std::string& flag, const std::string& path);
+
+// "%.*g" without locale surprises.
+std::string format_number(double v, int digits = 6);
+
+}  // namespace sigtrain::cli

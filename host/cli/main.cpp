@@ -1,0 +1,43 @@
+// sigtrain: the command line (DESIGN.md §3). Exit codes: 0 success, 1 data/model/runtime error,
+// 2 usage error; every error is one line on stderr.
+#include <cstdio>
+#include <exception>
+#include <map>
+
+#include "commands.h"
+#include "errors.h"
+
+int main(int argc, char** argv) {
+  using namespace sigtrain;
+  CLI::App app("sigtrain: train small fully connected sigmoid networks by least squares", "sigtrain");
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "sigtrain 0.1.0");
+  std::map<std::string, cli::Run> commands = {
+      {"train", cli::add_train(app)},         {"predict", cli::add_predict(app)}, {"eval", cli::add_eval(app)},
+      {"gradcheck", cli::add_gradcheck(app)}, {"explain", cli::add_explain(app)},
+  };
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    std::string what = e.what();
+    if (what.empty()) what = "a subcommand is required: train, predict, eval, gradcheck or explain";
+    std::fprintf(stderr, "sigtrain: %s (see sigtrain --help)\n", what.c_str());
+    return 2;
+  }
+  try {
+    return commands.at(app.get_subcommands().front()->get_name())();
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "sigtrain: %s\n", e.what());
+    return 2;
+  } catch (const InputError& e) {
+    std::fprintf(stderr, "sigtrain: %s\n", e.what());
+    return 1;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "sigtrain: out of memory\n");
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "sigtrain: %s\n", e.what());
+    return 1;
+  }
+}

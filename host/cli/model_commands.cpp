@@ -1,0 +1,85 @@
+// sigtrain predict / eval: a saved model applied to a data file.
+#include <cstdio>
+#include <memory>
+#include <sstream>
+
+#include "backend.h"
+#include "commands.h"
+#include "errors.h"
+#include "file_util.h"
+#include "model_file.h"
+
+namespace sigtrain::cli {
+
+namespace {
+
+struct ModelDataOptions {
+  std::string model;
+  DataOptions data;
+  std::string out;
+  std::string backend = "cpu";
+};
+
+void add_model_options(CLI::App& c, ModelDataOptions& o) {
+  c.add_option("--model", o.model, "model file (JSON, sigtrain-model version 1)")->required();
+  add_data_options(c, o.data, false);
+  c.add_option("--backend", o.backend, "auto, reference, cpu or cuda")
+      ->check(CLI::IsMember(backend_names()))
+      ->capture_default_str();
+}
+
+void require_data(const ModelDataOptions& o) {
+  if (o.data.file.empty() && o.data.synthetic.empty()) throw UsageError("--data FILE (or --synthetic NAME) is required");
+}
+
+int run_predict(const ModelDataOptions& o) {
+  require_data(o);
+  if (!o.out.empty()) check_writable("--out", o.out);
+  const Parameters p = load_model(o.model);
+  const Dataset d = load_data(o.data, p.spec, /*targets_optional=*/true);
+  std::unique_ptr<Backend> backend = make_backend(o.backend, p.spec);
+  backend->set_parameters(p);
+  const int nL = p.spec.outputs();
+  std::vector<double> yhat(d.size * nL);
+  backend->predict(d.x.data(), d.size, yhat.data());
+
+  // One row per sample, the outputs comma-separated, with enough digits to round-trip a float.
+  std::string text;
+  text.reserve(d.size * nL * 16);
+  for (size_t s = 0; s < d.size; ++s)
+    for (int o_ = 0; o_ < nL; ++o_) text += format_number(yhat[s * nL + o_], 9) + (o_ + 1 < nL ? "," : "\n");
+  if (o.out.empty())
+    std::fwrite(text.data(), 1, text.size(), stdout);
+  else
+    write_file_atomically(o.out, text);
+  return 0;
+}
+
+int run_eval(const ModelDataOptions& o) {
+  require_data(o);
+  const Parameters p = load_model(o.model);
+  const Dataset d = load_data(o.data, p.spec);
+  std::unique_ptr<Backend> backend = make_backend(o.backend, p.spec);
+  backend->set_parameters(p);
+  std::printf("%s\n", format_number(backend->mean_squared_error(d), 9).c_str());
+  return 0;
+}
+
+}  // namespace
+
+Run add_predict(CLI::App& app) {
+  auto o = std::make_shared<ModelDataOptions>();
+  CLI::App* c = app.add_subcommand("predict", "write the model's outputs, one row per sample");
+  add_model_options(*c, *o);
+  c->add_option("--out", o->out, "write the predictions to this CSV file (atomically) instead of stdout");
+  return [o] { return run_predict(*o); };
+}
+
+Run add_eval(CLI::App& app) {
+  auto o = std::make_shared<ModelDataOptions>();
+  CLI::App* c = app.add_subcommand("eval", "print the model's MSE on a data set: (1/N) Σ_s Σ_o (ŷ − y)²");
+  add_model_options(*c, *o);
+  return [o] { return run_eval(*o); };
+}
+
+}  // namespace sigtrain::cli

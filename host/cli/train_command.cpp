@@ -1,0 +1,211 @@
+// sigtrain train: mini-batch SGD on a data file or a built-in set, one line per epoch.
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+
+#include "backend.h"
+#include "commands.h"
+#include "errors.h"
+#include "model_file.h"
+#include "trainer.h"
+
+namespace sigtrain::cli {
+
+namespace {
+
+struct TrainOptions {
+  DataOptions data;
+  std::string layers = "2,3,3,1";
+  bool bias = false;
+  // Defaults: the notes' network on the sine set reaches a held-out MSE near 0.002 in about a second.
+  // About one seed in three settles in a local minimum near 0.015 instead (seeds 1-16 measured);
+  // seed 2 is not one of them.
+  int epochs = 100;
+  long long batch = 8;
+  double lr = 0.2;
+  uint64_t seed = 2;
+  bool no_shuffle = false;
+  double val_split = 0.2;
+  std::string backend = "auto";
+  std::string init, save, log;
+  int threads = 1;
+  long long verify_every = 0;
+  bool quiet = false;
+  CLI::Option* layers_option = nullptr;
+  CLI::Option* bias_option = nullptr;
+};
+
+// Ctrl-C: the first one asks the trainer to stop after the step in progress; the handler then steps
+// aside, so a second Ctrl-C ends the program at once.
+std::atomic<bool> g_stop_requested{false};
+static_assert(std::atomic<bool>::is_always_lock_free, "the flag is set from a signal handler");
+
+extern "C" void on_sigint(int) {
+  g_stop_requested.store(true);
+  signal(SIGINT, SIG_DFL);
+}
+
+// Prints the epoch lines (stdout), a progress bar when stdout is a terminal, and the --log CSV.
+class ConsoleObserver : public TrainObserver {
+ public:
+  ConsoleObserver(int epochs, bool quiet, std::ofstream* log)
+      : epochs_(epochs), quiet_(quiet), bar_(!quiet && isatty(STDOUT_FILENO)), log_(log) {}
+
+  void on_epoch(const EpochReport& r) override {
+    if (log_) {
+      *log_ << r.epoch << ',' << format_number(r.train_mse, 9) << ','
+            << (std::isnan(r.validation_mse) ? "" : format_number(r.validation_mse, 9)) << ','
+            << format_number(r.samples_per_second, 6) << ',' << format_number(r.elapsed_seconds, 6) << '\n';
+      log_->flush();
+    }
+    if (quiet_) return;
+    if (bar_) std::fputs("\r\033[K", stdout);  // clear the bar before the line
+    std::printf("epoch %*d/%d  train_mse %-11s val_mse %-11s %9s samples/s  %s s\n", width(), r.epoch, epochs_,
+                format_number(r.train_mse).c_str(),
+                std::isnan(r.validation_mse) ? "-" : format_number(r.validation_mse).c_str(),
+                format_number(r.samples_per_second, 3).c_str(), format_number(r.elapsed_seconds, 3).c_str());
+    std::fflush(stdout);
+  }
+
+  void on_step(int epoch, size_t done, size_t total) override {
+    if (!bar_ || ++steps_ % 64 != 0) return;  // look at the clock only now and then
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_draw_ < std::chrono::milliseconds(100)) return;
+    last_draw_ = now;
+    const double fraction = (double(epoch - 1) + double(done) / double(total)) / double(epochs_);
+    const int filled = int(fraction * 30);
+    std::printf("\r[%s%s] %3d%%  epoch %d/%d", std::string(filled, '#').c_str(), std::string(30 - filled, ' ').c_str(),
+                int(fraction * 100), epoch, epochs_);
+    std::fflush(stdout);
+  }
+
+  void on_verify(const VerifyReport& r) override {
+    if (quiet_) return;
+    if (bar_) std::fputs("\r\033[K", stdout);
+    std::printf("verify step %ld: largest relative difference from the fp64 reference: loss %s, gradients %s (layer %d)\n",
+                r.step, format_number(r.loss_difference, 3).c_str(), format_number(r.gradient_difference, 3).c_str(),
+                r.worst_layer);
+  }
+
+ private:
+  int width() const { return int(std::to_string(epochs_).size()); }
+
+  int epochs_;
+  bool quiet_, bar_;
+  std::ofstream* log_;
+  long steps_ = 0;
+  std::chrono::steady_clock::time_point last_draw_{};
+};
+
+// The network to train: from --layers/--bias, or from the --init model (whose widths must then agree).
+Parameters initial_parameters(const TrainOptions& o) {
+  NetworkSpec spec = parse_widths(o.layers, o.bias);
+  if (o.init.empty()) return glorot_uniform(spec, o.seed);
+  Parameters p = load_model(o.init);
+  if (o.layers_option->count() > 0 && p.spec.widths != spec.widths)
+    throw InputError(o.init + ": the model is " + p.spec.to_string() + ", but --layers says " + o.layers);
+  if (o.bias_option->count() > 0 && !p.spec.bias)
+    throw InputError(o.init + ": the model has no biases, but --bias was given");
+  return p;
+}
+
+void check_options(const TrainOptions& o) {
+  if (o.epochs < 0) throw UsageError("--epochs must be 0 or more, got " + std::to_string(o.epochs));
+  if (o.batch < 1) throw UsageError("--batch must be at least 1, got " + std::to_string(o.batch));
+  if (!(o.lr > 0) || !std::isfinite(o.lr)) throw UsageError("--lr must be a finite number above 0, got " + format_number(o.lr));
+  if (!(o.val_split >= 0 && o.val_split < 1))
+    throw UsageError("--val-split must be in [0, 1), got " + format_number(o.val_split));
+  if (o.threads < 0) throw UsageError("--threads must be 0 (all) or more, got " + std::to_string(o.threads));
+  if (o.verify_every < 0) throw UsageError("--verify-every must be 0 (off) or more, got " + std::to_string(o.verify_every));
+  if (!o.save.empty()) check_writable("--save", o.save);
+  if (!o.log.empty()) check_writable("--log", o.log);
+}
+
+int run_train(const TrainOptions& o) {
+  check_options(o);
+  const Parameters initial = initial_parameters(o);
+  const NetworkSpec& spec = initial.spec;
+  const Dataset data = load_data(o.data, spec);
+  const TrainValidation split = split_validation(data, o.val_split);
+  std::unique_ptr<Backend> backend = make_backend(o.backend, spec, o.threads);
+
+  TrainConfig config;
+  config.epochs = o.epochs;
+  config.batch = size_t(o.batch);
+  config.lr = o.lr;
+  config.seed = o.seed;
+  config.shuffle = !o.no_shuffle;
+  config.verify_every = o.verify_every;
+
+  if (!o.quiet)
+    std::printf("sigtrain train: backend %s; network %s; data %s (%zu training, %zu validation samples); "
+                "batch %lld, lr %s, %d epochs, seed %llu%s\n",
+                backend->description().c_str(), spec.to_string().c_str(), data.name.c_str(), split.train.size,
+                split.validation.size, o.batch, format_number(o.lr).c_str(), o.epochs, (unsigned long long)o.seed,
+                o.no_shuffle ? ", file order" : "");
+
+  std::ofstream log;
+  if (!o.log.empty()) {
+    log.open(o.log, std::ios::trunc);
+    if (!log) throw InputError(o.log + ": cannot write the log");
+    log << "epoch,train_mse,val_mse,samples_per_second,elapsed_seconds\n";
+  }
+  ConsoleObserver observer(o.epochs, o.quiet, o.log.empty() ? nullptr : &log);
+
+  g_stop_requested.store(false);
+  signal(SIGINT, on_sigint);
+  TrainResult result = train(*backend, initial, split.train, split.validation, config, observer, &g_stop_requested);
+  signal(SIGINT, SIG_DFL);
+
+  if (!o.save.empty()) save_model(result.parameters, o.save);
+  switch (result.outcome) {
+    case TrainOutcome::completed:
+      if (!o.quiet && !o.save.empty()) std::printf("saved %s\n", o.save.c_str());
+      return 0;
+    case TrainOutcome::interrupted:
+      std::fprintf(stderr, "sigtrain: %s%s\n", result.message.c_str(),
+                   o.save.empty() ? "" : ("; saved the model to " + o.save).c_str());
+      return 130;
+    case TrainOutcome::diverged:
+      throw InputError(result.message + (o.save.empty() ? "" : "; saved it to " + o.save));
+  }
+  return 1;
+}
+
+}  // namespace
+
+Run add_train(CLI::App& app) {
+  auto o = std::make_shared<TrainOptions>();
+  CLI::App* c = app.add_subcommand("train", "train a network by mini-batch SGD");
+  add_data_options(*c, o->data, true);
+  o->layers_option = c->add_option("--layers", o->layers, "widths n0,n1,…,nL: inputs, sigmoid layers, linear outputs")
+                         ->capture_default_str();
+  o->bias_option = c->add_flag("--bias", o->bias, "give every layer a bias (the notes' network has none)");
+  c->add_option("--epochs", o->epochs, "passes over the training set")->capture_default_str();
+  c->add_option("--batch", o->batch, "samples per SGD step (the last batch of an epoch may be smaller)")
+      ->capture_default_str();
+  c->add_option("--lr", o->lr, "learning rate")->capture_default_str();
+  c->add_option("--seed", o->seed, "seed of the initialisation and of the epochs' orders")->capture_default_str();
+  c->add_flag("--no-shuffle", o->no_shuffle, "take the batches in file order");
+  c->add_option("--val-split", o->val_split, "fraction of the data held out for validation, in [0, 1)")
+      ->capture_default_str();
+  c->add_option("--backend", o->backend, "auto, reference, cpu or cuda")
+      ->check(CLI::IsMember(backend_names()))
+      ->capture_default_str();
+  c->add_option("--init", o->init, "start from this model file");
+  c->add_option("--save", o->save, "write the trained model here (atomically)");
+  c->add_option("--log", o->log, "write the per-epoch figures to this CSV file");
+  c->add_option("--threads", o->threads, "threads of the cpu backend (0: all)")->capture_default_str();
+  c->add_option("--verify-every", o->verify_every, "every N steps compare gradients with the fp64 reference (0: off)")
+      ->capture_default_str();
+  c->add_flag("--quiet", o->quiet, "print nothing but errors");
+  return [o] { return run_train(*o); };
+}
+
+}  // namespace sigtrain::cli

@@ -1,0 +1,96 @@
+#include "dataset.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "errors.h"
+#include "rng.h"
+#include "shuffle_key.h"
+
+namespace sigtrain {
+
+Dataset select_rows(const Dataset& d, const std::vector<size_t>& rows) {
+  Dataset out;
+  out.name = d.name;
+  out.inputs = d.inputs;
+  out.outputs = d.outputs;
+  out.size = rows.size();
+  out.x.reserve(rows.size() * size_t(d.inputs));
+  out.y.reserve(rows.size() * size_t(d.outputs));
+  for (size_t r : rows) {
+    out.x.insert(out.x.end(), d.x_of(r), d.x_of(r) + d.inputs);
+    if (d.outputs > 0) out.y.insert(out.y.end(), d.y_of(r), d.y_of(r) + d.outputs);
+  }
+  return out;
+}
+
+// The validation set is fixed by the data alone, not by --seed: a constant seed for its permutation.
+constexpr uint64_t kValidationSplitSeed = 0x5EED'0F'7A11DA7Eull;
+
+TrainValidation split_validation(const Dataset& d, double fraction) {
+  if (!(fraction >= 0.0 && fraction < 1.0))
+    throw UsageError("--val-split must be in [0, 1), got " + std::to_string(fraction));
+  const size_t held_out = size_t(std::floor(fraction * double(d.size)));
+  if (held_out >= d.size)
+    throw UsageError("--val-split " + std::to_string(fraction) + " leaves no sample of " + d.name +
+                     " to train on");
+  const std::vector<uint32_t> order = epoch_permutation(d.size, kValidationSplitSeed);
+  std::vector<size_t> validation_rows(order.begin(), order.begin() + held_out);
+  std::vector<bool> is_validation(d.size, false);
+  for (size_t r : validation_rows) is_validation[r] = true;
+  std::sort(validation_rows.begin(), validation_rows.end());  // keep the file order
+  std::vector<size_t> train_rows;
+  train_rows.reserve(d.size - held_out);
+  for (size_t r = 0; r < d.size; ++r)
+    if (!is_validation[r]) train_rows.push_back(r);
+  return {select_rows(d, train_rows), select_rows(d, validation_rows)};
+}
+
+std::vector<uint32_t> epoch_permutation(size_t n, uint64_t epoch_seed_value) {
+  std::vector<std::pair<uint64_t, uint32_t>> keyed(n);
+  for (size_t i = 0; i < n; ++i) keyed[i] = {shuffle_key(epoch_seed_value, i), uint32_t(i)};
+  // Sorting (key, index) pairs is the stable sort by key.
+  std::sort(keyed.begin(), keyed.end());
+  std::vector<uint32_t> order(n);
+  for (size_t i = 0; i < n; ++i) order[i] = keyed[i].second;
+  return order;
+}
+
+const std::vector<std::string>& synthetic_names() {
+  static const std::vector<std::string> names = {"sine", "xor"};
+  return names;
+}
+
+Dataset synthetic_dataset(const std::string& name, size_t samples, uint64_t seed) {
+  if (samples == 0) throw UsageError("--samples must be at least 1");
+  Dataset d;
+  d.name = name;
+  d.inputs = 2;
+  d.outputs = 1;
+  d.size = samples;
+  d.x.resize(2 * samples);
+  d.y.resize(samples);
+  Rng rng(seed);
+  if (name == "sine") {
+    for (size_t s = 0; s < samples; ++s) {
+      const double x1 = rng.uniform(-2.0, 2.0), x2 = rng.uniform(-2.0, 2.0);
+      d.x[2 * s] = float(x1);
+      d.x[2 * s + 1] = float(x2);
+      // The target is computed from the stored (float) inputs, so the data are self-consistent.
+      d.y[s] = float(std::sin(double(d.x[2 * s])) * std::cos(double(d.x[2 * s + 1])));
+    }
+  } else if (name == "xor") {
+    for (size_t s = 0; s < samples; ++s) {
+      const int x1 = int(rng.below(2)), x2 = int(rng.below(2));
+      d.x[2 * s] = float(x1);
+      d.x[2 * s + 1] = float(x2);
+      d.y[s] = float(x1 ^ x2);
+    }
+  } else {
+    throw UsageError("unknown synthetic data set '" + name + "' (known: sine, xor)");
+  }
+  return d;
+}
+
+}  // namespace sigtrain

@@ -1,0 +1,50 @@
+// Data sets in memory, as contiguous floats (DESIGN.md §2: reader → Dataset → batches).
+//
+// x is n0 × N column-major: sample s's inputs are x[s*n0 … s*n0 + n0 − 1], which is exactly the
+// A_0 = X (n0 × B, column-major) of DESIGN.md §1 for any run of consecutive samples. y likewise
+// (nL × N). A data set read for prediction may have no targets (outputs == 0).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace sigtrain {
+
+struct Dataset {
+  std::string name;  // the file it came from, or the synthetic set's name: used in messages
+  int inputs = 0;
+  int outputs = 0;
+  size_t size = 0;       // N
+  std::vector<float> x;  // n0 × N, column-major
+  std::vector<float> y;  // nL × N, column-major (empty when outputs == 0)
+
+  const float* x_of(size_t s) const { return x.data() + s * size_t(inputs); }
+  const float* y_of(size_t s) const { return y.data() + s * size_t(outputs); }
+};
+
+// The rows `rows` of `d`, in that order.
+Dataset select_rows(const Dataset& d, const std::vector<size_t>& rows);
+
+// Holds out floor(fraction · N) samples for validation, chosen by a fixed seeded permutation that does
+// not depend on the training seed (so runs with different seeds validate on the same samples); both
+// parts keep the file order. Throws UsageError if nothing would be left to train on.
+struct TrainValidation {
+  Dataset train;
+  Dataset validation;  // size 0 when fraction == 0
+};
+TrainValidation split_validation(const Dataset& d, double fraction);
+
+// The permutation of 0 … n−1 for one epoch: the stable sort of the indices by shuffle_key
+// (kernels/shuffle_key.h), the same one the CUDA backend makes with Thrust.
+std::vector<uint32_t> epoch_permutation(size_t n, uint64_t epoch_seed_value);
+
+// Built-in synthetic sets, sized by `samples`, drawn from `seed`:
+//   sine: x uniform in [-2, 2]², y = sin(x1)·cos(x2)     (2 inputs, 1 output; variance ≈ 0.24)
+//   xor:  x uniform in {0, 1}²,  y = x1 XOR x2            (2 inputs, 1 output)
+// Throws UsageError for an unknown name.
+Dataset synthetic_dataset(const std::string& name, size_t samples, uint64_t seed);
+const std::vector<std::string>& synthetic_names();
+
+}  // namespace sigtrain

@@ -1,0 +1,29 @@
+// What the two host backends (reference, cpu) share: the training set they read rows from, the
+// epoch's order, and the running loss sum.
+#pragma once
+
+#include <vector>
+
+#include "backend.h"
+
+namespace sigtrain {
+
+class HostBackend : public Backend {
+ public:
+  void set_training_data(const Dataset& train) override { train_ = &train; }
+  void begin_epoch(const EpochOrder& order) override;
+  double epoch_loss_sum() override { return epoch_loss_sum_; }
+
+ protected:
+  // Row of the training set taken at position `position` of this epoch's order.
+  size_t row_at(size_t position) const { return order_.empty() ? position : order_[position]; }
+  const Dataset& train() const;
+
+  double epoch_loss_sum_ = 0.0;
+
+ private:
+  const Dataset* train_ = nullptr;
+  std::vector<uint32_t> order_;  // empty: file order
+};
+
+}  // namespace sigtrain
