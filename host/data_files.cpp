@@ -20,6 +20,7 @@
 #include <system_error>
 
 #include "errors.h"
+#include "file_util.h"
 
 namespace sigtrain {
 namespace {
@@ -27,25 +28,6 @@ namespace {
 constexpr std::string_view kUtf8ByteOrderMark = "\xEF\xBB\xBF";
 // Longest piece of a field quoted in a message: enough to recognise it, short enough for one line.
 constexpr size_t kMaxQuotedChars = 40;
-
-// errno's text; streams do not promise to set errno, so say so rather than print "Success".
-std::string last_system_error() { return errno != 0 ? std::strerror(errno) : "unknown error"; }
-
-// Not file_util.h's read_file: these messages are the readers' own contract (tests match them).
-std::string read_whole_file(const std::string& path) {
-  errno = 0;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError(located(path, 0, 0, "cannot open: " + last_system_error()));
-  std::string text;
-  std::error_code size_error;
-  const auto size = std::filesystem::file_size(path, size_error);
-  if (!size_error) text.reserve(size);  // a hint only: the file may change, and pipes have no size
-  char chunk[1 << 16];
-  while (in.read(chunk, sizeof chunk) || in.gcount() > 0) text.append(chunk, size_t(in.gcount()));
-  // bad() is how a read error shows, e.g. EISDIR when the path is a directory (open succeeds there).
-  if (in.bad()) throw InputError(located(path, 0, 0, "cannot read: " + last_system_error()));
-  return text;
-}
 
 bool is_blank_char(char c) { return c == ' ' || c == '\t'; }
 
@@ -162,7 +144,7 @@ std::string describe_bad_number(std::string_view text, NumberKind kind) {
 // A data file in memory, walked line by line, with the error helpers both readers share.
 class TextFile {
  public:
-  explicit TextFile(const std::string& path) : path_(path), text_(read_whole_file(path)) {
+  explicit TextFile(const std::string& path) : path_(path), text_(read_file(path)) {
     if (text_.empty()) fail_file("the file is empty");
     // Windows' "Unicode text" is UTF-16, whose NUL bytes would otherwise read as "not a text file".
     if (text_.rfind("\xFF\xFE", 0) == 0 || text_.rfind("\xFE\xFF", 0) == 0)

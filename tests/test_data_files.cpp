@@ -259,7 +259,7 @@ TEST_F(DataFiles, MissingFileCannotBeOpened) {
 
 // Catches a directory given as the data file being read as an empty file.
 TEST_F(DataFiles, DirectoryCannotBeRead) {
-  EXPECT_TRUE(says(input_error([&] { read_csv(dir_.string()); }), {dir_.string() + ": cannot read"}));
+  EXPECT_TRUE(says(input_error([&] { read_csv(dir_.string()); }), {dir_.string() + ": cannot open: Is a directory"}));
 }
 
 // Catches an empty file being taken as a data set of zero samples.

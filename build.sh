@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The quick start (README.md):
+#   ./build.sh train [flags]   install what is missing, build, train (the notes' network on the sine set)
+#   ./build.sh test            install what is missing, build, run the whole test suite
+#   ./build.sh                 install what is missing and build
+# Packages come from Debian (apt-get); the build goes to ./build (BUILD_DIR to change it).
+set -euo pipefail
+cd "$(dirname "$0")"
+build_dir=${BUILD_DIR:-build}
+
+# Debian packages the build needs: compiler and tools, CLI11, nlohmann-json, GoogleTest.
+packages=(cmake g++ make ninja-build libcli11-dev nlohmann-json3-dev libgtest-dev)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "build.sh: installing ${missing[*]}" >&2
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+jobs=$(nproc 2>/dev/null || echo 2)
+if [ ! -f "$build_dir/CMakeCache.txt" ]; then
+  cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+fi
+cmake --build "$build_dir" -j "$jobs"
+
+case "${1:-}" in
+  train) shift; exec "$build_dir/sigtrain" train "$@" ;;
+  test) exec ctest --test-dir "$build_dir" --output-on-failure -j "$jobs" ;;
+  "") ;;
+  *) echo "usage: ./build.sh [train [flags] | test]" >&2; exit 2 ;;
+esac

@@ -1,0 +1,209 @@
+// The training loop: batches, order, partial batches, validation split, divergence, interruption.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+#include "backend_test_util.h"
+#include "cpu_backend.h"
+#include "errors.h"
+#include "reference.h"
+#include "reference_backend.h"
+#include "shuffle_key.h"
+#include "trainer.h"
+
+namespace sigtrain {
+namespace {
+
+using testing::random_dataset;
+using testing::random_parameters;
+
+// SGD written out by hand with the reference functions: epoch e visits rows in `order_of(e)`, in
+// batches of B, the last one smaller and averaged over its own size.
+template <typename OrderOf>
+Parameters manual_sgd(Parameters p, const Dataset& d, size_t B, double lr, int epochs, OrderOf order_of) {
+  for (int e = 0; e < epochs; ++e) {
+    const std::vector<uint32_t> order = order_of(e);
+    for (size_t first = 0; first < d.size; first += B) {
+      const size_t count = std::min(B, d.size - first);
+      std::vector<double> X, Y;
+      for (size_t b = 0; b < count; ++b) {
+        X.insert(X.end(), d.x_of(order[first + b]), d.x_of(order[first + b]) + d.inputs);
+        Y.insert(Y.end(), d.y_of(order[first + b]), d.y_of(order[first + b]) + d.outputs);
+      }
+      Parameters g;
+      reference::loss_and_gradients(p, X.data(), Y.data(), int(count), g);
+      reference::sgd_update(p.values.data(), g.values.data(), p.values.size(), lr);
+    }
+  }
+  return p;
+}
+
+// Catches a trainer that drops the last partial batch, averages it over B instead of its own size,
+// or visits the samples in another order than epoch_permutation(N, epoch_seed(seed, e)).
+TEST(Trainer, ShuffledEpochsMatchHandWrittenSgd) {
+  const NetworkSpec spec{{3, 4, 2}, true};
+  const Dataset d = random_dataset(spec, 23, 1);  // 23 = 4 batches of 5 and one of 3
+  const Parameters p = random_parameters(spec, 2);
+  TrainConfig config;
+  config.epochs = 3;
+  config.batch = 5;
+  config.lr = 0.2;
+  config.seed = 77;
+  TrainObserver quiet;
+  ReferenceBackend backend(spec);
+  const TrainResult result = train(backend, p, d, Dataset{}, config, quiet);
+  const Parameters expected = manual_sgd(p, d, 5, 0.2, 3, [&](int e) { return epoch_permutation(23, epoch_seed(77, e)); });
+  EXPECT_EQ(result.parameters.values, expected.values);  // same fp64 operations in the same order: bit for bit
+}
+
+// Catches --no-shuffle taking anything but file order: batch k is rows kB … kB+B−1.
+TEST(Trainer, NoShuffleTakesFileOrder) {
+  const NetworkSpec spec{{2, 3, 1}, false};
+  const Dataset d = random_dataset(spec, 10, 3);
+  const Parameters p = random_parameters(spec, 4);
+  TrainConfig config;
+  config.epochs = 2;
+  config.batch = 4;
+  config.lr = 0.3;
+  config.shuffle = false;
+  TrainObserver quiet;
+  ReferenceBackend backend(spec);
+  const TrainResult result = train(backend, p, d, Dataset{}, config, quiet);
+  std::vector<uint32_t> file_order(10);
+  for (uint32_t i = 0; i < 10; ++i) file_order[i] = i;
+  const Parameters expected = manual_sgd(p, d, 4, 0.3, 2, [&](int) { return file_order; });
+  EXPECT_EQ(result.parameters.values, expected.values);
+}
+
+// Catches a permutation that repeats or loses samples, or the same order every epoch.
+TEST(EpochPermutation, IsAPermutationAndChangesEachEpoch) {
+  const std::vector<uint32_t> a = epoch_permutation(1000, epoch_seed(1, 0));
+  const std::vector<uint32_t> b = epoch_permutation(1000, epoch_seed(1, 1));
+  EXPECT_EQ(std::set<uint32_t>(a.begin(), a.end()).size(), 1000u);
+  EXPECT_EQ(*std::max_element(a.begin(), a.end()), 999u);
+  EXPECT_NE(a, b);
+  EXPECT_EQ(a, epoch_permutation(1000, epoch_seed(1, 0)));  // and is a pure function of its seed
+}
+
+// Catches an epoch's training MSE that is not the mean over its samples of Σ_o (ŷ − y)² before each step.
+TEST(Trainer, EpochTrainMseIsTheMeanOfPreUpdateLosses) {
+  const NetworkSpec spec{{2, 3, 1}, false};
+  const Dataset d = random_dataset(spec, 7, 5);
+  const Parameters p = random_parameters(spec, 6);
+  TrainConfig config;
+  config.epochs = 1;
+  config.batch = 7;  // one step: the loss is the initial parameters' MSE
+  config.lr = 0.5;
+  TrainObserver quiet;
+  ReferenceBackend backend(spec);
+  const TrainResult result = train(backend, p, d, d, config, quiet);
+  ReferenceBackend before(spec);
+  before.set_parameters(p);
+  EXPECT_NEAR(result.epochs[0].train_mse, before.mean_squared_error(d), 1e-12);
+  ReferenceBackend after(spec);
+  after.set_parameters(result.parameters);
+  EXPECT_NEAR(result.epochs[0].validation_mse, after.mean_squared_error(d), 1e-12);
+}
+
+// Catches a validation split that overlaps training, loses rows, reorders them, or depends on --seed.
+TEST(ValidationSplit, DisjointCompleteInFileOrder) {
+  const NetworkSpec spec{{1, 1}, false};
+  Dataset d = random_dataset(spec, 100, 8);
+  for (size_t s = 0; s < 100; ++s) d.x[s] = float(s);  // row number as the input, to trace rows
+  const TrainValidation split = split_validation(d, 0.25);
+  ASSERT_EQ(split.validation.size, 25u);
+  ASSERT_EQ(split.train.size, 75u);
+  std::set<float> all(split.train.x.begin(), split.train.x.end());
+  all.insert(split.validation.x.begin(), split.validation.x.end());
+  EXPECT_EQ(all.size(), 100u);
+  EXPECT_TRUE(std::is_sorted(split.train.x.begin(), split.train.x.end()));
+  EXPECT_TRUE(std::is_sorted(split.validation.x.begin(), split.validation.x.end()));
+  EXPECT_FALSE(split.validation.x.back() == 99.0f && split.validation.x.front() == 75.0f);  // not simply the tail
+  EXPECT_EQ(split_validation(d, 0.0).validation.size, 0u);
+  EXPECT_THROW(split_validation(d, 1.0), UsageError);
+}
+
+// Catches training on after the loss overflowed, or keeping the broken parameters: the result is the
+// last finite model and the outcome says why.
+TEST(Trainer, DivergenceStopsAndKeepsTheLastGoodModel) {
+  const NetworkSpec spec{{2, 8, 1}, true};
+  const Dataset d = random_dataset(spec, 64, 9);
+  const Parameters p = random_parameters(spec, 10);
+  TrainConfig config;
+  config.epochs = 50;
+  config.batch = 8;
+  config.lr = 1e6;
+  TrainObserver quiet;
+  CpuBackend backend(spec, 1);
+  const TrainResult result = train(backend, p, d, Dataset{}, config, quiet);
+  EXPECT_EQ(result.outcome, TrainOutcome::diverged);
+  EXPECT_TRUE(result.parameters.all_finite());
+  EXPECT_NE(result.message.find("epoch"), std::string::npos);
+}
+
+// Catches an interrupt that is ignored or that loses the steps already taken.
+TEST(Trainer, StopFlagEndsAfterTheCurrentStep) {
+  const NetworkSpec spec{{2, 3, 1}, false};
+  const Dataset d = random_dataset(spec, 100, 11);
+  const Parameters p = random_parameters(spec, 12);
+  TrainConfig config;
+  config.epochs = 1000;
+  config.batch = 10;
+  struct StopAfterThreeSteps : TrainObserver {
+    std::atomic<bool> stop{false};
+    int steps = 0;
+    void on_step(int, size_t, size_t) override {
+      if (++steps == 3) stop = true;
+    }
+  } observer;
+  ReferenceBackend backend(spec);
+  const TrainResult result = train(backend, p, d, Dataset{}, config, observer, &observer.stop);
+  EXPECT_EQ(result.outcome, TrainOutcome::interrupted);
+  EXPECT_EQ(observer.steps, 3);
+  EXPECT_NE(result.parameters.values, p.values);
+}
+
+// Catches --verify-every comparing different batches or parameters (it would report large differences
+// for a correct backend) and a verifier that never runs.
+TEST(Trainer, VerifyEveryReportsSmallDifferencesForTheCpuBackend) {
+  const NetworkSpec spec{{2, 16, 16, 1}, true};
+  const Dataset d = random_dataset(spec, 200, 13);
+  TrainConfig config;
+  config.epochs = 2;
+  config.batch = 32;
+  config.lr = 0.1;
+  config.verify_every = 3;
+  struct Collect : TrainObserver {
+    std::vector<VerifyReport> reports;
+    void on_verify(const VerifyReport& r) override { reports.push_back(r); }
+  } observer;
+  CpuBackend backend(spec, 1);
+  train(backend, random_parameters(spec, 14), d, Dataset{}, config, observer);
+  ASSERT_EQ(observer.reports.size(), 5u);  // steps 0, 3, 6, 9, 12 of 14
+  for (const VerifyReport& r : observer.reports) {
+    EXPECT_LE(r.gradient_difference, 1e-5);
+    EXPECT_LE(r.loss_difference, 1e-5);
+  }
+}
+
+// Catches the synthetic sets drifting from their definitions (DESIGN.md §3).
+TEST(SyntheticData, SineAndXorFollowTheirFormulas) {
+  const Dataset sine = synthetic_dataset("sine", 500, 3);
+  double mean = 0, square = 0;
+  for (size_t s = 0; s < sine.size; ++s) {
+    EXPECT_LE(std::abs(sine.x[2 * s]), 2.0f);
+    EXPECT_FLOAT_EQ(sine.y[s], float(std::sin(double(sine.x[2 * s])) * std::cos(double(sine.x[2 * s + 1]))));
+    mean += sine.y[s];
+    square += double(sine.y[s]) * sine.y[s];
+  }
+  mean /= 500;
+  EXPECT_NEAR(square / 500 - mean * mean, 0.24, 0.04);  // the documented variance
+  const Dataset x = synthetic_dataset("xor", 200, 3);
+  for (size_t s = 0; s < x.size; ++s) EXPECT_EQ(x.y[s], float(int(x.x[2 * s]) ^ int(x.x[2 * s + 1])));
+  EXPECT_THROW(synthetic_dataset("spiral", 10, 1), UsageError);
+}
+
+}  // namespace
+}  // namespace sigtrain
