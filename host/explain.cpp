@@ -24,37 +24,44 @@ bool is_notes_network(const NetworkSpec& spec) {
   return spec.widths == std::vector<int>{2, 3, 3, 1} && !spec.bias;
 }
 
+// Items of one output line, three spaces apart.
+std::string line(const std::vector<std::string>& items) {
+  std::string s;
+  for (size_t k = 0; k < items.size(); ++k) s += (k ? "   " : "") + items[k];
+  return s + "\n";
+}
+
 // The notes' network: W1 rows are p, q, r; W2 rows are s, u, v; W3 is wᵀ.
 std::string explain_notes(const Parameters& p, const reference::Activations& act, double y, double f,
                           const Parameters& g) {
-  const char* first_rows[] = {"p", "q", "r"};
-  const char* second_rows[] = {"s", "u", "v"};
+  const std::string first_rows[] = {"p", "q", "r"};
+  const std::string second_rows[] = {"s", "u", "v"};
   const double* h = act.A[1].data();
   const double* z = act.A[2].data();
   const double yhat = act.A[3][0];
-  std::string s;
-  s += "the notes' network: h = σ(W1 x), W1 = [p; q; r];  z = σ(W2 h), W2 = [s; u; v];  ŷ = wᵀz;  f = (ŷ − y)²\n";
-  s += "x = " + vector_text(act.A[0].data(), 2) + "   y = " + number(y) + "\n";
-  for (int i = 0; i < 3; ++i) s += std::string(first_rows[i]) + " = " + vector_text(p.W(1) + 2 * i, 2) + "   ";
-  s += "\n";
-  for (int i = 0; i < 3; ++i) s += std::string(second_rows[i]) + " = " + vector_text(p.W(2) + 3 * i, 3) + "   ";
-  s += "\nw = " + vector_text(p.W(3), 3) + "\n\nforward\n";
-  for (int i = 0; i < 3; ++i) s += "h" + std::to_string(i + 1) + " = " + number(h[i]) + "   ";
-  s += "\n";
-  for (int i = 0; i < 3; ++i) s += "z" + std::to_string(i + 1) + " = " + number(z[i]) + "   ";
-  s += "\nŷ = wᵀz = " + number(yhat) + "\nf = (ŷ − y)² = " + number(f) + "\n\n";
+  std::vector<std::string> items;
+  std::string s = "the notes' network: h = σ(W1 x), W1 = [p; q; r];  z = σ(W2 h), W2 = [s; u; v];  ŷ = wᵀz;  f = (ŷ − y)²\n";
+  s += line({"x = " + vector_text(act.A[0].data(), 2), "y = " + number(y)});
+  for (int i = 0; i < 3; ++i) items.push_back(first_rows[i] + " = " + vector_text(p.W(1) + 2 * i, 2));
+  s += line(items);
+  items.clear();
+  for (int i = 0; i < 3; ++i) items.push_back(second_rows[i] + " = " + vector_text(p.W(2) + 3 * i, 3));
+  s += line(items);
+  s += "w = " + vector_text(p.W(3), 3) + "\n\nforward\n";
+  s += line({"h1 = " + number(h[0]), "h2 = " + number(h[1]), "h3 = " + number(h[2])});
+  s += line({"z1 = " + number(z[0]), "z2 = " + number(z[1]), "z3 = " + number(z[2])});
+  s += "ŷ = wᵀz = " + number(yhat) + "\nf = (ŷ − y)² = " + number(f) + "\n\n";
   s += "gradients (backpropagation; df/dp1 sums the paths through z1, z2 and z3)\n";
-  for (int k = 0; k < 3; ++k) s += "df/dw" + std::to_string(k + 1) + " = " + number(g.W(3)[k]) + "   ";
-  s += "\n";
-  for (int i = 0; i < 3; ++i) {
-    for (int k = 0; k < 3; ++k)
-      s += "df/d" + std::string(second_rows[i]) + std::to_string(k + 1) + " = " + number(g.W(2, i, k)) + "   ";
-    s += "\n";
+  s += line({"df/dw1 = " + number(g.W(3)[0]), "df/dw2 = " + number(g.W(3)[1]), "df/dw3 = " + number(g.W(3)[2])});
+  for (int i = 0; i < 3; ++i) {  // df/ds_k, df/du_k, df/dv_k: row i of dW2
+    items.clear();
+    for (int k = 0; k < 3; ++k) items.push_back("df/d" + second_rows[i] + std::to_string(k + 1) + " = " + number(g.W(2, i, k)));
+    s += line(items);
   }
-  for (int i = 0; i < 3; ++i) {
-    for (int k = 0; k < 2; ++k)
-      s += "df/d" + std::string(first_rows[i]) + std::to_string(k + 1) + " = " + number(g.W(1, i, k)) + "   ";
-    s += "\n";
+  for (int i = 0; i < 3; ++i) {  // df/dp_k, df/dq_k, df/dr_k: row i of dW1
+    items.clear();
+    for (int k = 0; k < 2; ++k) items.push_back("df/d" + first_rows[i] + std::to_string(k + 1) + " = " + number(g.W(1, i, k)));
+    s += line(items);
   }
   return s;
 }
