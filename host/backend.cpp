@@ -43,15 +43,15 @@ bool cuda_backend_available(std::string* why_not) {
 #endif
 }
 
-std::unique_ptr<Backend> make_backend(const std::string& name, const NetworkSpec& spec, int threads) {
-  if (threads <= 0) threads = int(std::max(1u, std::thread::hardware_concurrency()));
+std::unique_ptr<Backend> make_backend(const std::string& name, const NetworkSpec& spec, const BackendOptions& options) {
+  const int threads = options.threads > 0 ? options.threads : int(std::max(1u, std::thread::hardware_concurrency()));
   if (name == "reference") return std::make_unique<ReferenceBackend>(spec);
   if (name == "cpu") return std::make_unique<CpuBackend>(spec, threads);
   if (name == "cuda" || name == "auto") {
     std::string why_not;
     if (cuda_backend_available(&why_not)) {
 #ifdef SIGTRAIN_HAVE_CUDA
-      return make_cuda_backend(spec);
+      return make_cuda_backend(spec, options);
 #endif
     }
     if (name == "auto") return std::make_unique<CpuBackend>(spec, threads);

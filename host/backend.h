@@ -64,10 +64,19 @@ class Backend {
   double mean_squared_error(const Dataset& d);
 };
 
+// Settings a backend may use; each ignores what is not its own.
+struct BackendOptions {
+  int threads = 1;            // cpu: worker threads (≤ 0: all hardware threads)
+  bool tf32 = false;          // cuda: let cuBLAS use TF32 tensor cores (off: plain FP32 math)
+  bool cuda_graphs = true;    // cuda: capture each step once per batch shape and replay it
+  size_t device_data_limit = 0;  // cuda: bytes of training data kept resident before streaming (0: by free memory)
+};
+
 // The names --backend accepts, and a factory. "auto" picks cuda when a device is usable, else cpu.
-// threads ≤ 0 means all hardware threads (cpu backend only).
 const std::vector<std::string>& backend_names();
-std::unique_ptr<Backend> make_backend(const std::string& name, const NetworkSpec& spec, int threads = 1);
+std::unique_ptr<Backend> make_backend(const std::string& name, const NetworkSpec& spec,
+                                      const BackendOptions& options = {});
+// Whether the cuda backend can run here; if not, why (one line).
 bool cuda_backend_available(std::string* why_not = nullptr);
 
 }  // namespace sigtrain

@@ -93,4 +93,18 @@ Dataset synthetic_dataset(const std::string& name, size_t samples, uint64_t seed
   return d;
 }
 
+Dataset random_dataset(int inputs, int outputs, size_t samples, uint64_t seed) {
+  Dataset d;
+  d.name = "random";
+  d.inputs = inputs;
+  d.outputs = outputs;
+  d.size = samples;
+  Rng rng(seed);
+  d.x.resize(samples * size_t(inputs));
+  d.y.resize(samples * size_t(outputs));
+  for (float& v : d.x) v = float(rng.uniform(-2, 2));
+  for (float& v : d.y) v = float(rng.uniform(-1, 1));
+  return d;
+}
+
 }  // namespace sigtrain

@@ -47,4 +47,8 @@ std::vector<uint32_t> epoch_permutation(size_t n, uint64_t epoch_seed_value);
 Dataset synthetic_dataset(const std::string& name, size_t samples, uint64_t seed);
 const std::vector<std::string>& synthetic_names();
 
+// Random data for a network with `inputs` inputs and `outputs` outputs: inputs uniform in [-2, 2],
+// targets in [-1, 1] (never zeros), for the tests and the benchmark.
+Dataset random_dataset(int inputs, int outputs, size_t samples, uint64_t seed);
+
 }  // namespace sigtrain

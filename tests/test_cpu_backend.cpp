@@ -15,17 +15,7 @@ namespace {
 using testing::random_dataset;
 using testing::random_parameters;
 
-struct Case {
-  std::vector<int> widths;
-  bool bias;
-  size_t batch;
-};
-
-std::string case_name(const ::testing::TestParamInfo<Case>& info) {
-  std::string s;
-  for (int w : info.param.widths) s += std::to_string(w) + "_";
-  return s + (info.param.bias ? "bias_" : "nobias_") + "B" + std::to_string(info.param.batch);
-}
+using Case = testing::BackendCase;
 
 class CpuVsReference : public ::testing::TestWithParam<Case> {};
 
@@ -106,7 +96,7 @@ INSTANTIATE_TEST_SUITE_P(Networks, CpuVsReference,
                                            Case{{2, 3, 3, 1}, true, 256}, Case{{5, 17, 4}, true, 31},
                                            Case{{3, 64, 64, 2}, false, 100}, Case{{8, 1, 8, 3}, true, 7},
                                            Case{{1, 1}, true, 9}, Case{{20, 300, 1}, true, 64}),
-                         case_name);
+                         testing::backend_case_name);
 
 // Catches hidden state or uninitialised memory: the same run twice gives the same bits.
 TEST(CpuBackend, SameRunTwiceGivesIdenticalParameters) {

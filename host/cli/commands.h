@@ -20,6 +20,7 @@ Run add_predict(CLI::App& app);
 Run add_eval(CLI::App& app);
 Run add_gradcheck(CLI::App& app);
 Run add_explain(CLI::App& app);
+Run add_bench(CLI::App& app);
 
 // Where a command's data come from: --data FILE [--format F], or --synthetic NAME [--samples N].
 struct DataOptions {

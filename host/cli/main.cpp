@@ -14,7 +14,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "sigtrain 0.1.0");
   std::map<std::string, cli::Run> commands = {
       {"train", cli::add_train(app)},         {"predict", cli::add_predict(app)}, {"eval", cli::add_eval(app)},
-      {"gradcheck", cli::add_gradcheck(app)}, {"explain", cli::add_explain(app)},
+      {"gradcheck", cli::add_gradcheck(app)}, {"explain", cli::add_explain(app)}, {"bench", cli::add_bench(app)},
   };
   try {
     app.parse(argc, argv);

@@ -35,6 +35,8 @@ struct TrainOptions {
   std::string backend = "auto";
   std::string init, save, log;
   int threads = 1;
+  bool tf32 = false;
+  bool no_graphs = false;
   long long verify_every = 0;
   bool quiet = false;
   CLI::Option* layers_option = nullptr;
@@ -133,7 +135,11 @@ int run_train(const TrainOptions& o) {
   const NetworkSpec& spec = initial.spec;
   const Dataset data = load_data(o.data, spec);
   const TrainValidation split = split_validation(data, o.val_split);
-  std::unique_ptr<Backend> backend = make_backend(o.backend, spec, o.threads);
+  BackendOptions backend_options;
+  backend_options.threads = o.threads;
+  backend_options.tf32 = o.tf32;
+  backend_options.cuda_graphs = !o.no_graphs;
+  std::unique_ptr<Backend> backend = make_backend(o.backend, spec, backend_options);
 
   TrainConfig config;
   config.epochs = o.epochs;
@@ -143,10 +149,15 @@ int run_train(const TrainOptions& o) {
   config.shuffle = !o.no_shuffle;
   config.verify_every = o.verify_every;
 
+  // With --backend auto, say why it is not cuda.
+  std::string backend_text = backend->description();
+  std::string why_not_cuda;
+  if (o.backend == "auto" && backend->name() != "cuda" && !cuda_backend_available(&why_not_cuda))
+    backend_text += " [auto: " + why_not_cuda + "]";
   if (!o.quiet)
     std::printf("sigtrain train: backend %s; network %s; data %s (%zu training, %zu validation samples); "
                 "batch %lld, lr %s, %d epochs, seed %llu%s\n",
-                backend->description().c_str(), spec.to_string().c_str(), data.name.c_str(), split.train.size,
+                backend_text.c_str(), spec.to_string().c_str(), data.name.c_str(), split.train.size,
                 split.validation.size, o.batch, format_number(o.lr).c_str(), o.epochs, (unsigned long long)o.seed,
                 o.no_shuffle ? ", file order" : "");
 
@@ -202,6 +213,8 @@ Run add_train(CLI::App& app) {
   c->add_option("--save", o->save, "write the trained model here (atomically)");
   c->add_option("--log", o->log, "write the per-epoch figures to this CSV file");
   c->add_option("--threads", o->threads, "threads of the cpu backend (0: all)")->capture_default_str();
+  c->add_flag("--tf32", o->tf32, "cuda: let cuBLAS use TF32 tensor cores (default: plain FP32)");
+  c->add_flag("--no-graphs", o->no_graphs, "cuda: launch every kernel of every step instead of replaying a CUDA graph");
   c->add_option("--verify-every", o->verify_every, "every N steps compare gradients with the fp64 reference (0: off)")
       ->capture_default_str();
   c->add_flag("--quiet", o->quiet, "print nothing but errors");

@@ -1,0 +1,234 @@
+#include "bench.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "dataset.h"
+#include "errors.h"
+#include "reference_backend.h"
+#include "trainer.h"
+
+namespace sigtrain {
+
+std::vector<BenchRunner> available_runners() {
+  std::vector<BenchRunner> runners;
+  runners.push_back({"reference", "reference", {}});
+  BackendOptions one_thread;
+  one_thread.threads = 1;
+  runners.push_back({"cpu-1", "cpu", one_thread});
+  if (std::thread::hardware_concurrency() > 1) {
+    BackendOptions all_threads;
+    all_threads.threads = 0;
+    runners.push_back({"cpu-all", "cpu", all_threads});
+  }
+  if (cuda_backend_available()) {
+    runners.push_back({"cuda", "cuda", {}});
+    BackendOptions no_graphs;
+    no_graphs.cuda_graphs = false;
+    runners.push_back({"cuda-nographs", "cuda", no_graphs});
+  }
+  return runners;
+}
+
+BenchConfig quick_bench_config() {
+  BenchConfig c;
+  c.networks = {"2-3-3-1", "2-64-64-1"};
+  c.batches = {32, 256};
+  c.flops_per_repeat = 1e8;
+  return c;
+}
+
+NetworkSpec parse_network_name(const std::string& name) {
+  std::string widths = name;
+  std::replace(widths.begin(), widths.end(), '-', ',');
+  return parse_widths(widths, false);
+}
+
+double training_flops_per_sample(const NetworkSpec& spec) {
+  double weights = 0;
+  for (int l = 1; l <= spec.num_layers(); ++l) weights += double(spec.weight_count(l));
+  return 6.0 * weights;
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
+}
+
+// Largest relative difference of the loss and each layer's gradient from the reference on one batch.
+double difference_from_reference(Backend& backend, const Parameters& p, const Dataset& d, size_t batch) {
+  const size_t count = std::min<size_t>(batch, 256);  // the fp64 reference is slow on wide networks
+  const Batch b{d.x.data(), d.y.data(), count};
+  ReferenceBackend reference(p.spec);
+  reference.set_parameters(p);
+  backend.set_parameters(p);
+  Parameters fast, exact;
+  const double fast_loss = backend.loss_and_gradients(b, fast);
+  const double exact_loss = reference.loss_and_gradients(b, exact);
+  double worst = relative_difference(&fast_loss, &exact_loss, 1);
+  for (int l = 1; l <= p.spec.num_layers(); ++l) {
+    const size_t offset = p.spec.weight_offset(l), n = p.spec.weight_offset(l + 1) - offset;
+    worst = std::max(worst, relative_difference(fast.values.data() + offset, exact.values.data() + offset, n));
+  }
+  return worst;
+}
+
+BenchResult run_case(const BenchConfig& config, const NetworkSpec& spec, const std::string& network, size_t batch,
+                     const BenchRunner& runner) {
+  BenchResult r;
+  r.network = network;
+  r.batch = batch;
+  r.runner = runner.label;
+  const double flops = training_flops_per_sample(spec);
+  // The same samples for every backend of a case, except the reference, which gets a hundredth.
+  const double budget = config.flops_per_repeat / (runner.label == "reference" ? 100.0 : 1.0);
+  const size_t steps = std::max<size_t>(1, size_t(std::ceil(budget / flops / double(batch))));
+  if (runner.label == "reference" && double(batch) * flops > 50 * budget) {
+    r.skipped = "one step is over 50× the reference's budget";
+    return r;
+  }
+  r.steps_per_repeat = steps;
+  r.samples_per_repeat = steps * batch;
+
+  const Dataset data = random_dataset(spec.inputs(), spec.outputs(), r.samples_per_repeat, 7);
+  const Parameters initial = glorot_uniform(spec, 1);
+  std::unique_ptr<Backend> backend = make_backend(runner.backend, spec, runner.options);
+  r.description = backend->description();
+  if (config.check_against_reference && runner.label != "reference")
+    r.max_relative_difference = difference_from_reference(*backend, initial, data, batch);
+
+  backend->set_parameters(initial);
+  backend->set_training_data(data);
+  // A small learning rate keeps a long run finite; the work per step does not depend on it.
+  const double lr = 1e-4;
+  const size_t warmup_steps = std::max<size_t>(2, steps / 10);
+  backend->begin_epoch({true, 1});
+  for (size_t s = 0; s < std::min(warmup_steps, steps); ++s) backend->train_step(s * batch, batch, lr);
+  backend->epoch_loss_sum();  // waits for the device
+
+  std::vector<double> samples_per_second, us_per_step;
+  for (int repeat = 0; repeat < config.repeats; ++repeat) {
+    backend->begin_epoch({true, uint64_t(repeat + 2)});
+    backend->epoch_loss_sum();  // the epoch's permutation is made before the clock starts
+    const auto start = Clock::now();
+    for (size_t s = 0; s < steps; ++s) backend->train_step(s * batch, batch, lr);
+    backend->epoch_loss_sum();
+    const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    samples_per_second.push_back(double(r.samples_per_repeat) / seconds);
+    us_per_step.push_back(seconds * 1e6 / double(steps));
+  }
+  r.samples_per_second_median = median(samples_per_second);
+  r.samples_per_second_min = *std::min_element(samples_per_second.begin(), samples_per_second.end());
+  r.samples_per_second_max = *std::max_element(samples_per_second.begin(), samples_per_second.end());
+  r.us_per_step_median = median(us_per_step);
+  r.us_per_step_min = *std::min_element(us_per_step.begin(), us_per_step.end());
+  r.us_per_step_max = *std::max_element(us_per_step.begin(), us_per_step.end());
+  return r;
+}
+
+std::string format(const char* pattern, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, pattern, v);
+  return buf;
+}
+
+// 1234567 → "1.23 M"
+std::string si(double v) {
+  const char* units[] = {"", " k", " M", " G", " T"};
+  int u = 0;
+  while (std::abs(v) >= 1000 && u < 4) {
+    v /= 1000;
+    ++u;
+  }
+  return format("%.3g", v) + units[u];
+}
+
+std::string cpu_model() {
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(cpuinfo, line))
+    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+  return "unknown";
+}
+
+}  // namespace
+
+std::vector<BenchResult> run_bench(const BenchConfig& config) {
+  std::vector<BenchRunner> runners = available_runners();
+  if (!config.runners.empty()) {
+    std::vector<BenchRunner> chosen;
+    for (const std::string& label : config.runners) {
+      auto found = std::find_if(runners.begin(), runners.end(), [&](const BenchRunner& r) { return r.label == label; });
+      if (found != runners.end()) chosen.push_back(*found);
+    }
+    runners = chosen;
+  }
+  std::vector<BenchResult> results;
+  for (const std::string& network : config.networks) {
+    const NetworkSpec spec = parse_network_name(network);
+    for (size_t batch : config.batches)
+      for (const BenchRunner& runner : runners) {
+        if (config.on_case) config.on_case(network, batch, runner.label);
+        results.push_back(run_case(config, spec, network, batch, runner));
+      }
+  }
+  return results;
+}
+
+std::string bench_markdown(const std::vector<BenchResult>& results) {
+  std::string s =
+      "| network | batch | backend | samples/s (median) | min … max | µs/step (median) | min … max | rel. diff vs fp64 |\n"
+      "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |\n";
+  for (const BenchResult& r : results) {
+    s += "| " + r.network + " | " + std::to_string(r.batch) + " | " + r.runner + " | ";
+    if (!r.skipped.empty()) {
+      s += "skipped: " + r.skipped + " | | | | |\n";
+      continue;
+    }
+    s += si(r.samples_per_second_median) + " | " + si(r.samples_per_second_min) + " … " + si(r.samples_per_second_max) +
+         " | " + format("%.4g", r.us_per_step_median) + " | " + format("%.4g", r.us_per_step_min) + " … " +
+         format("%.4g", r.us_per_step_max) + " | " +
+         (r.max_relative_difference < 0 ? std::string("—") : format("%.2g", r.max_relative_difference)) + " |\n";
+  }
+  return s;
+}
+
+std::string bench_json(const std::vector<BenchResult>& results, const std::string& note) {
+  nlohmann::json j;
+  j["format"] = "sigtrain-bench";
+  j["version"] = 1;
+  const std::time_t now = std::time(nullptr);
+  char date[32];
+  std::strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+  j["date"] = date;
+  j["note"] = note;
+  j["machine"] = {{"cpu", cpu_model()}, {"hardware_threads", std::thread::hardware_concurrency()}};
+  j["results"] = nlohmann::json::array();
+  for (const BenchResult& r : results) {
+    nlohmann::json row = {{"network", r.network}, {"batch", r.batch}, {"backend", r.runner}};
+    if (!r.skipped.empty()) {
+      row["skipped"] = r.skipped;
+    } else {
+      row["description"] = r.description;
+      row["samples_per_repeat"] = r.samples_per_repeat;
+      row["steps_per_repeat"] = r.steps_per_repeat;
+      row["samples_per_second"] = {{"median", r.samples_per_second_median}, {"min", r.samples_per_second_min}, {"max", r.samples_per_second_max}};
+      row["us_per_step"] = {{"median", r.us_per_step_median}, {"min", r.us_per_step_min}, {"max", r.us_per_step_max}};
+      if (r.max_relative_difference >= 0) row["max_relative_difference_vs_reference"] = r.max_relative_difference;
+    }
+    j["results"].push_back(row);
+  }
+  return j.dump(2) + "\n";
+}
+
+}  // namespace sigtrain

@@ -1,0 +1,79 @@
+// sigtrain bench: the speed of every backend present over a grid of networks and batches.
+#include <cstdio>
+#include <memory>
+#include <sstream>
+
+#include "bench.h"
+#include "commands.h"
+#include "errors.h"
+#include "file_util.h"
+
+namespace sigtrain::cli {
+
+namespace {
+
+struct BenchOptions {
+  bool quick = false;
+  std::string networks, batches, backends, json, markdown, note;
+  int repeats = 3;
+  double work = 0;
+};
+
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> items;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) items.push_back(item);
+  return items;
+}
+
+int run_bench_command(const BenchOptions& o) {
+  BenchConfig config = o.quick ? quick_bench_config() : BenchConfig{};
+  if (!o.networks.empty()) config.networks = split_list(o.networks);
+  for (const std::string& network : config.networks) parse_network_name(network);  // usage errors before any work
+  if (!o.batches.empty()) {
+    config.batches.clear();
+    for (const std::string& b : split_list(o.batches)) {
+      const std::vector<double> v = parse_number_list("--batches", b);
+      if (v[0] < 1 || v[0] != std::floor(v[0])) throw UsageError("--batches: '" + b + "' is not a batch size");
+      config.batches.push_back(size_t(v[0]));
+    }
+  }
+  if (!o.backends.empty()) config.runners = split_list(o.backends);
+  if (o.repeats < 1) throw UsageError("--repeats must be at least 1");
+  config.repeats = o.repeats;
+  if (o.work > 0) config.flops_per_repeat = o.work;
+  if (!o.json.empty()) check_writable("--json", o.json);
+  if (!o.markdown.empty()) check_writable("--markdown", o.markdown);
+  config.on_case = [](const std::string& network, size_t batch, const std::string& runner) {
+    std::fprintf(stderr, "bench: %s, batch %zu, %s\n", network.c_str(), batch, runner.c_str());
+  };
+  std::string why_not;
+  if (!cuda_backend_available(&why_not)) std::fprintf(stderr, "bench: no cuda backend here: %s\n", why_not.c_str());
+
+  const std::vector<BenchResult> results = run_bench(config);
+  const std::string table = bench_markdown(results);
+  std::fputs(table.c_str(), stdout);
+  if (!o.json.empty()) write_file_atomically(o.json, bench_json(results, o.note));
+  if (!o.markdown.empty()) write_file_atomically(o.markdown, table);
+  return 0;
+}
+
+}  // namespace
+
+Run add_bench(CLI::App& app) {
+  auto o = std::make_shared<BenchOptions>();
+  CLI::App* c = app.add_subcommand("bench", "samples/s and µs per step of every backend present, over a grid");
+  c->add_flag("--quick", o->quick, "a small grid (2-3-3-1, 2-64-64-1; batches 32, 256) that runs in under a minute");
+  c->add_option("--networks", o->networks, "networks, e.g. 2-3-3-1,2-1024-1024-1 (default: the full grid)");
+  c->add_option("--batches", o->batches, "batch sizes, e.g. 32,256,4096");
+  c->add_option("--backends", o->backends, "runners: reference, cpu-1, cpu-all, cuda, cuda-nographs (default: all present)");
+  c->add_option("--repeats", o->repeats, "timed repeats per case (median, min, max)")->capture_default_str();
+  c->add_option("--work", o->work, "FLOPs per repeat (default 1e9, --quick 1e8)");
+  c->add_option("--json", o->json, "also write the results as JSON");
+  c->add_option("--markdown", o->markdown, "also write the table to this file");
+  c->add_option("--note", o->note, "a note stored in the JSON (e.g. the commit)");
+  return [o] { return run_bench_command(*o); };
+}
+
+}  // namespace sigtrain::cli

@@ -1,0 +1,1042 @@
+// End-to-end tests of the sigtrain program (DESIGN.md §3 "The command line", §4 "Files"): each test runs
+// the built binary (SIGTRAIN_BINARY) in a child process with its own scratch folder, captures stdout,
+// stderr and the exit status separately, and checks the output against the library (the fp64 reference
+// and the model file reader) where there is a number to check.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "errors.h"
+#include "model_file.h"
+#include "network.h"
+#include "reference.h"
+
+namespace sigtrain {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+// ---- Running the program ---------------------------------------------------------------------------
+
+struct RunResult {
+  int code = -1;   // the exit status; 128 + the signal number when a signal ended the program
+  int signal = 0;  // the signal that ended it, 0 when it exited normally
+  bool timed_out = false;
+  std::string out, err;
+};
+
+std::string command_line(const std::vector<std::string>& args) {
+  std::string s = "sigtrain";
+  for (const std::string& a : args) s += " '" + a + "'";
+  return s;
+}
+
+// sigtrain in a child process: arguments passed as an argv array (no shell), stdin from /dev/null,
+// stdout and stderr on two pipes that are drained together so neither can fill up and block the child.
+class Child {
+ public:
+  explicit Child(const std::vector<std::string>& args) {
+    int out_pipe[2], err_pipe[2];
+    if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0) {
+      ADD_FAILURE() << "pipe2 failed: " << std::strerror(errno);
+      return;
+    }
+    // Everything the child needs is prepared before fork: after it, only async-signal-safe calls.
+    std::vector<std::string> storage;
+    storage.push_back(SIGTRAIN_BINARY);
+    storage.insert(storage.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (std::string& s : storage) argv.push_back(s.data());
+    argv.push_back(nullptr);
+    pid_ = fork();
+    if (pid_ == 0) {
+      const int devnull = open("/dev/null", O_RDONLY);
+      if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(out_pipe[1], 1) < 0 || dup2(err_pipe[1], 2) < 0) _exit(126);
+      // A test runner started in the background may ignore or block SIGINT; the program must see it.
+      signal(SIGINT, SIG_DFL);
+      signal(SIGPIPE, SIG_DFL);
+      sigset_t none;
+      sigemptyset(&none);
+      sigprocmask(SIG_SETMASK, &none, nullptr);
+      execv(argv[0], argv.data());
+      _exit(127);
+    }
+    close(out_pipe[1]);
+    close(err_pipe[1]);
+    if (pid_ < 0) {
+      ADD_FAILURE() << "fork failed: " << std::strerror(errno);
+      close(out_pipe[0]);
+      close(err_pipe[0]);
+      return;
+    }
+    out_fd_ = out_pipe[0];
+    err_fd_ = err_pipe[0];
+  }
+
+  ~Child() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+    if (out_fd_ >= 0) close(out_fd_);
+    if (err_fd_ >= 0) close(err_fd_);
+  }
+
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+
+  pid_t pid() const { return pid_; }
+  const std::string& out() const { return out_; }
+
+  // Reads until stdout contains `needle` or the time is up; true when it appeared.
+  bool read_until(const std::string& needle, double timeout_s) {
+    const auto deadline =
+        Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(timeout_s));
+    while (out_.find(needle) == std::string::npos) {
+      if (Clock::now() >= deadline || !pump(deadline)) return out_.find(needle) != std::string::npos;
+    }
+    return true;
+  }
+
+  // Reads both pipes to the end and reaps the child; kills it if it runs past `timeout_s`.
+  RunResult finish(double timeout_s) {
+    RunResult r;
+    const auto deadline =
+        Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(timeout_s));
+    while (pump(deadline)) {
+    }
+    if (pid_ <= 0) return r;
+    if (out_fd_ >= 0 || err_fd_ >= 0 || Clock::now() >= deadline) {
+      // Either the time is up with pipes still open, or the pipes closed and the child may still be
+      // running: give it until the deadline to exit.
+      while (Clock::now() < deadline) {
+        int status = 0;
+        const pid_t done = waitpid(pid_, &status, WNOHANG);
+        if (done == pid_) return collect(status);
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+      r.timed_out = true;
+      kill(pid_, SIGKILL);
+    }
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    RunResult done = collect(status);
+    done.timed_out = r.timed_out;
+    return done;
+  }
+
+ private:
+  RunResult collect(int status) {
+    pid_ = -1;
+    RunResult r;
+    if (WIFEXITED(status)) {
+      r.code = WEXITSTATUS(status);
+    } else if (WIFSIGNALED(status)) {
+      r.signal = WTERMSIG(status);
+      r.code = 128 + r.signal;
+    }
+    r.out = out_;
+    r.err = err_;
+    return r;
+  }
+
+  // One round of poll and read; false when both pipes are closed or the deadline has passed.
+  bool pump(Clock::time_point deadline) {
+    pollfd fds[2];
+    int n = 0;
+    if (out_fd_ >= 0) fds[n++] = {out_fd_, POLLIN, 0};
+    if (err_fd_ >= 0) fds[n++] = {err_fd_, POLLIN, 0};
+    if (n == 0) return false;
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    if (left <= 0) return false;
+    const int ready = poll(fds, nfds_t(n), int(std::min<long long>(left, 100)));
+    if (ready < 0 && errno != EINTR) return false;
+    for (int k = 0; k < n; ++k) {
+      if (!(fds[k].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      char buf[65536];
+      const ssize_t got = read(fds[k].fd, buf, sizeof buf);
+      if (got < 0 && errno == EINTR) continue;
+      std::string& into = fds[k].fd == out_fd_ ? out_ : err_;
+      if (got > 0) {
+        into.append(buf, size_t(got));
+      } else {
+        int& fd = fds[k].fd == out_fd_ ? out_fd_ : err_fd_;
+        close(fd);
+        fd = -1;
+      }
+    }
+    return true;
+  }
+
+  pid_t pid_ = -1;
+  int out_fd_ = -1, err_fd_ = -1;
+  std::string out_, err_;
+};
+
+// Runs sigtrain with `args` to the end (at most 60 s).
+RunResult run(const std::vector<std::string>& args) {
+  Child child(args);
+  RunResult r = child.finish(60);
+  EXPECT_FALSE(r.timed_out) << command_line(args) << " ran past 60 s";
+  return r;
+}
+
+std::string describe(const RunResult& r) {
+  std::ostringstream s;
+  s << "exit code " << r.code;
+  if (r.signal) s << " (signal " << r.signal << ")";
+  s << "\n--- stdout ---\n" << r.out << "--- stderr ---\n" << r.err << "--------------";
+  return s.str();
+}
+
+// Runs and requires exit code 0 with nothing on stderr.
+RunResult run_ok(const std::vector<std::string>& args) {
+  RunResult r = run(args);
+  EXPECT_EQ(r.code, 0) << command_line(args) << "\n" << describe(r);
+  EXPECT_EQ(r.err, "") << command_line(args);
+  return r;
+}
+
+// ---- Files -----------------------------------------------------------------------------------------
+
+// An empty folder of its own for the current test (tests may run in parallel under ctest).
+fs::path scratch_dir() {
+  const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  const fs::path dir =
+      fs::path(SIGTRAIN_TEST_TMPDIR) / "cli" / (std::string(info->test_suite_name()) + "." + info->name());
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+std::string slurp(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+void write_text(const fs::path& path, const std::string& text) { std::ofstream(path, std::ios::binary) << text; }
+
+std::vector<std::string> file_names(const fs::path& dir) {
+  std::vector<std::string> names;
+  for (const auto& entry : fs::directory_iterator(dir)) names.push_back(entry.path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+std::vector<std::string> split(const std::string& text, char sep) {
+  std::vector<std::string> fields;
+  size_t start = 0;
+  while (true) {
+    const size_t at = text.find(sep, start);
+    fields.push_back(text.substr(start, at == std::string::npos ? std::string::npos : at - start));
+    if (at == std::string::npos) return fields;
+    start = at + 1;
+  }
+}
+
+// The whole string as a number, or a test failure.
+double number(const std::string& text) {
+  char* end = nullptr;
+  const double v = std::strtod(text.c_str(), &end);
+  EXPECT_TRUE(!text.empty() && end == text.c_str() + text.size()) << "not a number: '" << text << "'";
+  return v;
+}
+
+// Largest |a − b| over largest |b| (the project's relative difference; b is the reference).
+double relative_difference(const std::vector<double>& a, const std::vector<double>& b) {
+  EXPECT_EQ(a.size(), b.size());
+  double diff = 0, scale = 0;
+  for (size_t k = 0; k < std::min(a.size(), b.size()); ++k) {
+    diff = std::max(diff, std::abs(a[k] - b[k]));
+    scale = std::max(scale, std::abs(b[k]));
+  }
+  return diff == 0 ? 0 : diff / scale;
+}
+
+// A small data set whose every value is a multiple of 1/1024, so it is exact in float and in the CSV
+// text, and the test can feed the reference exactly what the program read.
+struct Data {
+  int inputs = 0, outputs = 0;
+  size_t rows = 0;
+  std::vector<double> x, y;  // row-major: sample s at [s*inputs …], [s*outputs …]
+
+  static Data make(size_t rows, int inputs, int outputs, uint64_t seed) {
+    Data d;
+    d.rows = rows;
+    d.inputs = inputs;
+    d.outputs = outputs;
+    uint64_t state = seed * 0x9E3779B97F4A7C15ull + 1;
+    const auto next = [&] {  // in [-2, 2), a multiple of 1/1024
+      state = state * 6364136223846793005ull + 1442695040888963407ull;
+      return double(int64_t(state >> 52) - 2048) / 1024.0;
+    };
+    for (size_t s = 0; s < rows; ++s) {
+      double sum = 0;
+      for (int j = 0; j < inputs; ++j) {
+        d.x.push_back(next());
+        sum += d.x.back();
+      }
+      for (int o = 0; o < outputs; ++o) d.y.push_back(std::round(1024 * std::sin(sum + o)) / 1024.0);
+    }
+    return d;
+  }
+
+  std::string csv(bool with_targets, bool header = false) const {
+    std::string text;
+    if (header) {
+      for (int j = 0; j < inputs; ++j) text += (j ? ",x" : "x") + std::to_string(j + 1);
+      if (with_targets)
+        for (int o = 0; o < outputs; ++o) text += ",y" + std::to_string(o + 1);
+      text += "\n";
+    }
+    for (size_t s = 0; s < rows; ++s) {
+      for (int j = 0; j < inputs; ++j) text += (j ? "," : "") + exact(x[s * inputs + j]);
+      if (with_targets)
+        for (int o = 0; o < outputs; ++o) text += "," + exact(y[s * outputs + o]);
+      text += "\n";
+    }
+    return text;
+  }
+
+  // FANN's .data: "count inputs outputs", then a line of inputs and a line of outputs per sample.
+  std::string fann() const {
+    std::string text = std::to_string(rows) + " " + std::to_string(inputs) + " " + std::to_string(outputs) + "\n";
+    for (size_t s = 0; s < rows; ++s) {
+      for (int j = 0; j < inputs; ++j) text += (j ? " " : "") + exact(x[s * inputs + j]);
+      text += "\n";
+      for (int o = 0; o < outputs; ++o) text += (o ? " " : "") + exact(y[s * outputs + o]);
+      text += "\n";
+    }
+    return text;
+  }
+
+  static std::string exact(double v) {
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%.17g", v);
+    return buf;
+  }
+};
+
+// The reference's outputs for every sample, row-major (sample s's nL values together).
+std::vector<double> reference_outputs(const Parameters& p, const Data& d) {
+  const reference::Activations act = reference::forward(p, d.x.data(), int(d.rows));
+  return act.A.back();
+}
+
+Parameters load_or_fail(const fs::path& path) {
+  try {
+    return load_model(path.string());
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "cannot load " << path << ": " << e.what();
+    return Parameters();
+  }
+}
+
+// ---- Checking a failed run -------------------------------------------------------------------------
+
+// The contents a failing run must leave alone.
+const std::string kPrecious = "precious: must survive a failed run\n";
+
+// Runs a command that must fail: exit code `code` (not a signal), exactly one line on stderr that
+// contains every `needles` entry (and matches `pattern` when one is given), the pre-existing file
+// `guard` unchanged, and no file created or removed in `dir` (no leftover temporary files).
+void expect_failure(const std::vector<std::string>& args, int code, const std::vector<std::string>& needles,
+                    const fs::path& dir, const fs::path& guard, const std::string& pattern = "") {
+  SCOPED_TRACE(command_line(args));
+  const std::vector<std::string> before = file_names(dir);
+  const RunResult r = run(args);
+  EXPECT_EQ(r.signal, 0) << "the program crashed\n" << describe(r);
+  EXPECT_EQ(r.code, code) << describe(r);
+  ASSERT_FALSE(r.err.empty()) << "no error message\n" << describe(r);
+  EXPECT_EQ(r.err.back(), '\n') << describe(r);
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "the error must be exactly one line\n" << describe(r);
+  EXPECT_GT(r.err.size(), 12u) << describe(r);
+  for (const std::string& needle : needles) {
+    EXPECT_NE(r.err.find(needle), std::string::npos) << "the message should contain '" << needle << "'\n"
+                                                     << describe(r);
+  }
+  if (!pattern.empty()) {
+    EXPECT_TRUE(std::regex_search(r.err, std::regex(pattern))) << "the message should match /" << pattern << "/\n"
+                                                               << describe(r);
+  }
+  EXPECT_EQ(slurp(guard), kPrecious) << guard << " was changed by a failed run";
+  EXPECT_EQ(file_names(dir), before) << "a failed run created or removed files";
+}
+
+// A test's folder with a pre-existing file `guard.json` (the --save / --out target of failing runs) and
+// a valid 2-3-3-1 model `model.json` to feed commands that need one.
+struct BadInputFixture {
+  fs::path dir = scratch_dir();
+  std::string guard = (dir / "guard.json").string();
+  std::string model = (dir / "model.json").string();
+
+  BadInputFixture() {
+    write_text(guard, kPrecious);
+    run_ok({"train", "--samples", "50", "--epochs", "1", "--quiet", "--save", model});
+  }
+
+  std::string file(const std::string& name, const std::string& contents) const {
+    const std::string path = (dir / name).string();
+    write_text(path, contents);
+    return path;
+  }
+  // Train on `data` with the default network, saving over the guard.
+  std::vector<std::string> train_on(const std::string& data) const {
+    return {"train", "--data", data, "--epochs", "1", "--save", guard};
+  }
+};
+
+std::string escape_regex(const std::string& text) {
+  return std::regex_replace(text, std::regex(R"([.^$|()\[\]{}*+?\\])"), R"(\$&)");
+}
+
+// ---- train -----------------------------------------------------------------------------------------
+
+// Catches a missing or misplaced header line, a missing or extra epoch line, and epoch numbering errors.
+TEST(CliTrain, PrintsBackendLineThenOneLinePerEpoch) {
+  const RunResult r = run_ok({"train", "--epochs", "3", "--samples", "200"});
+  const std::vector<std::string> lines = lines_of(r.out);
+  ASSERT_EQ(lines.size(), 4u) << r.out;
+  EXPECT_EQ(lines[0].rfind("sigtrain train: backend ", 0), 0u) << lines[0];
+  for (int k = 1; k <= 3; ++k) {
+    EXPECT_TRUE(std::regex_search(lines[k], std::regex("^epoch " + std::to_string(k) + "/3 .*train_mse [0-9]")))
+        << lines[k];
+  }
+}
+
+// Catches --quiet still printing the header, epoch lines or the "saved" line.
+TEST(CliTrain, QuietPrintsNothing) {
+  const fs::path dir = scratch_dir();
+  const RunResult r =
+      run_ok({"train", "--epochs", "2", "--samples", "200", "--quiet", "--save", (dir / "m.json").string()});
+  EXPECT_EQ(r.out, "");
+  EXPECT_TRUE(fs::exists(dir / "m.json"));
+}
+
+// Catches --save writing nothing, an unreadable file, the wrong network, or non-finite weights.
+TEST(CliTrain, SaveWritesAValidModel) {
+  const fs::path dir = scratch_dir();
+  const fs::path m = dir / "m.json";
+  const RunResult r =
+      run_ok({"train", "--epochs", "2", "--samples", "200", "--layers", "2,4,1", "--bias", "--save", m.string()});
+  EXPECT_NE(r.out.find("saved " + m.string()), std::string::npos) << r.out;
+  const Parameters p = load_or_fail(m);
+  EXPECT_EQ(p.spec, (NetworkSpec{{2, 4, 1}, true}));
+  EXPECT_TRUE(p.all_finite());
+  EXPECT_EQ(file_names(dir), std::vector<std::string>{"m.json"}) << "no temporary file may be left behind";
+}
+
+// Catches a missing or wrong header, a missing or extra row, unnumbered rows, and non-numeric figures.
+TEST(CliTrain, LogWritesHeaderAndOneRowPerEpoch) {
+  const fs::path dir = scratch_dir();
+  const fs::path log = dir / "log.csv";
+  run_ok({"train", "--epochs", "4", "--samples", "200", "--quiet", "--log", log.string()});
+  const std::vector<std::string> lines = lines_of(slurp(log));
+  ASSERT_EQ(lines.size(), 5u) << slurp(log);
+  EXPECT_EQ(lines[0], "epoch,train_mse,val_mse,samples_per_second,elapsed_seconds");
+  for (int k = 1; k <= 4; ++k) {
+    const std::vector<std::string> fields = split(lines[k], ',');
+    ASSERT_EQ(fields.size(), 5u) << lines[k];
+    EXPECT_EQ(fields[0], std::to_string(k));
+    for (int f = 1; f < 5; ++f) {
+      const double v = number(fields[f]);
+      EXPECT_TRUE(std::isfinite(v) && v >= 0) << lines[k];
+    }
+  }
+}
+
+// Catches nondeterminism (unseeded randomness, thread races, uninitialised memory) and a --seed that is
+// ignored.
+TEST(CliTrain, SameSeedSameBytesDifferentSeedDifferentBytes) {
+  const fs::path dir = scratch_dir();
+  const auto train_with = [&](const std::string& seed, const std::string& name) {
+    run_ok({"train", "--epochs", "3", "--samples", "500", "--seed", seed, "--quiet", "--save", (dir / name).string()});
+    return slurp(dir / name);
+  };
+  const std::string a = train_with("7", "a.json"), b = train_with("7", "b.json"), c = train_with("8", "c.json");
+  ASSERT_FALSE(a.empty());
+  EXPECT_EQ(a, b) << "the same flags and seed must give the same model file, byte for byte";
+  EXPECT_NE(a, c) << "a different --seed must give a different model";
+}
+
+// Catches --no-shuffle taking batches in any order but the file's (batch k = rows kB … kB+B−1), a last
+// partial batch not averaged over its own size, and an SGD step that differs from DESIGN.md §1.
+TEST(CliTrain, NoShuffleTakesBatchesInFileOrder) {
+  const fs::path dir = scratch_dir();
+  const Data data = Data::make(10, 2, 1, 3);
+  const fs::path csv = dir / "d.csv";
+  write_text(csv, data.csv(true));
+  const std::vector<std::string> common = {"train",       "--data", csv.string(), "--backend", "reference",
+                                           "--val-split", "0",      "--batch",    "4",         "--lr",
+                                           "0.5",         "--seed", "3",          "--quiet"};
+  const auto with = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = common;
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+  };
+  run_ok(with({"--epochs", "0", "--save", (dir / "init.json").string()}));
+  run_ok(with({"--epochs", "2", "--no-shuffle", "--save", (dir / "ns.json").string()}));
+  run_ok(with({"--epochs", "2", "--save", (dir / "sh.json").string()}));
+
+  // The same SGD in the test, with the reference, batches in file order: 4, 4, then 2 rows.
+  Parameters expected = load_or_fail(dir / "init.json");
+  for (int epoch = 0; epoch < 2; ++epoch)
+    for (size_t first = 0; first < data.rows; first += 4) {
+      const size_t count = std::min<size_t>(4, data.rows - first);
+      Parameters grad;
+      reference::loss_and_gradients(expected, data.x.data() + first * 2, data.y.data() + first, int(count), grad);
+      reference::sgd_update(expected.values.data(), grad.values.data(), expected.values.size(), 0.5);
+    }
+  const Parameters no_shuffle = load_or_fail(dir / "ns.json");
+  const Parameters shuffled = load_or_fail(dir / "sh.json");
+  EXPECT_LE(relative_difference(no_shuffle.values, expected.values), 1e-12);
+  EXPECT_GT(relative_difference(shuffled.values, expected.values), 1e-9)
+      << "without --no-shuffle the order must change";
+  // Same run with --quiet off names the file order in its first line.
+  const RunResult loud = run_ok({"train", "--data", csv.string(), "--no-shuffle", "--epochs", "1", "--val-split", "0"});
+  EXPECT_NE(lines_of(loud.out).at(0).find("file order"), std::string::npos) << loud.out;
+}
+
+// Catches a FANN reader (chosen by the .data extension) that reads the samples differently from the
+// CSV reader: the same data in both formats must train to the same model, byte for byte.
+TEST(CliTrain, FannAndCsvOfTheSameDataTrainTheSame) {
+  const fs::path dir = scratch_dir();
+  const Data data = Data::make(30, 2, 2, 5);
+  write_text(dir / "d.csv", data.csv(true, /*header=*/true));
+  write_text(dir / "d.data", data.fann());
+  for (const std::string name : {"d.csv", "d.data"})
+    run_ok({"train", "--data", (dir / name).string(), "--layers", "2,3,2", "--epochs", "2", "--batch", "4", "--quiet",
+            "--save", (dir / (name + ".json")).string()});
+  EXPECT_EQ(slurp(dir / "d.csv.json"), slurp(dir / "d.data.json"));
+}
+
+// Catches --init being ignored, or continuing from a model differently from an uninterrupted run, and
+// --layers not being taken from the model when it is not given (2,5,1 is not the default 2,3,3,1).
+TEST(CliTrain, InitContinuesFromSavedModel) {
+  const fs::path dir = scratch_dir();
+  const std::vector<std::string> common = {"train",        "--samples", "200", "--backend", "reference",
+                                           "--no-shuffle", "--seed",    "4",   "--quiet"};
+  const auto with = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = common;
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+  };
+  run_ok(with({"--layers", "2,5,1", "--epochs", "2", "--save", (dir / "two.json").string()}));
+  run_ok(with({"--layers", "2,5,1", "--epochs", "1", "--save", (dir / "one.json").string()}));
+  run_ok(with({"--init", (dir / "one.json").string(), "--epochs", "1", "--save", (dir / "cont.json").string()}));
+  EXPECT_EQ(load_or_fail(dir / "cont.json").spec, (NetworkSpec{{2, 5, 1}, false}));
+  EXPECT_EQ(slurp(dir / "cont.json"), slurp(dir / "two.json"))
+      << "one epoch, then one more from --init, must equal two epochs in one run";
+  // Giving the model's own widths is accepted too.
+  run_ok(with({"--init", (dir / "one.json").string(), "--layers", "2,5,1", "--epochs", "1", "--save",
+               (dir / "cont2.json").string()}));
+  EXPECT_EQ(slurp(dir / "cont2.json"), slurp(dir / "two.json"));
+}
+
+// Catches --init accepting a model whose widths disagree with --layers (or crashing on it), and a failed
+// run touching the --save file.
+TEST(CliTrain, InitWithMismatchedLayersFails) {
+  BadInputFixture f;
+  expect_failure(
+      {"train", "--init", f.model, "--layers", "2,4,1", "--epochs", "1", "--samples", "50", "--save", f.guard}, 1,
+      {f.model, "2,4,1"}, f.dir, f.guard);
+}
+
+// Catches a backend that cannot be chosen by name, a header that names the wrong one, and a cpu (fp32)
+// backend that trains a different model from the fp64 reference on the same flags.
+TEST(CliTrain, ReferenceAndCpuBackendsBothWork) {
+  const fs::path dir = scratch_dir();
+  std::vector<Parameters> models;
+  for (const std::string backend : {"reference", "cpu"}) {
+    const fs::path m = dir / (backend + ".json");
+    const RunResult r =
+        run_ok({"train", "--backend", backend, "--epochs", "2", "--samples", "200", "--save", m.string()});
+    EXPECT_EQ(lines_of(r.out).at(0).rfind("sigtrain train: backend " + backend, 0), 0u) << r.out;
+    EXPECT_EQ(lines_of(r.out).size(), 4u) << r.out;  // header, 2 epochs, "saved"
+    models.push_back(load_or_fail(m));
+  }
+  ASSERT_EQ(models[0].spec, models[1].spec);
+  EXPECT_LE(relative_difference(models[1].values, models[0].values), 1e-5)
+      << "cpu (fp32) and reference (fp64) must train nearly the same model";
+}
+
+// Catches --epochs 0 being refused, not saving, or saving something other than the seeded initial model.
+TEST(CliTrain, ZeroEpochsSavesTheInitialModel) {
+  const fs::path dir = scratch_dir();
+  const fs::path m = dir / "m.json";
+  run_ok({"train", "--epochs", "0", "--samples", "50", "--seed", "9", "--layers", "2,3,3,1", "--quiet", "--save",
+          m.string()});
+  const Parameters saved = load_or_fail(m);
+  const Parameters initial = glorot_uniform(NetworkSpec{{2, 3, 3, 1}, false}, 9);
+  ASSERT_EQ(saved.spec, initial.spec);
+  EXPECT_EQ(saved.values, initial.values);
+}
+
+// Catches defaults (network, lr, batch, epochs, seed) that no longer train the documented run: the
+// default model must fit the sine set, on its training samples and on fresh ones.
+TEST(CliTrain, DefaultRunReachesLowMse) {
+  const fs::path dir = scratch_dir();
+  const fs::path m = dir / "m.json";
+  const RunResult train = run_ok({"train", "--quiet", "--save", m.string()});
+  EXPECT_EQ(train.out, "");
+  for (const auto& extra : {std::vector<std::string>{}, std::vector<std::string>{"--data-seed", "99"}}) {
+    std::vector<std::string> args = {"eval", "--model", m.string(), "--synthetic", "sine"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    const RunResult r = run_ok(args);
+    const std::vector<std::string> lines = lines_of(r.out);
+    ASSERT_EQ(lines.size(), 1u) << r.out;
+    const double mse = number(lines[0]);
+    EXPECT_LT(mse, 0.01) << command_line(args);
+    EXPECT_GT(mse, 0.0);
+  }
+}
+
+// Catches --help failing (a non-zero exit) or not documenting the flags of the DESIGN.md §3 contract.
+TEST(CliTrain, HelpListsTheFlags) {
+  const RunResult r = run_ok({"train", "--help"});
+  for (const char* flag : {"--data", "--synthetic", "--samples", "--layers", "--bias", "--epochs", "--batch", "--lr",
+                           "--seed", "--no-shuffle", "--val-split", "--backend", "--init", "--save", "--log",
+                           "--threads", "--verify-every", "--quiet"})
+    EXPECT_NE(r.out.find(flag), std::string::npos) << flag << " is not in:\n" << r.out;
+}
+
+// ---- Ctrl-C and divergence ---------------------------------------------------------------------------
+
+// Catches Ctrl-C killing the program (no model saved), a wrong exit code, or a half-written model file.
+TEST(CliInterrupt, CtrlCSavesTheModelAndExits130) {
+  const fs::path dir = scratch_dir();
+  const fs::path m = dir / "m.json";
+  Child child({"train", "--epochs", "100000", "--samples", "20000", "--save", m.string()});
+  // The handler is in place once training runs: wait for the first epoch line (the header comes first).
+  ASSERT_TRUE(child.read_until("\nepoch ", 30)) << "no epoch line within 30 s; stdout so far:\n" << child.out();
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ASSERT_EQ(kill(child.pid(), SIGINT), 0);
+  const RunResult r = child.finish(30);
+  EXPECT_FALSE(r.timed_out) << "training did not stop within 30 s of SIGINT";
+  EXPECT_EQ(r.signal, 0) << describe(r);
+  EXPECT_EQ(r.code, 130) << describe(r);
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << describe(r);
+  EXPECT_NE(r.err.find("interrupted"), std::string::npos) << describe(r);
+  const Parameters p = load_or_fail(m);
+  EXPECT_EQ(p.spec, (NetworkSpec{{2, 3, 3, 1}, false}));
+  EXPECT_TRUE(p.all_finite());
+  EXPECT_EQ(file_names(dir), std::vector<std::string>{"m.json"});
+}
+
+// Catches a diverging run that exits 0, writes NaN/Inf weights, says nothing useful, or saves nothing.
+TEST(CliDivergence, HugeLearningRateFailsAndKeepsLastGoodModel) {
+  const fs::path dir = scratch_dir();
+  const fs::path m = dir / "m.json";
+  const std::vector<std::string> args = {"train",     "--lr", "1e30",   "--epochs", "5",
+                                         "--samples", "200",  "--save", m.string()};
+  const RunResult r = run(args);
+  EXPECT_EQ(r.signal, 0) << describe(r);
+  EXPECT_EQ(r.code, 1) << describe(r);
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << describe(r);
+  EXPECT_TRUE(std::regex_search(r.err, std::regex("NaN|nan|infinite|Inf"))) << describe(r);
+  const Parameters p = load_or_fail(m);
+  EXPECT_EQ(p.spec, (NetworkSpec{{2, 3, 3, 1}, false}));
+  EXPECT_TRUE(p.all_finite()) << slurp(m);
+}
+
+// ---- predict and eval ------------------------------------------------------------------------------
+
+// A 2-4-2 model with biases trained on a small 2-in 2-out data set, and that data set.
+struct ModelAndData {
+  fs::path dir = scratch_dir();
+  Data data = Data::make(25, 2, 2, 11);
+  fs::path model = dir / "m.json";
+  Parameters params;
+
+  ModelAndData() {
+    write_text(dir / "train.csv", Data::make(40, 2, 2, 12).csv(true));
+    run_ok({"train", "--data", (dir / "train.csv").string(), "--layers", "2,4,2", "--bias", "--epochs", "3", "--batch",
+            "4", "--quiet", "--save", model.string()});
+    params = load_or_fail(model);
+  }
+};
+
+// Every value of predict's output, row by row, checking that each row has `width` fields.
+std::vector<double> parse_rows(const std::string& text, size_t rows, size_t width) {
+  const std::vector<std::string> lines = lines_of(text);
+  EXPECT_EQ(lines.size(), rows) << text;
+  std::vector<double> values;
+  for (const std::string& line : lines) {
+    const std::vector<std::string> fields = split(line, ',');
+    EXPECT_EQ(fields.size(), width) << line;
+    for (const std::string& f : fields) values.push_back(number(f));
+  }
+  return values;
+}
+
+// Catches predictions that differ from the reference forward pass (layer order, weight transposition,
+// biases), missing/extra rows or columns, a header row taken for data, and targets fed in as inputs.
+TEST(CliPredict, OneRowPerSampleMatchingTheReference) {
+  ModelAndData f;
+  ASSERT_EQ(f.params.spec, (NetworkSpec{{2, 4, 2}, true}));
+  write_text(f.dir / "inputs.csv", f.data.csv(false, /*header=*/true));
+  write_text(f.dir / "full.csv", f.data.csv(true));
+  const std::vector<double> expected = reference_outputs(f.params, f.data);
+
+  for (const std::string name : {"inputs.csv", "full.csv"}) {
+    SCOPED_TRACE(name);
+    const RunResult r = run_ok({"predict", "--model", f.model.string(), "--data", (f.dir / name).string()});
+    const std::vector<double> got = parse_rows(r.out, f.data.rows, 2);
+    EXPECT_LE(relative_difference(got, expected), 1e-6);
+  }
+  // The reference backend, printed with 9 digits, agrees to the printing precision.
+  const RunResult r = run_ok(
+      {"predict", "--model", f.model.string(), "--data", (f.dir / "full.csv").string(), "--backend", "reference"});
+  const std::vector<double> got = parse_rows(r.out, f.data.rows, 2);
+  ASSERT_EQ(got.size(), expected.size());
+  for (size_t k = 0; k < got.size(); ++k) EXPECT_NEAR(got[k], expected[k], 1e-8 * std::abs(expected[k]) + 1e-300);
+}
+
+// Catches --out being ignored, printing to stdout as well, or writing something other than stdout's rows.
+TEST(CliPredict, OutWritesTheSameRowsToAFile) {
+  ModelAndData f;
+  write_text(f.dir / "full.csv", f.data.csv(true));
+  const RunResult to_stdout = run_ok({"predict", "--model", f.model.string(), "--data", (f.dir / "full.csv").string()});
+  const fs::path out = f.dir / "p.csv";
+  write_text(out, "old contents, to be replaced\n");
+  const RunResult to_file =
+      run_ok({"predict", "--model", f.model.string(), "--data", (f.dir / "full.csv").string(), "--out", out.string()});
+  EXPECT_EQ(to_file.out, "");
+  EXPECT_EQ(slurp(out), to_stdout.out);
+  const std::vector<double> got = parse_rows(slurp(out), f.data.rows, 2);
+  EXPECT_LE(relative_difference(got, reference_outputs(f.params, f.data)), 1e-6);
+}
+
+// Catches an MSE that is not §1's (1/N) Σ_s Σ_o (ŷ − y)² (e.g. averaged over outputs too, or a sum),
+// or computed on the wrong columns.
+TEST(CliEval, PrintsTheMseOfTheReference) {
+  ModelAndData f;
+  write_text(f.dir / "full.csv", f.data.csv(true, /*header=*/true));
+  const std::vector<double> yhat = reference_outputs(f.params, f.data);
+  double sum = 0;
+  for (size_t k = 0; k < yhat.size(); ++k) sum += (yhat[k] - f.data.y[k]) * (yhat[k] - f.data.y[k]);
+  const double expected = sum / double(f.data.rows);
+  for (const std::string backend : {"cpu", "reference"}) {
+    const RunResult r =
+        run_ok({"eval", "--model", f.model.string(), "--data", (f.dir / "full.csv").string(), "--backend", backend});
+    const std::vector<std::string> lines = lines_of(r.out);
+    ASSERT_EQ(lines.size(), 1u) << r.out;
+    EXPECT_NEAR(number(lines[0]), expected, 1e-6 * expected) << backend;
+  }
+}
+
+// ---- explain and gradcheck -------------------------------------------------------------------------
+
+// The number after "name = " where `name` starts a line or follows a space; a failure unless exactly one.
+double named_value(const std::string& text, const std::string& name) {
+  const std::string key = name + " = ";
+  size_t found = std::string::npos;
+  int count = 0;
+  for (size_t at = text.find(key); at != std::string::npos; at = text.find(key, at + 1))
+    if (at == 0 || text[at - 1] == ' ' || text[at - 1] == '\n') {
+      found = at;
+      ++count;
+    }
+  EXPECT_EQ(count, 1) << "'" << key << "' should appear once in:\n" << text;
+  if (found == std::string::npos) return std::nan("");
+  const char* start = text.c_str() + found + key.size();
+  char* end = nullptr;
+  const double v = std::strtod(start, &end);
+  EXPECT_NE(end, start) << "no number after '" << key << "'";
+  return v;
+}
+
+void expect_close(double got, double expected, double rel, const std::string& what) {
+  EXPECT_NEAR(got, expected, rel * std::abs(expected)) << what;
+}
+
+// Catches a quantity of the notes missing or misnamed, and any value (forward or gradient) that differs
+// from the fp64 reference; df/dp1 in particular must sum the paths through z1, z2 and z3.
+TEST(CliExplain, NotesNetworkByTheNotesNames) {
+  const fs::path dir = scratch_dir();
+  const fs::path m = dir / "m.json";
+  run_ok({"train", "--epochs", "2", "--samples", "200", "--quiet", "--save", m.string()});
+  const RunResult r = run_ok({"explain", "--model", m.string(), "--x", "0.5,-1", "--y", "0.3"});
+  const Parameters p = load_or_fail(m);
+  const double x[2] = {0.5, -1}, y[1] = {0.3};
+  Parameters g;
+  const double f = reference::loss_and_gradients(p, x, y, 1, g);
+  const reference::Activations act = reference::forward(p, x, 1);
+
+  for (int i = 0; i < 3; ++i) {
+    const std::string k = std::to_string(i + 1);
+    expect_close(named_value(r.out, "h" + k), act.A[1][i], 1e-9, "h" + k);
+    expect_close(named_value(r.out, "z" + k), act.A[2][i], 1e-9, "z" + k);
+    expect_close(named_value(r.out, "df/dw" + k), g.W(3, 0, i), 1e-9, "df/dw" + k);
+  }
+  const char* second[] = {"s", "u", "v"};
+  const char* first[] = {"p", "q", "r"};
+  for (int i = 0; i < 3; ++i) {
+    for (int k = 0; k < 3; ++k) {
+      const std::string name = std::string("df/d") + second[i] + std::to_string(k + 1);
+      expect_close(named_value(r.out, name), g.W(2, i, k), 1e-9, name);
+    }
+    for (int k = 0; k < 2; ++k) {
+      const std::string name = std::string("df/d") + first[i] + std::to_string(k + 1);
+      expect_close(named_value(r.out, name), g.W(1, i, k), 1e-9, name);
+    }
+  }
+  // f is printed on the line "f = (ŷ − y)² = value".
+  bool found_f = false;
+  for (const std::string& line : lines_of(r.out))
+    if (line.rfind("f = ", 0) == 0) {
+      found_f = true;
+      expect_close(number(line.substr(line.rfind("= ") + 2)), f, 1e-9, "f");
+    }
+  EXPECT_TRUE(found_f) << r.out;
+}
+
+// Catches a general network being shown with the notes' names (or not at all), wrong indices, or values
+// that differ from the reference.
+TEST(CliExplain, OtherNetworksByLayerAndIndex) {
+  const RunResult r = run_ok({"explain", "--layers", "3,4,2", "--seed", "5", "--x", "0.5,-1,2", "--y", "0.3,0.1"});
+  EXPECT_EQ(r.out.find("df/dp1"), std::string::npos) << r.out;
+  const Parameters p = glorot_uniform(NetworkSpec{{3, 4, 2}, false}, 5);
+  const double x[3] = {0.5, -1, 2}, y[2] = {0.3, 0.1};
+  Parameters g;
+  reference::loss_and_gradients(p, x, y, 1, g);
+  const reference::Activations act = reference::forward(p, x, 1);
+  for (int i = 0; i < 4; ++i) {
+    const std::string a = "A1[" + std::to_string(i + 1) + "]";
+    expect_close(named_value(r.out, a), act.A[1][i], 1e-9, a);
+  }
+  for (int l = 1; l <= 2; ++l)
+    for (int i = 0; i < p.spec.widths[l]; ++i)
+      for (int j = 0; j < p.spec.widths[l - 1]; ++j) {
+        const std::string name =
+            "df/dW" + std::to_string(l) + "[" + std::to_string(i + 1) + "][" + std::to_string(j + 1) + "]";
+        expect_close(named_value(r.out, name), g.W(l, i, j), 1e-9, name);
+      }
+}
+
+// Catches gradcheck failing (or not saying PASS) on the notes' network.
+TEST(CliGradcheck, PassesOnTheNotesNetwork) {
+  const RunResult r = run_ok({"gradcheck", "--layers", "2,3,3,1"});
+  EXPECT_NE(r.out.find("PASS"), std::string::npos) << r.out;
+}
+
+// Catches gradcheck failing with biases or several outputs.
+TEST(CliGradcheck, PassesWithBiasAndSeveralOutputs) {
+  const RunResult r = run_ok({"gradcheck", "--layers", "3,5,2", "--bias"});
+  EXPECT_NE(r.out.find("PASS"), std::string::npos) << r.out;
+}
+
+// ---- Bad input: data files -------------------------------------------------------------------------
+
+// Catches a missing data file crashing or being reported without its name.
+TEST(CliBadInput, MissingDataFile) {
+  BadInputFixture f;
+  const std::string missing = (f.dir / "missing.csv").string();
+  expect_failure(f.train_on(missing), 1, {missing}, f.dir, f.guard);
+}
+
+// Catches an empty file being taken as zero samples (and training on nothing) or crashing.
+TEST(CliBadInput, EmptyFile) {
+  BadInputFixture f;
+  const std::string path = f.file("empty.csv", "");
+  expect_failure(f.train_on(path), 1, {path}, f.dir, f.guard);
+}
+
+// Catches a header-only file being accepted as an empty data set.
+TEST(CliBadInput, HeaderOnlyFile) {
+  BadInputFixture f;
+  const std::string path = f.file("header.csv", "x1,x2,y\n");
+  expect_failure(f.train_on(path), 1, {path}, f.dir, f.guard);
+}
+
+// Catches a non-numeric field read as 0 (atof), or reported without its line and column.
+TEST(CliBadInput, NonNumericField) {
+  BadInputFixture f;
+  const std::string path = f.file("text.csv", "1,2,3\n4,x,6\n");
+  expect_failure(f.train_on(path), 1, {path + ":2:3"}, f.dir, f.guard);
+}
+
+// Catches a short row being padded or read across the line break.
+TEST(CliBadInput, RaggedRow) {
+  BadInputFixture f;
+  const std::string path = f.file("ragged.csv", "1,2,3\n4,5\n7,8,9\n");
+  expect_failure(f.train_on(path), 1, {path + ":2"}, f.dir, f.guard);
+}
+
+// Catches a trailing comma being silently dropped (or read as a 0 column).
+TEST(CliBadInput, TrailingComma) {
+  BadInputFixture f;
+  const std::string path = f.file("trailing.csv", "1,2,3,\n4,5,6,\n");
+  expect_failure(f.train_on(path), 1, {path}, f.dir, f.guard, escape_regex(path) + ":1:[0-9]+");
+}
+
+// Catches a file with a column too many being split at the wrong place instead of refused.
+TEST(CliBadInput, ColumnCountDoesNotMatchLayers) {
+  BadInputFixture f;
+  const std::string path = f.file("wide.csv", "1,2,3,4\n5,6,7,8\n");
+  expect_failure(f.train_on(path), 1, {path}, f.dir, f.guard);
+}
+
+// Catches NaN accepted as data (it would poison every weight).
+TEST(CliBadInput, NaNField) {
+  BadInputFixture f;
+  const std::string path = f.file("nan.csv", "1,2,3\n1,nan,3\n");
+  expect_failure(f.train_on(path), 1, {path + ":2:3"}, f.dir, f.guard);
+}
+
+// Catches infinity accepted as data.
+TEST(CliBadInput, InfField) {
+  BadInputFixture f;
+  const std::string path = f.file("inf.csv", "1,2,3\ninf,2,3\n");
+  expect_failure(f.train_on(path), 1, {path + ":2:1"}, f.dir, f.guard);
+}
+
+// Catches a number that overflows float being read as infinity.
+TEST(CliBadInput, OverflowingNumber) {
+  BadInputFixture f;
+  const std::string path = f.file("big.csv", "1,2,3\n1,1e39,3\n");
+  expect_failure(f.train_on(path), 1, {path + ":2:3"}, f.dir, f.guard);
+}
+
+// Catches binary garbage crashing the reader or producing nonsense data.
+TEST(CliBadInput, BinaryGarbage) {
+  BadInputFixture f;
+  std::string garbage;
+  uint32_t state = 12345;
+  for (int k = 0; k < 300; ++k) {
+    state = state * 1664525u + 1013904223u;
+    garbage += char(state >> 24);
+  }
+  garbage[5] = '\0';
+  const std::string path = f.file("garbage.csv", garbage);
+  expect_failure(f.train_on(path), 1, {path}, f.dir, f.guard);
+}
+
+// Catches a FANN header's sample count not being checked against the body, either way.
+TEST(CliBadInput, FannCountDisagreesWithBody) {
+  BadInputFixture f;
+  const std::string fewer = f.file("fewer.data", "3 2 1\n1 2\n3\n4 5\n6\n");
+  expect_failure(f.train_on(fewer), 1, {fewer + ":"}, f.dir, f.guard);
+  const std::string more = f.file("more.data", "1 2 1\n1 2\n3\n4 5\n6\n");
+  expect_failure(f.train_on(more), 1, {more + ":"}, f.dir, f.guard);
+}
+
+// Catches a failing predict replacing or truncating an existing --out file.
+TEST(CliBadInput, PredictBadDataLeavesOutAlone) {
+  BadInputFixture f;
+  const std::string path = f.file("text.csv", "1,2\n4,x\n");
+  expect_failure({"predict", "--model", f.model, "--data", path, "--out", f.guard}, 1, {path + ":2:3"}, f.dir, f.guard);
+}
+
+// ---- Bad input: model files ------------------------------------------------------------------------
+
+// Catches a truncated model file being half-loaded, or reported without file, line and column.
+TEST(CliBadInput, TruncatedModel) {
+  BadInputFixture f;
+  const std::string text = slurp(f.model);
+  const std::string path = f.file("truncated.json", text.substr(0, text.size() / 2));
+  const std::string located = escape_regex(path) + ":[0-9]+:[0-9]+";
+  expect_failure({"train", "--init", path, "--epochs", "1", "--samples", "50", "--save", f.guard}, 1, {path}, f.dir,
+                 f.guard, located);
+  expect_failure({"eval", "--model", path, "--synthetic", "sine", "--samples", "50"}, 1, {path}, f.dir, f.guard,
+                 located);
+  write_text(f.dir / "x.csv", "1,2\n");
+  expect_failure({"predict", "--model", path, "--data", (f.dir / "x.csv").string(), "--out", f.guard}, 1, {path}, f.dir,
+                 f.guard, located);
+}
+
+// Catches malformed JSON crashing the loader or being reported without a line and column.
+TEST(CliBadInput, MalformedModelJson) {
+  BadInputFixture f;
+  const std::string path =
+      f.file("bad.json", "{\"format\": \"sigtrain-model\",\n \"version\": 1, \"layers\": [2,3,3,1], oops}\n");
+  expect_failure({"eval", "--model", path, "--synthetic", "sine", "--samples", "50"}, 1, {path}, f.dir, f.guard,
+                 escape_regex(path) + ":2:[0-9]+");
+}
+
+// Catches a model whose weights do not have the shape its "layers" say being used anyway.
+TEST(CliBadInput, WrongShapedModel) {
+  BadInputFixture f;
+  const std::string path =
+      f.file("shape.json",
+             "{\"format\": \"sigtrain-model\", \"version\": 1, \"layers\": [2, 3, 1], \"bias\": false,"
+             " \"hidden_activation\": \"sigmoid\", \"output_activation\": \"linear\","
+             " \"weights\": [[[0.1, 0.2], [0.3, 0.4]], [[0.5, 0.6, 0.7]]]}\n");
+  expect_failure({"eval", "--model", path, "--synthetic", "sine", "--samples", "50"}, 1, {path}, f.dir, f.guard);
+  expect_failure({"train", "--init", path, "--epochs", "1", "--samples", "50", "--save", f.guard}, 1, {path}, f.dir,
+                 f.guard);
+}
+
+// Catches eval running a model on data with the wrong number of columns (reading past the rows).
+TEST(CliBadInput, ModelWidthsDoNotMatchData) {
+  BadInputFixture f;
+  const std::string path = f.file("three_in.csv", "1,2,3,4\n5,6,7,8\n");
+  expect_failure({"eval", "--model", f.model, "--data", path}, 1, {path}, f.dir, f.guard);
+}
+
+// ---- Bad input: flags ------------------------------------------------------------------------------
+
+// Catches flags out of range being accepted (training on nonsense, dividing by zero, looping forever) or
+// reported as data errors; each must be a one-line usage error (exit 2) naming the flag.
+TEST(CliBadInput, FlagsOutOfRange) {
+  BadInputFixture f;
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--batch", "0"}, "--batch"},
+      {{"--lr", "0"}, "--lr"},
+      {{"--lr", "-1"}, "--lr"},
+      {{"--lr", "nan"}, "--lr"},
+      {{"--layers", "2,0,1"}, "--layers"},
+      {{"--layers", "2"}, "--layers"},
+      {{"--epochs", "-1"}, "--epochs"},
+      {{"--val-split", "1"}, "--val-split"},
+      {{"--val-split", "-0.1"}, "--val-split"},
+      {{"--frobnicate"}, "--frobnicate"},
+      {{"--backend", "nonsense"}, "nonsense"},
+  };
+  for (const auto& [flags, needle] : cases) {
+    std::vector<std::string> args = {"train", "--samples", "50", "--epochs", "1", "--save", f.guard};
+    if (flags[0] == "--epochs") args = {"train", "--samples", "50", "--save", f.guard};
+    args.insert(args.end(), flags.begin(), flags.end());
+    expect_failure(args, 2, {needle}, f.dir, f.guard);
+  }
+}
+
+// Catches a missing subcommand or a missing required flag being anything but a one-line usage error.
+TEST(CliBadInput, MissingSubcommandOrRequiredFlag) {
+  BadInputFixture f;
+  expect_failure({}, 2, {}, f.dir, f.guard);
+  expect_failure({"predict", "--data", "x.csv", "--out", f.guard}, 2, {"--model"}, f.dir, f.guard);
+  expect_failure({"explain", "--x", "0.5,-1"}, 2, {"--y"}, f.dir, f.guard);
+}
+
+}  // namespace
+}  // namespace sigtrain

@@ -1,0 +1,309 @@
+// The cuda backend against the fp64 reference (DESIGN.md §5), and its own promises: graphs replay
+// exactly what plain launches do, runs repeat bit for bit, streamed data trains exactly like resident
+// data, and the kernels handle sizes that are not multiples of the block size. Every test skips with
+// the reason where no CUDA device is usable (or the build has no CUDA); --backend cuda on such a
+// machine must fail with one clear error.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+
+#include "backend_test_util.h"
+#include "errors.h"
+#include "reference_backend.h"
+#include "trainer.h"
+
+#ifdef SIGTRAIN_HAVE_CUDA
+#include <cuda_runtime_api.h>
+
+#include "activation.h"
+#include "sigmoid_kernels.h"
+#endif
+
+namespace sigtrain {
+namespace {
+
+using testing::random_dataset;
+using testing::random_parameters;
+
+#define SKIP_WITHOUT_CUDA()                                   \
+  do {                                                        \
+    std::string why_not;                                      \
+    if (!cuda_backend_available(&why_not)) GTEST_SKIP() << why_not; \
+  } while (0)
+
+std::unique_ptr<Backend> cuda(const NetworkSpec& spec, BackendOptions options = {}) {
+  return make_backend("cuda", spec, options);
+}
+
+// The device check (bench/device_check.sh) collects these lines from the test log: the largest
+// GPU-vs-reference differences seen.
+void report_difference(const std::string& what, double value) {
+  const ::testing::TestInfo* test = ::testing::UnitTest::GetInstance()->current_test_info();
+  std::printf("sigtrain-diff: %s.%s %s %.3g\n", test->test_suite_name(), test->name(), what.c_str(), value);
+}
+
+double layer_difference(const Parameters& a, const Parameters& b, int l) {
+  const size_t offset = a.spec.weight_offset(l), n = a.spec.weight_offset(l + 1) - offset;
+  return relative_difference(a.values.data() + offset, b.values.data() + offset, n);
+}
+
+// Catches --backend cuda crashing, or silently falling back, where no device is usable.
+TEST(CudaBackend, WithoutADeviceFailsWithOneClearError) {
+  std::string why_not;
+  if (cuda_backend_available(&why_not)) GTEST_SKIP() << "a CUDA device is present";
+  try {
+    make_backend("cuda", NetworkSpec{{2, 3, 3, 1}, false});
+    FAIL() << "expected an error";
+  } catch (const InputError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("--backend cuda"), std::string::npos) << what;
+    EXPECT_EQ(what.find('\n'), std::string::npos) << what;
+  }
+  EXPECT_EQ(make_backend("auto", NetworkSpec{{2, 3, 3, 1}, false})->name(), "cpu");  // auto falls back
+}
+
+using Case = testing::BackendCase;
+
+class CudaVsReference : public ::testing::TestWithParam<Case> {};
+
+// Catches a wrong GEMM shape or transpose flag, a wrong fused kernel (bias, σ, σ', 2/B, row sums), or a
+// launch that misses the tail of a size that is not a multiple of the block: forward, loss and every
+// layer's gradient within 1e-5 of the reference.
+TEST_P(CudaVsReference, OneStepForwardLossAndGradients) {
+  SKIP_WITHOUT_CUDA();
+  const Case c = GetParam();
+  const NetworkSpec spec{c.widths, c.bias};
+  const Parameters p = random_parameters(spec, 41);
+  const Dataset d = random_dataset(spec, c.batch, 42);
+  auto gpu = cuda(spec);
+  ReferenceBackend reference(spec);
+  gpu->set_parameters(p);
+  reference.set_parameters(p);
+  std::vector<double> fast(c.batch * spec.outputs()), exact(fast.size());
+  gpu->predict(d.x.data(), c.batch, fast.data());
+  reference.predict(d.x.data(), c.batch, exact.data());
+  const double forward = relative_difference(fast.data(), exact.data(), fast.size());
+  report_difference("forward", forward);
+  EXPECT_LE(forward, 1e-5) << "forward";
+  Parameters fast_grad, exact_grad;
+  const double fast_loss = gpu->loss_and_gradients({d.x.data(), d.y.data(), c.batch}, fast_grad);
+  const double exact_loss = reference.loss_and_gradients({d.x.data(), d.y.data(), c.batch}, exact_grad);
+  report_difference("loss", std::abs(fast_loss - exact_loss) / exact_loss);
+  EXPECT_LE(std::abs(fast_loss - exact_loss) / exact_loss, 1e-5) << "loss";
+  for (int l = 1; l <= spec.num_layers(); ++l) {
+    report_difference("gradient_layer_" + std::to_string(l), layer_difference(fast_grad, exact_grad, l));
+    EXPECT_LE(layer_difference(fast_grad, exact_grad, l), 1e-5) << "layer " << l;
+  }
+}
+
+// Catches drift, a wrong update, a device permutation that differs from the host's, or a partial last
+// batch averaged over the wrong size: 100 steps of shuffled SGD within 1e-4 of the reference.
+TEST_P(CudaVsReference, HundredStepsOfSgd) {
+  SKIP_WITHOUT_CUDA();
+  const Case c = GetParam();
+  const NetworkSpec spec{c.widths, c.bias};
+  if (double(spec.parameter_count()) * double(c.batch) * 100 > 2e9)
+    GTEST_SKIP() << "100 fp64 reference steps of this size take minutes; the one-step test covers it";
+  const Parameters p = random_parameters(spec, 51);
+  const size_t n = 24 * c.batch + (c.batch + 1) / 2;  // 25 steps per epoch, the last one partial
+  const Dataset d = random_dataset(spec, n, 52);
+  TrainConfig config;
+  config.epochs = 4;
+  config.batch = c.batch;
+  config.lr = 0.1 / std::sqrt(double(spec.max_width()));
+  config.seed = 53;
+  TrainObserver quiet;
+  auto gpu = cuda(spec);
+  ReferenceBackend reference(spec);
+  const TrainResult fast = train(*gpu, p, d, Dataset{}, config, quiet);
+  const TrainResult exact = train(reference, p, d, Dataset{}, config, quiet);
+  for (int l = 1; l <= spec.num_layers(); ++l) {
+    report_difference("parameters_after_100_steps_layer_" + std::to_string(l), layer_difference(fast.parameters, exact.parameters, l));
+    EXPECT_LE(layer_difference(fast.parameters, exact.parameters, l), 1e-4) << "layer " << l;
+  }
+  EXPECT_GT(relative_difference(exact.parameters.values.data(), p.values.data(), p.values.size()), 1e-3);
+  for (size_t e = 0; e < exact.epochs.size(); ++e)
+    EXPECT_LE(std::abs(fast.epochs[e].train_mse - exact.epochs[e].train_mse) / exact.epochs[e].train_mse, 1e-4);
+}
+
+INSTANTIATE_TEST_SUITE_P(Networks, CudaVsReference,
+                         ::testing::Values(Case{{1, 1}, true, 1}, Case{{2, 3, 3, 1}, false, 1},
+                                           Case{{2, 3, 3, 1}, false, 31}, Case{{2, 3, 3, 1}, true, 256},
+                                           Case{{3, 17, 2}, true, 4099}, Case{{5, 64, 64, 3}, false, 256},
+                                           Case{{2, 300, 1}, true, 4099}, Case{{4, 1024, 2}, true, 31},
+                                           Case{{2, 1024, 1024, 1}, false, 256}),
+                         testing::backend_case_name);
+
+TrainResult train_on_gpu(const NetworkSpec& spec, BackendOptions options, const Dataset& d, size_t batch) {
+  TrainConfig config;
+  config.epochs = 3;
+  config.batch = batch;
+  config.lr = 0.05;
+  config.seed = 61;
+  TrainObserver quiet;
+  auto gpu = cuda(spec, options);
+  return train(*gpu, random_parameters(spec, 62), d, Dataset{}, config, quiet);
+}
+
+// Catches a captured graph that differs from the plain launches (stale pointers, a position not
+// advanced, the partial last batch replaying the full batch's graph): identical bits.
+TEST(CudaBackend, GraphReplayEqualsPlainLaunches) {
+  SKIP_WITHOUT_CUDA();
+  const NetworkSpec spec{{3, 17, 9, 2}, true};
+  const Dataset d = random_dataset(spec, 1000, 63);  // batch 64: 15 full batches and one of 40
+  BackendOptions graphs, plain;
+  plain.cuda_graphs = false;
+  const TrainResult a = train_on_gpu(spec, graphs, d, 64), b = train_on_gpu(spec, plain, d, 64);
+  EXPECT_EQ(a.parameters.values, b.parameters.values);
+  for (size_t e = 0; e < a.epochs.size(); ++e) EXPECT_EQ(a.epochs[e].train_mse, b.epochs[e].train_mse);
+}
+
+// Catches float atomics or any other run-to-run nondeterminism: two runs give the same bits.
+TEST(CudaBackend, RunToRunBitIdentity) {
+  SKIP_WITHOUT_CUDA();
+  const NetworkSpec spec{{2, 64, 64, 1}, true};
+  const Dataset d = random_dataset(spec, 5000, 64);
+  const TrainResult a = train_on_gpu(spec, {}, d, 256), b = train_on_gpu(spec, {}, d, 256);
+  EXPECT_EQ(a.parameters.values, b.parameters.values);
+}
+
+// Catches streamed chunks that lose, repeat or reorder samples, or race with the steps reading them:
+// a data set forced to stream trains to exactly the same bits as a resident one.
+TEST(CudaBackend, StreamedDataTrainsExactlyLikeResidentData) {
+  SKIP_WITHOUT_CUDA();
+  const NetworkSpec spec{{4, 16, 2}, false};
+  const Dataset d = random_dataset(spec, 3001, 65);
+  BackendOptions streamed;
+  streamed.device_data_limit = 4096;  // bytes: chunks of a couple of hundred rows
+  const TrainResult a = train_on_gpu(spec, {}, d, 32), b = train_on_gpu(spec, streamed, d, 32);
+  EXPECT_EQ(a.parameters.values, b.parameters.values);
+  for (size_t e = 0; e < a.epochs.size(); ++e) EXPECT_EQ(a.epochs[e].train_mse, b.epochs[e].train_mse);
+}
+
+// Catches --tf32 being ignored or on by default (it must be opt-in and said).
+TEST(CudaBackend, Tf32IsOptInAndSaid) {
+  SKIP_WITHOUT_CUDA();
+  const NetworkSpec spec{{2, 3, 1}, false};
+  BackendOptions tf32;
+  tf32.tf32 = true;
+  EXPECT_EQ(cuda(spec)->description().find("TF32"), std::string::npos);
+  EXPECT_NE(cuda(spec, tf32)->description().find("TF32"), std::string::npos);
+}
+
+// Catches --verify-every comparing the wrong batch for the cuda backend (it reads the device order).
+TEST(CudaBackend, VerifyEveryAgreesWithTheReference) {
+  SKIP_WITHOUT_CUDA();
+  const NetworkSpec spec{{2, 16, 16, 1}, true};
+  const Dataset d = random_dataset(spec, 300, 66);
+  TrainConfig config;
+  config.epochs = 2;
+  config.batch = 32;
+  config.lr = 0.1;
+  config.verify_every = 4;
+  struct Collect : TrainObserver {
+    int reports = 0;
+    void on_verify(const VerifyReport& r) override {
+      ++reports;
+      EXPECT_LE(r.gradient_difference, 1e-5);
+    }
+  } observer;
+  auto gpu = cuda(spec);
+  train(*gpu, random_parameters(spec, 67), d, Dataset{}, config, observer);
+  EXPECT_EQ(observer.reports, 5);  // steps 0, 4, 8, 12, 16 of 20
+}
+
+#ifdef SIGTRAIN_HAVE_CUDA
+
+// Device memory for one kernel test.
+struct DeviceFloats {
+  explicit DeviceFloats(const std::vector<float>& host) : size(host.size()) {
+    EXPECT_EQ(cudaMalloc(reinterpret_cast<void**>(&data), size * sizeof(float)), cudaSuccess);
+    cudaMemcpy(data, host.data(), size * sizeof(float), cudaMemcpyHostToDevice);
+  }
+  ~DeviceFloats() { cudaFree(data); }
+  std::vector<float> read() const {
+    std::vector<float> host(size);
+    cudaMemcpy(host.data(), data, size * sizeof(float), cudaMemcpyDeviceToHost);
+    return host;
+  }
+  float* data = nullptr;
+  size_t size;
+};
+
+std::vector<float> random_floats(size_t n, uint64_t seed) {
+  Rng rng(seed);
+  std::vector<float> v(n);
+  for (float& x : v) x = float(rng.uniform(-3, 3));
+  return v;
+}
+
+// Catches a launch configuration that drops or overruns the last partial block: every element of
+// sizes around multiples of the block size goes through bias + σ and σ' exactly once.
+TEST(CudaKernels, ElementwiseKernelsCoverSizesThatAreNotMultiplesOfTheBlock) {
+  SKIP_WITHOUT_CUDA();
+  for (size_t B : {1u, 85u, 86u, 255u, 257u, 4099u}) {
+    const int n = 3;  // n × B values: 3, 255, 258, 765, 771, 12297
+    const std::vector<float> z = random_floats(n * B, B), bias = random_floats(n, B + 1);
+    DeviceFloats Z(z), b(bias);
+    kernels::bias_sigmoid(Z.data, b.data, n, B, nullptr);
+    const std::vector<float> a = Z.read();
+    for (size_t t = 0; t < z.size(); ++t) EXPECT_NEAR(a[t], sigmoid(double(z[t]) + bias[t % n]), 1e-6) << B << " " << t;
+    const std::vector<float> upstream = random_floats(n * B, B + 2);
+    DeviceFloats dA(upstream), delta(std::vector<float>(n * B, 7.0f));
+    kernels::sigmoid_backward(dA.data, Z.data, delta.data, n * B, nullptr);
+    const std::vector<float> d = delta.read();
+    for (size_t t = 0; t < z.size(); ++t) EXPECT_FLOAT_EQ(d[t], upstream[t] * sigmoid_grad_from_output(a[t]));
+  }
+}
+
+// Catches reductions that lose the tail of a partial block or depend on timing: the loss partials,
+// their fp64 total and the bias row sums against host sums, for sizes around the block size.
+TEST(CudaKernels, ReductionsCoverSizesThatAreNotMultiplesOfTheBlock) {
+  SKIP_WITHOUT_CUDA();
+  for (size_t B : {1u, 255u, 257u, 1000u, 4099u}) {
+    const int n = 2;
+    const std::vector<float> z = random_floats(n * B, 3 * B), y = random_floats(n * B, 3 * B + 1);
+    const int blocks = kernels::loss_blocks(n, B);
+    DeviceFloats Z(z), Y(y), delta(std::vector<float>(n * B));
+    DeviceFloats partials{std::vector<float>(blocks)}, db{std::vector<float>(n)};
+    double* total = nullptr;
+    ASSERT_EQ(cudaMalloc(reinterpret_cast<void**>(&total), sizeof(double)), cudaSuccess);
+    cudaMemset(total, 0, sizeof(double));
+    kernels::output_loss_delta(Z.data, nullptr, Y.data, delta.data, partials.data, n, B, nullptr);
+    kernels::accumulate_loss(partials.data, blocks, total, nullptr);
+    kernels::row_sums(delta.data, n, B, db.data, nullptr);
+    double device_total = 0;
+    cudaMemcpy(&device_total, total, sizeof(double), cudaMemcpyDeviceToHost);
+    cudaFree(total);
+    double host_total = 0, row[2] = {0, 0};
+    const std::vector<float> d = delta.read();
+    for (size_t t = 0; t < z.size(); ++t) {
+      host_total += double(z[t] - y[t]) * double(z[t] - y[t]);
+      EXPECT_FLOAT_EQ(d[t], 2.0f * (z[t] - y[t]) / float(B));
+      row[t % n] += d[t];
+    }
+    EXPECT_NEAR(device_total, host_total, 1e-5 * host_total) << B;
+    const std::vector<float> sums = db.read();
+    for (int i = 0; i < n; ++i) EXPECT_NEAR(sums[i], row[i], 1e-5 * (1 + std::abs(row[i]))) << B;
+  }
+}
+
+// Catches a device permutation that differs from the host's (CPU and GPU runs would see other batches).
+TEST(CudaKernels, DeviceEpochOrderEqualsTheHostPermutation) {
+  SKIP_WITHOUT_CUDA();
+  for (size_t n : {1u, 2u, 1000u, 100003u}) {
+    uint32_t* order = nullptr;
+    ASSERT_EQ(cudaMalloc(reinterpret_cast<void**>(&order), n * sizeof(uint32_t)), cudaSuccess);
+    kernels::epoch_order(order, n, true, epoch_seed(5, 3), nullptr);
+    std::vector<uint32_t> device(n);
+    cudaMemcpy(device.data(), order, n * sizeof(uint32_t), cudaMemcpyDeviceToHost);
+    cudaFree(order);
+    EXPECT_EQ(device, epoch_permutation(n, epoch_seed(5, 3))) << n;
+  }
+}
+
+#endif  // SIGTRAIN_HAVE_CUDA
+
+}  // namespace
+}  // namespace sigtrain
