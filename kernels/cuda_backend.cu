@@ -475,7 +475,11 @@ void CudaBackend::train_step(size_t first, size_t count, double lr) {
   DataSource source{X_.get(), Y_.get(), order_.get(), 0};
   size_t position = first;
   if (streaming_) {
-    if (count > chunk_rows_) throw CudaError("a batch of " + std::to_string(count) + " samples does not fit in a streamed chunk of " + std::to_string(chunk_rows_));
+    if (count > chunk_rows_)
+      throw CudaError("a batch of " + std::to_string(count) + " samples does not fit in a streamed chunk of " +
+                      std::to_string(chunk_rows_) + " (raise the device memory available to the data)");
+    // Chunks of whole batches, so that the prefetched chunk starts where the next step does.
+    if (first == 0 && chunk_rows_ % count != 0) chunk_rows_ -= chunk_rows_ % count;
     ensure_chunk(first, count);
     const Chunk& chunk = chunks_[current_chunk_];
     source = {chunk.x.get(), chunk.y.get(), nullptr, 1 + current_chunk_};

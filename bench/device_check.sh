@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# The device check: everything the GPU path promises, on a machine with an NVIDIA GPU, in one go.
+#   1. builds for sm_90 with all cores (build-device/), using .deps/ where Debian packages are missing
+#      (make it first with bench/prepare_device_deps.sh and carry it: see bench/README.md);
+#   2. runs the whole ctest suite, GPU tests included (they must run, not skip);
+#   3. runs a short benchmark of the cuda backend with and without CUDA graphs (the notes' network at
+#      batches 256 and 4096, 2-1024-1024-1 at 4096) beside the cpu backend;
+#   4. writes bench/results/device-check-<date>.json and .md (and copies to $OUT when set): GPU, date,
+#      commit, test counts, the largest GPU-vs-reference differences seen, the benchmark table.
+# Sized to finish in under 8 minutes on the lent H200 (16 cores). Prints a short table last.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+started=$(date +%s)
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
+results=bench/results
+mkdir -p "$results"
+log=$results/device-check-$stamp.log
+exec > >(tee "$log") 2>&1
+
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+if [ -n "$(git status --porcelain 2>/dev/null | grep -v '^?? bench/results/')" ]; then commit="$commit+changes"; fi
+gpu=$(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null | head -n 1)
+echo "device check: commit $commit, GPU: ${gpu:-none found}, $(nproc) cores"
+
+# 1. Build for sm_90.
+generator=()
+command -v ninja >/dev/null && generator=(-G Ninja)
+cmake -S . -B build-device "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 >/dev/null ||
+  { echo "device check: configure failed"; exit 1; }
+cmake --build build-device -j "$(nproc)" || { echo "device check: build failed"; exit 1; }
+build_seconds=$(($(date +%s) - started))
+
+# 2. The whole suite. The GPU tests print "sigtrain-diff:" lines (largest differences from the reference).
+ctest --test-dir build-device -j 8 --output-on-failure --timeout 300 >"$results/ctest-$stamp.txt" 2>&1
+ctest_status=$?
+tail -n 5 "$results/ctest-$stamp.txt"
+test_log=build-device/Testing/Temporary/LastTest.log
+# From ctest's summary line "N% tests passed, F tests failed out of T" and its "***Skipped" lines.
+summary_line=$(grep -E "tests passed, [0-9]+ tests? failed out of" "$results/ctest-$stamp.txt" | tail -n 1)
+total=$(echo "$summary_line" | sed -E 's/.*out of ([0-9]+).*/\1/')
+failed=$(echo "$summary_line" | sed -E 's/.* ([0-9]+) tests? failed.*/\1/')
+skipped=$(grep -c "\*\*\*Skipped" "$results/ctest-$stamp.txt")
+# Where a GPU is present every Cuda test must run, but the one that checks the no-device error.
+gpu_skipped=$(grep "\*\*\*Skipped" "$results/ctest-$stamp.txt" | grep "Cuda" | grep -vc "WithoutADevice")
+total=${total:-0} failed=${failed:-0} skipped=${skipped:-0} gpu_skipped=${gpu_skipped:-0}
+passed=$((total - failed - skipped))
+if [ -n "$gpu" ] && [ "$gpu_skipped" -gt 0 ]; then
+  echo "device check: $gpu_skipped GPU tests skipped although a GPU is present"
+  ctest_status=1
+fi
+grep -h "sigtrain-diff:" "$test_log" | sort -k4 -g -r >"$results/diffs-$stamp.txt" || true
+test_seconds=$(($(date +%s) - started - build_seconds))
+
+# 3. The benchmark.
+bench=(build-device/sigtrain bench --note "commit $commit")
+"${bench[@]}" --backends cuda,cuda-nographs,cpu-all --networks 2-3-3-1 --batches 256,4096 \
+  --json "$results/bench-notes-$stamp.json" >/dev/null
+"${bench[@]}" --backends cuda,cuda-nographs --networks 2-1024-1024-1 --batches 4096 --work 2e12 \
+  --json "$results/bench-wide-$stamp.json" >/dev/null
+"${bench[@]}" --backends cpu-all --networks 2-1024-1024-1 --batches 4096 --work 2e11 \
+  --json "$results/bench-widecpu-$stamp.json" >/dev/null
+
+# 4. One JSON and one markdown summary.
+python3 - "$results" "$stamp" "$commit" "$gpu" "$passed" "$failed" "$skipped" "$gpu_skipped" "$ctest_status" \
+  "$build_seconds" "$test_seconds" <<'EOF'
+import json, sys, time
+results, stamp, commit, gpu, passed, failed, skipped, gpu_skipped, ctest_status, build_s, test_s = sys.argv[1:]
+diffs = []
+for line in open(f"{results}/diffs-{stamp}.txt"):
+    _, test, what, value = line.split()
+    diffs.append({"test": test, "what": what, "relative_difference": float(value)})
+bench = []
+for part in ("notes", "wide", "widecpu"):
+    try:
+        bench += json.load(open(f"{results}/bench-{part}-{stamp}.json"))["results"]
+    except (OSError, ValueError):
+        pass
+summary = {
+    "format": "sigtrain-device-check", "version": 1, "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    "commit": commit, "gpu": gpu,
+    "tests": {"passed": int(passed), "failed": int(failed), "skipped": int(skipped), "gpu_tests_skipped": int(gpu_skipped),
+              "ctest_status": int(ctest_status)},
+    "seconds": {"build": int(build_s), "tests": int(test_s)},
+    "largest_differences_from_reference": diffs[:10], "bench": bench,
+}
+json.dump(summary, open(f"{results}/device-check-{stamp}.json", "w"), indent=2)
+md = [f"# Device check {summary['date']}", "", f"- GPU: {gpu}", f"- commit: {commit}",
+      f"- tests: {passed} passed, {failed} failed, {skipped} skipped, of which GPU tests {gpu_skipped} "
+      f"(ctest exit {ctest_status})",
+      f"- build {build_s} s, tests {test_s} s", "", "## Largest GPU-vs-reference differences (tests)", "",
+      "| test | quantity | relative difference |", "| --- | --- | ---: |"]
+md += [f"| {d['test']} | {d['what']} | {d['relative_difference']:.3g} |" for d in diffs[:10]]
+md += ["", "## Benchmark (sigtrain bench)", "", "| network | batch | backend | samples/s | µs/step | rel. diff |",
+       "| --- | ---: | --- | ---: | ---: | ---: |"]
+for r in bench:
+    if "skipped" in r:
+        continue
+    md.append(f"| {r['network']} | {r['batch']} | {r['backend']} | {r['samples_per_second']['median']:.4g} | "
+              f"{r['us_per_step']['median']:.4g} | {r.get('max_relative_difference_vs_reference', float('nan')):.2g} |")
+open(f"{results}/device-check-{stamp}.md", "w").write("\n".join(md) + "\n")
+print("\n".join(md))
+EOF
+
+if [ -n "${OUT:-}" ]; then  # at most 8 files come back from the device machine
+  cp "$results"/*"$stamp"* "$OUT"/ 2>/dev/null
+fi
+echo "device check: $(($(date +%s) - started)) s in all; results in $results/*$stamp*"
+[ "$ctest_status" -eq 0 ]
