@@ -1,0 +1,93 @@
+// Many networks at once: the sweep grammar, and replica r equal to the single run with its settings.
+#include <gtest/gtest.h>
+
+#include "backend_test_util.h"
+#include "errors.h"
+#include "replicas.h"
+
+namespace sigtrain {
+namespace {
+
+using testing::random_dataset;
+
+// Catches a wrong product order, a lost range end, or sweeps that ignore --replicas.
+TEST(Replicas, SweepsExpandToTheCartesianProduct) {
+  const std::vector<ReplicaSettings> s = expand_sweeps({"lr=0.1,0.3,1", "seed=1-4"}, 1, 9, 0.5);
+  ASSERT_EQ(s.size(), 12u);
+  EXPECT_EQ(s[0].lr, 0.1);
+  EXPECT_EQ(s[0].seed, 1u);
+  EXPECT_EQ(s[3].seed, 4u);
+  EXPECT_EQ(s[4].lr, 0.3);
+  EXPECT_EQ(s[11].lr, 1.0);
+  const std::vector<ReplicaSettings> r = expand_sweeps({"lr=0.2,0.4"}, 3, 7, 0.5);  // 3 seeds per lr
+  ASSERT_EQ(r.size(), 6u);
+  EXPECT_EQ(r[2].seed, 9u);
+  EXPECT_EQ(r[3].seed, 7u);
+  EXPECT_EQ(r[3].lr, 0.4);
+  const std::vector<ReplicaSettings> plain = expand_sweeps({}, 1, 5, 0.25);  // no sweep: the single run
+  ASSERT_EQ(plain.size(), 1u);
+  EXPECT_EQ(plain[0].seed, 5u);
+  EXPECT_EQ(plain[0].lr, 0.25);
+  EXPECT_EQ(expand_sweeps({"seed=3,5,9"}, 1, 0, 1)[2].seed, 9u);
+}
+
+// Catches malformed sweeps being accepted (each must be a usage error, exit 2).
+TEST(Replicas, MalformedSweepsAreUsageErrors) {
+  for (const char* bad : {"lr", "momentum=0.9", "lr=", "lr=0.1,x", "lr=0,1", "lr=nan", "seed=5-1", "seed=a-b", "seed=-3"})
+    EXPECT_THROW(expand_sweeps({bad}, 1, 1, 0.1), UsageError) << bad;
+  EXPECT_THROW(expand_sweeps({"seed=1-3"}, 2, 1, 0.1), UsageError);
+  EXPECT_THROW(expand_sweeps({}, 0, 1, 0.1), UsageError);
+}
+
+TrainConfig small_config() {
+  TrainConfig c;
+  c.epochs = 3;
+  c.batch = 16;
+  return c;
+}
+
+// Catches replicas sharing state (a backend, an RNG, an order) or running with other settings than
+// their own: with two threads over networks, replica r equals the single run with its seed and lr,
+// bit for bit, and the validation figures agree too.
+TEST(Replicas, EachReplicaEqualsTheSingleRunWithItsSettings) {
+  const NetworkSpec spec{{2, 5, 3, 1}, true};
+  const Dataset train = random_dataset(spec, 300, 1), validation = random_dataset(spec, 50, 2);
+  for (const std::string backend : {"cpu", "reference"}) {
+    ReplicaRun run;
+    run.backend = backend;
+    run.parallel = 2;
+    run.config = small_config();
+    run.initial = [&](const ReplicaSettings& s) { return glorot_uniform(spec, s.seed); };
+    const std::vector<ReplicaSettings> settings = expand_sweeps({"lr=0.05,0.2", "seed=1-3"}, 1, 0, 0);
+    const std::vector<ReplicaResult> results = train_replicas(run, settings, train, validation);
+    ASSERT_EQ(results.size(), 6u);
+    for (size_t r = 0; r < results.size(); ++r) {
+      TrainConfig single = small_config();
+      single.seed = settings[r].seed;
+      single.lr = settings[r].lr;
+      TrainObserver quiet;
+      std::unique_ptr<Backend> b = make_backend(backend, spec);
+      const TrainResult alone = sigtrain::train(*b, glorot_uniform(spec, settings[r].seed), train, validation, single, quiet);
+      EXPECT_EQ(results[r].result.parameters.values, alone.parameters.values) << backend << " replica " << r;
+      EXPECT_EQ(results[r].validation_mse, alone.epochs.back().validation_mse);
+    }
+    // … and the replicas really differ from each other.
+    EXPECT_NE(results[0].result.parameters.values, results[1].result.parameters.values);
+  }
+}
+
+// Catches picking the best by training error when validation exists, or a diverged replica winning.
+TEST(Replicas, BestIsTheLowestValidationMseAmongFiniteRuns) {
+  std::vector<ReplicaResult> results(3);
+  results[0].train_mse = 0.1, results[0].validation_mse = 0.3;
+  results[1].train_mse = 0.5, results[1].validation_mse = 0.2;
+  results[2].train_mse = 0.0, results[2].validation_mse = 0.0;
+  results[2].result.outcome = TrainOutcome::diverged;
+  EXPECT_EQ(best_replica(results), 1);
+  results[1].result.outcome = TrainOutcome::diverged;
+  results[0].result.outcome = TrainOutcome::diverged;
+  EXPECT_EQ(best_replica(results), -1);
+}
+
+}  // namespace
+}  // namespace sigtrain
