@@ -13,6 +13,10 @@
 
 namespace sigtrain {
 
+void Backend::train_steps(size_t first, size_t end, size_t batch, double lr) {
+  for (size_t step = first; step < end; step += batch) train_step(step, std::min(batch, end - step), lr);
+}
+
 double Backend::mean_squared_error(const Dataset& d) {
   if (d.size == 0) return 0.0;
   // In chunks, so that a large data set never needs a second full-size copy of its predictions.

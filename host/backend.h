@@ -48,6 +48,11 @@ class Backend {
   // [first, first + count) of the epoch's order. count may be smaller than the usual batch (the last
   // batch of an epoch): the step is averaged over its own size.
   virtual void train_step(size_t first, size_t count, double lr) = 0;
+  // Steps of `batch` samples over positions [first, end) of the epoch's order, the last one possibly
+  // smaller: exactly what train_step does, step after step. A backend that runs many steps in one go
+  // (the fused kernel) overrides it, and says in steps_per_call how many it likes to be given.
+  virtual void train_steps(size_t first, size_t end, size_t batch, double lr);
+  virtual size_t steps_per_call(size_t /*batch*/) const { return 1; }
   // Σ_b Σ_o (ŷ − y)² over every sample stepped on since begin_epoch, each taken before its own
   // step's update. May synchronise with a device.
   virtual double epoch_loss_sum() = 0;

@@ -18,6 +18,8 @@ class HostBackend : public Backend {
   // Row of the training set taken at position `position` of this epoch's order.
   size_t row_at(size_t position) const { return order_.empty() ? position : order_[position]; }
   const Dataset& train() const;
+  // This epoch's order (empty: file order).
+  const std::vector<uint32_t>& epoch_order() const { return order_; }
 
   double epoch_loss_sum_ = 0.0;
 

@@ -103,10 +103,13 @@ TrainResult train(Backend& backend, const Parameters& initial, const Dataset& tr
     std::vector<uint32_t> order;  // the host's copy of the order, needed only to verify
     if (verify && config.shuffle) order = epoch_permutation(train.size, seed);
 
-    for (size_t first = 0; first < train.size; first += config.batch) {
-      const size_t count = std::min(config.batch, train.size - first);
+    // Steps go to the backend a call at a time: one step, or as many as it likes at once (the fused
+    // kernel runs an epoch's steps in few launches); one step at a time while verifying.
+    const size_t steps_per_call = verify ? 1 : std::max<size_t>(1, backend.steps_per_call(config.batch));
+    for (size_t first = 0; first < train.size;) {
+      const size_t end = std::min(train.size, first + steps_per_call * config.batch);
       if (verify && step % config.verify_every == 0) {
-        const VerifyReport report = verifier.compare(backend, order, first, count, step);
+        const VerifyReport report = verifier.compare(backend, order, first, end - first, step);
         observer.on_verify(report);
         if (!(report.loss_difference <= kVerifyTolerance && report.gradient_difference <= kVerifyTolerance))
           throw InputError("--verify-every: at step " + std::to_string(step) + " the " + backend.name() +
@@ -115,11 +118,12 @@ TrainResult train(Backend& backend, const Parameters& initial, const Dataset& tr
                            std::to_string(report.loss_difference) + " in the loss (tolerance " +
                            std::to_string(kVerifyTolerance) + ")");
       }
-      backend.train_step(first, count, config.lr);
-      ++step;
+      backend.train_steps(first, end, config.batch, config.lr);
+      step += long((end - first + config.batch - 1) / config.batch);
       if (check_every_step && !std::isfinite(backend.epoch_loss_sum())) return diverged(epoch);
-      observer.on_step(epoch, first + count, train.size);
+      observer.on_step(epoch, end, train.size);
       if (stop_requested()) break;
+      first = end;
     }
     const double epoch_seconds = seconds_since(epoch_start);
     if (!std::isfinite(backend.epoch_loss_sum())) return diverged(epoch);

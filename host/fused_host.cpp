@@ -1,0 +1,104 @@
+#include "fused_host.h"
+
+#include <stdexcept>
+
+#include "errors.h"
+
+namespace sigtrain {
+
+bool make_fused_shape(const NetworkSpec& spec, FusedShape& s, std::string* why_not) {
+  const auto fail = [&](const std::string& why) {
+    if (why_not) *why_not = why;
+    return false;
+  };
+  const int L = spec.num_layers();
+  if (L > kFusedMaxLayers)
+    return fail("the fused kernel takes at most " + std::to_string(kFusedMaxLayers) + " layers, " + spec.to_string() +
+                " has " + std::to_string(L));
+  if (spec.max_width() > kFusedMaxWidth)
+    return fail("the fused kernel takes widths up to " + std::to_string(kFusedMaxWidth) + ", " + spec.to_string() +
+                " has " + std::to_string(spec.max_width()));
+  s = FusedShape{};
+  s.layers = L;
+  s.bias = spec.bias ? 1 : 0;
+  s.params = int(spec.parameter_count());
+  for (int l = 0; l <= L; ++l) s.widths[l] = spec.widths[l];
+  for (int l = 1; l <= L; ++l) {
+    s.weight_offset[l] = int(spec.weight_offset(l));
+    s.bias_offset[l] = int(spec.bias_offset(l));
+  }
+  s.threads = kFusedThreads;
+  int width_sum = 0;
+  for (int l = 0; l <= L; ++l) width_sum += spec.widths[l];
+  // Passes as long as the workspace allows: a whole block of samples where it fits.
+  for (s.chunk = kFusedThreads; s.chunk >= kFusedWarp; s.chunk /= 2) {
+    int offset = 0;
+    s.ws_params = offset;
+    offset += s.params;
+    s.ws_grads = offset;
+    offset += s.params;
+    for (int l = 0; l <= L; ++l) {
+      s.ws_acts[l] = offset;
+      offset += s.chunk * spec.widths[l];
+    }
+    for (int& delta : s.ws_delta) {
+      delta = offset;
+      offset += s.chunk * spec.max_width();
+    }
+    offset += offset % 2;  // the doubles start 8-byte aligned
+    s.ws_loss = offset;
+    offset += 2 * s.threads;
+    s.ws_floats = offset;
+    if (size_t(s.ws_floats) * sizeof(float) <= kFusedMaxWorkspaceBytes) return true;
+  }
+  return fail("the fused kernel's workspace for " + spec.to_string() + " does not fit in shared memory");
+}
+
+size_t fused_steps_per_launch(size_t batch) {
+  // About a million samples per launch: long enough to hide the launch, short enough for progress
+  // lines and Ctrl-C.
+  return std::max<size_t>(1, (size_t(1) << 20) / batch);
+}
+
+FusedHostBackend::FusedHostBackend(const NetworkSpec& spec) : spec_(spec), params_(spec.parameter_count()) {
+  std::string why_not;
+  if (!make_fused_shape(spec, shape_, &why_not)) throw UsageError(why_not);
+  workspace_.assign((size_t(shape_.ws_floats) + 1) / 2, 0.0);
+}
+
+void FusedHostBackend::set_parameters(const Parameters& p) {
+  if (p.spec != spec_) throw std::invalid_argument("parameters of another network");
+  for (size_t k = 0; k < params_.size(); ++k) params_[k] = float(p.values[k]);
+}
+
+Parameters FusedHostBackend::parameters() const {
+  Parameters p(spec_);
+  for (size_t k = 0; k < params_.size(); ++k) p.values[k] = params_[k];
+  return p;
+}
+
+void FusedHostBackend::train_steps(size_t first, size_t end, size_t batch, double lr) {
+  const Dataset& d = train();
+  const std::vector<uint32_t>& order = epoch_order();
+  fused_train_steps(HostBlock{shape_.threads}, shape_, workspace(), params_.data(), d.x.data(), d.y.data(),
+                    order.empty() ? nullptr : order.data(), first, end, batch, float(lr), &epoch_loss_sum_, nullptr);
+}
+
+void FusedHostBackend::predict(const float* x, size_t count, double* yhat) {
+  std::vector<float> out(count * spec_.outputs());
+  fused_predict(HostBlock{shape_.threads}, shape_, workspace(), params_.data(), x, 0, count, out.data());
+  std::copy(out.begin(), out.end(), yhat);
+}
+
+double FusedHostBackend::loss_and_gradients(const Batch& batch, Parameters& grad) {
+  // One step with lr 0 leaves θ as it is and reports the step's gradient and loss.
+  std::vector<float> params = params_, grads(params_.size());
+  double loss_sum = 0.0;
+  fused_train_steps(HostBlock{shape_.threads}, shape_, workspace(), params.data(), batch.x, batch.y, nullptr, 0,
+                    batch.count, batch.count, 0.0f, &loss_sum, grads.data());
+  grad = Parameters(spec_);
+  std::copy(grads.begin(), grads.end(), grad.values.begin());
+  return loss_sum / double(batch.count);
+}
+
+}  // namespace sigtrain

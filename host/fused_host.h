@@ -1,0 +1,45 @@
+// The fused small-network training (kernels/fused_step.h) on the host: the shape of a network's
+// workspace, and the host twin of one block, which runs the very code of the CUDA kernel phase by
+// phase. The twin is what the CPU tests check against the fp64 reference; it is not a fast path.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "fused_step.h"
+#include "host_backend.h"
+
+namespace sigtrain {
+
+// The workspace layout of `spec` for the fused kernel, or false (and why) when the network is too
+// large for it: more than kFusedMaxLayers layers, a width above kFusedMaxWidth, or a workspace that
+// does not fit in kFusedMaxWorkspaceBytes even with passes of 32 samples.
+bool make_fused_shape(const NetworkSpec& spec, FusedShape& shape, std::string* why_not = nullptr);
+
+// The steps an epoch is cut into for one launch of the fused kernel (the trainer and the replica runner
+// use the same cut, so a replica and a single run launch the same steps).
+size_t fused_steps_per_launch(size_t batch);
+
+// The host twin as a backend, for the tests: every step runs fused_train_steps with a HostBlock.
+class FusedHostBackend : public HostBackend {
+ public:
+  explicit FusedHostBackend(const NetworkSpec& spec);
+  std::string name() const override { return "fused-host"; }
+  void set_parameters(const Parameters& p) override;
+  Parameters parameters() const override;
+  void train_step(size_t first, size_t count, double lr) override { train_steps(first, first + count, count, lr); }
+  void train_steps(size_t first, size_t end, size_t batch, double lr) override;
+  size_t steps_per_call(size_t batch) const override { return fused_steps_per_launch(batch); }
+  void predict(const float* x, size_t count, double* yhat) override;
+  double loss_and_gradients(const Batch& batch, Parameters& grad) override;
+
+ private:
+  float* workspace() { return reinterpret_cast<float*>(workspace_.data()); }
+
+  NetworkSpec spec_;
+  FusedShape shape_;
+  std::vector<double> workspace_;  // doubles, so that the per-thread loss terms are aligned
+  std::vector<float> params_;
+};
+
+}  // namespace sigtrain

@@ -1,0 +1,57 @@
+// DESIGN.md §1 for one sample at a time, as __host__ __device__ functions: the per-sample math of the
+// fully fused training kernel (kernels/fused_kernel.cu), and of its host twin in host/fused_host.cpp
+// that the CPU tests check against the reference, so that the code the GPU runs is also the code the
+// CPU tests exercise.
+//
+// A sample's values of one layer are contiguous (a row of n floats); W is row-major n_out × n_in.
+#pragma once
+
+#include "activation.h"
+
+namespace sigtrain {
+
+// z = W a_in + b for one sample (b may be null); then a = σ(z) when the layer is hidden.
+template <typename T>
+SIGTRAIN_HD void dense_forward_sample(const T* W, const T* b, const T* a_in, T* a_out, int n_in, int n_out,
+                                      bool hidden) {
+  for (int i = 0; i < n_out; ++i) {
+    T z = b ? b[i] : T(0);
+    for (int j = 0; j < n_in; ++j) z += W[i * n_in + j] * a_in[j];
+    a_out[i] = hidden ? sigmoid(z) : z;
+  }
+}
+
+// The output layer's delta for one sample: Δ_L = (2/B)(ŷ − y); returns Σ_o (ŷ − y)², its loss term.
+template <typename T>
+SIGTRAIN_HD T output_delta_sample(const T* yhat, const T* y, T* delta, int n_out, T inv_B) {
+  T squared = T(0);
+  for (int o = 0; o < n_out; ++o) {
+    const T residual = yhat[o] - y[o];
+    squared += residual * residual;
+    delta[o] = squared_error_grad(yhat[o], y[o]) * inv_B;
+  }
+  return squared;
+}
+
+// One sample's delta one layer down: Δ_{l-1} = (W_lᵀ Δ_l) ⊙ a_{l-1} ⊙ (1 − a_{l-1}).
+template <typename T>
+SIGTRAIN_HD void dense_backward_sample(const T* W, const T* delta, const T* a_in, T* delta_in, int n_in, int n_out) {
+  for (int j = 0; j < n_in; ++j) {
+    T sum = T(0);
+    for (int i = 0; i < n_out; ++i) sum += W[i * n_in + j] * delta[i];
+    delta_in[j] = sum * sigmoid_grad_from_output(a_in[j]);
+  }
+}
+
+// Part of one entry of a layer's gradient over a group of `count` samples: the samples t = start,
+// start + stride, … < count of dW[i][j] = Σ_t Δ[t][i] · a_in[t][j] (or of db[i] = Σ_t Δ[t][i] when
+// j < 0), in sample order. Rows of Δ have n_out values and rows of a_in n_in.
+template <typename T>
+SIGTRAIN_HD T gradient_partial(const T* delta, const T* a_in, int i, int j, int n_in, int n_out, int start,
+                               int stride, int count) {
+  T sum = T(0);
+  for (int t = start; t < count; t += stride) sum += delta[t * n_out + i] * (j < 0 ? T(1) : a_in[t * n_in + j]);
+  return sum;
+}
+
+}  // namespace sigtrain
