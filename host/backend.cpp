@@ -17,7 +17,7 @@ void Backend::train_steps(size_t first, size_t end, size_t batch, double lr) {
   for (size_t step = first; step < end; step += batch) train_step(step, std::min(batch, end - step), lr);
 }
 
-double Backend::mean_squared_error(const Dataset& d) {
+double mean_squared_error(const Dataset& d, const std::function<void(const float*, size_t, double*)>& predict) {
   if (d.size == 0) return 0.0;
   // In chunks, so that a large data set never needs a second full-size copy of its predictions.
   constexpr size_t kChunk = 65536;
@@ -31,6 +31,10 @@ double Backend::mean_squared_error(const Dataset& d) {
     for (size_t k = 0; k < count * nL; ++k) total += (yhat[k] - y[k]) * (yhat[k] - y[k]);
   }
   return total / double(d.size);
+}
+
+double Backend::mean_squared_error(const Dataset& d) {
+  return sigtrain::mean_squared_error(d, [this](const float* x, size_t count, double* yhat) { predict(x, count, yhat); });
 }
 
 const std::vector<std::string>& backend_names() {

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -69,11 +70,15 @@ class Backend {
   double mean_squared_error(const Dataset& d);
 };
 
+// MSE of §1 over a data set, (1/N) Σ_s Σ_o (ŷ − y)², from a predict function, in fixed chunks.
+double mean_squared_error(const Dataset& d, const std::function<void(const float* x, size_t count, double* yhat)>& predict);
+
 // Settings a backend may use; each ignores what is not its own.
 struct BackendOptions {
   int threads = 1;            // cpu: worker threads (≤ 0: all hardware threads)
   bool tf32 = false;          // cuda: let cuBLAS use TF32 tensor cores (off: plain FP32 math)
   bool cuda_graphs = true;    // cuda: capture each step once per batch shape and replay it
+  std::string kernel = "auto";  // cuda: "fused" (small networks), "cublas", or "auto" (fused where it fits)
   size_t device_data_limit = 0;  // cuda: bytes of training data kept resident before streaming (0: by free memory)
 };
 

@@ -1,5 +1,6 @@
 #include "replicas.h"
 
+#include <chrono>
 #include <cmath>
 #include <exception>
 #include <limits>
@@ -7,6 +8,12 @@
 #include <sstream>
 
 #include "errors.h"
+#include "shuffle_key.h"
+
+#ifdef SIGTRAIN_HAVE_CUDA
+#include "cuda_backend.h"
+#include "fused_host.h"
+#endif
 
 namespace sigtrain {
 
@@ -77,15 +84,22 @@ std::vector<ReplicaSettings> expand_sweeps(const std::vector<std::string>& sweep
   return settings;
 }
 
-std::vector<ReplicaResult> train_replicas(const ReplicaRun& run, const std::vector<ReplicaSettings>& settings,
-                                          const Dataset& train, const Dataset& validation,
-                                          const std::atomic<bool>* stop) {
+namespace {
+
+void finish(ReplicaResult& out) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  out.train_mse = out.result.epochs.empty() ? nan : out.result.epochs.back().train_mse;
+  out.validation_mse = out.result.epochs.empty() ? nan : out.result.epochs.back().validation_mse;
+}
+
+// On the host: threads over networks, each replica one ordinary training run with its own backend.
+std::vector<ReplicaResult> train_each(const ReplicaRun& run, const std::vector<ReplicaSettings>& settings,
+                                      const Dataset& train, const Dataset& validation, const std::atomic<bool>* stop) {
   std::vector<ReplicaResult> results(settings.size());
   std::exception_ptr first_error;
   std::atomic<bool> failed{false};  // the others stop starting new replicas
   std::mutex mutex;                 // guards first_error and on_done
   const long count = long(settings.size());
-  // Threads over networks: each replica is one ordinary training run with its own backend.
 #pragma omp parallel for schedule(dynamic, 1) num_threads(std::max(1, run.parallel))
   for (long r = 0; r < count; ++r) {
     try {
@@ -99,9 +113,7 @@ std::vector<ReplicaResult> train_replicas(const ReplicaRun& run, const std::vect
       std::unique_ptr<Backend> backend = make_backend(run.backend, initial.spec, run.options);
       TrainObserver quiet;
       out.result = sigtrain::train(*backend, initial, train, validation, config, quiet, stop);
-      const double nan = std::numeric_limits<double>::quiet_NaN();
-      out.train_mse = out.result.epochs.empty() ? nan : out.result.epochs.back().train_mse;
-      out.validation_mse = out.result.epochs.empty() ? nan : out.result.epochs.back().validation_mse;
+      finish(out);
       std::lock_guard<std::mutex> lock(mutex);
       if (run.on_done) run.on_done(size_t(r), out);
     } catch (...) {
@@ -112,6 +124,103 @@ std::vector<ReplicaResult> train_replicas(const ReplicaRun& run, const std::vect
   }
   if (first_error) std::rethrow_exception(first_error);
   return results;
+}
+
+#ifdef SIGTRAIN_HAVE_CUDA
+// On the GPU: every replica in the same launches of the fused kernel, one block each. This is the
+// trainer's loop (host/trainer.cpp) for many networks at once, with the same epoch orders, the same
+// cut of each epoch into launches (fused_steps_per_launch) and the same validation, so replica r ends
+// exactly where the single fused run with its settings ends.
+std::vector<ReplicaResult> train_fused(const ReplicaRun& run, const std::vector<ReplicaSettings>& settings,
+                                       const Dataset& train, const Dataset& validation, const std::atomic<bool>* stop) {
+  const size_t R = settings.size();
+  std::vector<ReplicaResult> results(R);
+  std::vector<Parameters> last_good(R);
+  std::vector<bool> active(R, true);
+  std::vector<float> lrs(R);
+  FusedNetworks networks(run.initial(settings[0]).spec, R);
+  for (size_t r = 0; r < R; ++r) {
+    results[r].settings = settings[r];
+    last_good[r] = run.initial(settings[r]);
+    networks.set_parameters(r, last_good[r]);
+    lrs[r] = float(settings[r].lr);
+  }
+  networks.set_training_data(train);
+  networks.set_learning_rates(lrs);
+  const TrainConfig& config = run.config;
+  const size_t steps_per_call = fused_steps_per_launch(config.batch);
+  const auto start = std::chrono::steady_clock::now();
+  bool interrupted = false;
+  for (int epoch = 1; epoch <= config.epochs && !interrupted; ++epoch) {
+    const auto epoch_start = std::chrono::steady_clock::now();
+    std::vector<EpochOrder> orders(R);
+    for (size_t r = 0; r < R; ++r) orders[r] = {config.shuffle, epoch_seed(settings[r].seed, uint64_t(epoch - 1))};
+    networks.begin_epoch(orders);
+    for (size_t first = 0; first < train.size;) {
+      const size_t end = std::min(train.size, first + steps_per_call * config.batch);
+      networks.train_steps(first, end, config.batch);
+      if (stop && stop->load()) {
+        interrupted = true;
+        break;
+      }
+      first = end;
+    }
+    const std::vector<double> loss_sums = networks.loss_sums();
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
+    for (size_t r = 0; r < R; ++r) {
+      if (!active[r]) continue;
+      TrainResult& result = results[r].result;
+      Parameters now = networks.parameters(r);
+      if (!std::isfinite(loss_sums[r]) || !now.all_finite()) {
+        active[r] = false;
+        result.outcome = TrainOutcome::diverged;
+        result.message = "the training loss became " + std::string(std::isnan(loss_sums[r]) ? "NaN" : "infinite") +
+                         " in epoch " + std::to_string(epoch);
+        continue;
+      }
+      if (interrupted) {
+        result.outcome = TrainOutcome::interrupted;
+        result.message = "interrupted in epoch " + std::to_string(epoch);
+        last_good[r] = std::move(now);
+        continue;
+      }
+      last_good[r] = std::move(now);
+      EpochReport report;
+      report.epoch = epoch;
+      report.train_mse = loss_sums[r] / double(train.size);
+      report.validation_mse =
+          validation.size > 0
+              ? mean_squared_error(validation, [&](const float* x, size_t n, double* yhat) { networks.predict(r, x, n, yhat); })
+              : std::numeric_limits<double>::quiet_NaN();
+      report.samples_per_second = double(train.size) * double(R) / std::max(seconds, 1e-9);
+      report.elapsed_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      result.epochs.push_back(report);
+    }
+  }
+  for (size_t r = 0; r < R; ++r) {
+    results[r].result.parameters = last_good[r];
+    finish(results[r]);
+    if (run.on_done) run.on_done(r, results[r]);
+  }
+  return results;
+}
+#endif
+
+}  // namespace
+
+std::vector<ReplicaResult> train_replicas(const ReplicaRun& run, const std::vector<ReplicaSettings>& settings,
+                                          const Dataset& train, const Dataset& validation,
+                                          const std::atomic<bool>* stop) {
+#ifdef SIGTRAIN_HAVE_CUDA
+  // The GPU takes all replicas at once where the fused kernel fits the network; otherwise, and on the
+  // host, replica after replica (threads over networks).
+  if (!settings.empty() && (run.backend == "cuda" || run.backend == "auto") && cuda_backend_available() &&
+      run.options.kernel != "cublas") {
+    FusedShape shape;
+    if (make_fused_shape(run.initial(settings[0]).spec, shape)) return train_fused(run, settings, train, validation, stop);
+  }
+#endif
+  return train_each(run, settings, train, validation, stop);
 }
 
 int best_replica(const std::vector<ReplicaResult>& results) {

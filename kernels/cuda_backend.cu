@@ -30,6 +30,7 @@
 
 #include "cuda_backend.h"
 #include "cuda_check.h"
+#include "fused_host.h"
 #include "sigmoid_kernels.h"
 
 namespace sigtrain {
@@ -533,6 +534,13 @@ double CudaBackend::loss_and_gradients(const Batch& batch, Parameters& grad) {
 }  // namespace
 
 std::unique_ptr<Backend> make_cuda_backend(const NetworkSpec& spec, const BackendOptions& options) {
+  FusedShape shape;
+  std::string why_not;
+  const bool fits = make_fused_shape(spec, shape, &why_not);
+  if (options.kernel == "fused" && !fits) throw UsageError("--kernel fused: " + why_not);
+  // The fused kernel has no streaming, TF32 or graph settings: those ask for the cuBLAS path.
+  const bool plain = !options.tf32 && options.device_data_limit == 0;
+  if (options.kernel == "fused" || (options.kernel == "auto" && fits && plain)) return make_fused_cuda_backend(spec);
   return std::make_unique<CudaBackend>(spec, options);
 }
 

@@ -7,10 +7,13 @@
 
 #include <cmath>
 #include <cstdio>
+#include <tuple>
 
 #include "backend_test_util.h"
+#include "fused_host.h"
 #include "errors.h"
 #include "reference_backend.h"
+#include "replicas.h"
 #include "trainer.h"
 
 #ifdef SIGTRAIN_HAVE_CUDA
@@ -32,8 +35,16 @@ using testing::random_parameters;
     if (!cuda_backend_available(&why_not)) GTEST_SKIP() << why_not; \
   } while (0)
 
+// The cuBLAS path unless a test asks for the fused kernel.
 std::unique_ptr<Backend> cuda(const NetworkSpec& spec, BackendOptions options = {}) {
+  if (options.kernel == "auto") options.kernel = "cublas";
   return make_backend("cuda", spec, options);
+}
+
+BackendOptions with_kernel(const std::string& kernel) {
+  BackendOptions options;
+  options.kernel = kernel;
+  return options;
 }
 
 // The device check (bench/device_check.sh) collects these lines from the test log: the largest
@@ -65,18 +76,28 @@ TEST(CudaBackend, WithoutADeviceFailsWithOneClearError) {
 
 using Case = testing::BackendCase;
 
-class CudaVsReference : public ::testing::TestWithParam<Case> {};
+// Every network and batch, on the cuBLAS path and on the fused kernel (where the network fits it).
+class CudaVsReference : public ::testing::TestWithParam<std::tuple<Case, std::string>> {
+ protected:
+  std::unique_ptr<Backend> gpu(const NetworkSpec& spec) {
+    const std::string kernel = std::get<1>(GetParam());
+    FusedShape shape;
+    if (kernel == "fused" && !make_fused_shape(spec, shape)) return nullptr;
+    return cuda(spec, with_kernel(kernel));
+  }
+};
 
 // Catches a wrong GEMM shape or transpose flag, a wrong fused kernel (bias, σ, σ', 2/B, row sums), or a
 // launch that misses the tail of a size that is not a multiple of the block: forward, loss and every
 // layer's gradient within 1e-5 of the reference.
 TEST_P(CudaVsReference, OneStepForwardLossAndGradients) {
   SKIP_WITHOUT_CUDA();
-  const Case c = GetParam();
+  const Case c = std::get<0>(GetParam());
   const NetworkSpec spec{c.widths, c.bias};
   const Parameters p = random_parameters(spec, 41);
   const Dataset d = random_dataset(spec, c.batch, 42);
-  auto gpu = cuda(spec);
+  auto gpu = this->gpu(spec);
+  if (!gpu) GTEST_SKIP() << spec.to_string() << " does not fit the fused kernel";
   ReferenceBackend reference(spec);
   gpu->set_parameters(p);
   reference.set_parameters(p);
@@ -101,7 +122,7 @@ TEST_P(CudaVsReference, OneStepForwardLossAndGradients) {
 // batch averaged over the wrong size: 100 steps of shuffled SGD within 1e-4 of the reference.
 TEST_P(CudaVsReference, HundredStepsOfSgd) {
   SKIP_WITHOUT_CUDA();
-  const Case c = GetParam();
+  const Case c = std::get<0>(GetParam());
   const NetworkSpec spec{c.widths, c.bias};
   if (double(spec.parameter_count()) * double(c.batch) * 100 > 2e9)
     GTEST_SKIP() << "100 fp64 reference steps of this size take minutes; the one-step test covers it";
@@ -114,7 +135,8 @@ TEST_P(CudaVsReference, HundredStepsOfSgd) {
   config.lr = 0.1 / std::sqrt(double(spec.max_width()));
   config.seed = 53;
   TrainObserver quiet;
-  auto gpu = cuda(spec);
+  auto gpu = this->gpu(spec);
+  if (!gpu) GTEST_SKIP() << spec.to_string() << " does not fit the fused kernel";
   ReferenceBackend reference(spec);
   const TrainResult fast = train(*gpu, p, d, Dataset{}, config, quiet);
   const TrainResult exact = train(reference, p, d, Dataset{}, config, quiet);
@@ -127,13 +149,20 @@ TEST_P(CudaVsReference, HundredStepsOfSgd) {
     EXPECT_LE(std::abs(fast.epochs[e].train_mse - exact.epochs[e].train_mse) / exact.epochs[e].train_mse, 1e-4);
 }
 
+std::string kernel_case_name(const ::testing::TestParamInfo<std::tuple<Case, std::string>>& info) {
+  return std::get<1>(info.param) + "_" +
+         testing::backend_case_name(::testing::TestParamInfo<Case>(std::get<0>(info.param), info.index));
+}
+
 INSTANTIATE_TEST_SUITE_P(Networks, CudaVsReference,
-                         ::testing::Values(Case{{1, 1}, true, 1}, Case{{2, 3, 3, 1}, false, 1},
-                                           Case{{2, 3, 3, 1}, false, 31}, Case{{2, 3, 3, 1}, true, 256},
-                                           Case{{3, 17, 2}, true, 4099}, Case{{5, 64, 64, 3}, false, 256},
-                                           Case{{2, 300, 1}, true, 4099}, Case{{4, 1024, 2}, true, 31},
-                                           Case{{2, 1024, 1024, 1}, false, 256}),
-                         testing::backend_case_name);
+                         ::testing::Combine(::testing::Values(Case{{1, 1}, true, 1}, Case{{2, 3, 3, 1}, false, 1},
+                                                              Case{{2, 3, 3, 1}, false, 31}, Case{{2, 3, 3, 1}, true, 256},
+                                                              Case{{3, 17, 2}, true, 4099}, Case{{5, 64, 64, 3}, false, 256},
+                                                              Case{{2, 8, 8, 8, 2}, true, 300},
+                                                              Case{{2, 300, 1}, true, 4099}, Case{{4, 1024, 2}, true, 31},
+                                                              Case{{2, 1024, 1024, 1}, false, 256}),
+                                            ::testing::Values(std::string("cublas"), std::string("fused"))),
+                         kernel_case_name);
 
 TrainResult train_on_gpu(const NetworkSpec& spec, BackendOptions options, const Dataset& d, size_t batch) {
   TrainConfig config;
@@ -211,6 +240,51 @@ TEST(CudaBackend, VerifyEveryAgreesWithTheReference) {
   auto gpu = cuda(spec);
   train(*gpu, random_parameters(spec, 67), d, Dataset{}, config, observer);
   EXPECT_EQ(observer.reports, 5);  // steps 0, 4, 8, 12, 16 of 20
+}
+
+// Catches --kernel auto taking the wrong path: fused where every width is at most 64, else cuBLAS.
+TEST(CudaBackend, AutoPicksTheFusedKernelForSmallNetworks) {
+  SKIP_WITHOUT_CUDA();
+  EXPECT_NE(make_backend("cuda", NetworkSpec{{2, 3, 3, 1}, false})->description().find("fused"), std::string::npos);
+  EXPECT_NE(make_backend("cuda", NetworkSpec{{2, 64, 1}, true})->description().find("fused"), std::string::npos);
+  EXPECT_EQ(make_backend("cuda", NetworkSpec{{2, 65, 1}, false})->description().find("fused"), std::string::npos);
+  EXPECT_THROW(make_backend("cuda", NetworkSpec{{2, 65, 1}, false}, with_kernel("fused")), UsageError);
+}
+
+// Catches nondeterminism in the fused kernel (its warp sums and loss terms have a fixed order).
+TEST(CudaBackend, FusedRunToRunBitIdentity) {
+  SKIP_WITHOUT_CUDA();
+  const NetworkSpec spec{{2, 16, 16, 1}, true};
+  const Dataset d = random_dataset(spec, 5000, 68);
+  const TrainResult a = train_on_gpu(spec, with_kernel("fused"), d, 300), b = train_on_gpu(spec, with_kernel("fused"), d, 300);
+  EXPECT_EQ(a.parameters.values, b.parameters.values);
+  for (size_t e = 0; e < a.epochs.size(); ++e) EXPECT_EQ(a.epochs[e].train_mse, b.epochs[e].train_mse);
+}
+
+// Catches replicas that share state on the GPU, or differ from the single fused run with their
+// settings: one launch trains every replica, and replica r equals its single run bit for bit.
+TEST(CudaBackend, FusedReplicasEqualSingleRuns) {
+  SKIP_WITHOUT_CUDA();
+  const NetworkSpec spec{{2, 3, 3, 1}, false};
+  const Dataset train = random_dataset(spec, 2000, 69), validation = random_dataset(spec, 300, 70);
+  ReplicaRun run;
+  run.backend = "cuda";
+  run.config.epochs = 3;
+  run.config.batch = 64;
+  run.initial = [&](const ReplicaSettings& s) { return glorot_uniform(spec, s.seed); };
+  const std::vector<ReplicaSettings> settings = expand_sweeps({"lr=0.1,0.5", "seed=1-8"}, 1, 0, 0);
+  const std::vector<ReplicaResult> results = train_replicas(run, settings, train, validation);
+  ASSERT_EQ(results.size(), 16u);
+  for (size_t r : {0u, 5u, 15u}) {
+    TrainConfig single = run.config;
+    single.seed = settings[r].seed;
+    single.lr = settings[r].lr;
+    TrainObserver quiet;
+    auto gpu = make_backend("cuda", spec, with_kernel("fused"));
+    const TrainResult alone = sigtrain::train(*gpu, glorot_uniform(spec, settings[r].seed), train, validation, single, quiet);
+    EXPECT_EQ(results[r].result.parameters.values, alone.parameters.values) << "replica " << r;
+    EXPECT_EQ(results[r].validation_mse, alone.epochs.back().validation_mse) << "replica " << r;
+  }
 }
 
 #ifdef SIGTRAIN_HAVE_CUDA

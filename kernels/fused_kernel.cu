@@ -1,0 +1,248 @@
+// The fully fused training kernel for small networks (kernels/fused_step.h on the device): one block
+// per network runs many SGD steps with the parameters in shared memory. Many networks (replicas) of
+// one shape train in the same launch, one block each, each with its own order and learning rate.
+#include <cuda_runtime_api.h>
+
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
+
+#include "cuda_backend.h"
+#include "cuda_check.h"
+#include "fused_host.h"
+#include "fused_step.h"
+#include "sigmoid_kernels.h"
+
+namespace sigtrain {
+
+namespace {
+
+// Block r trains network r: its parameters at params + r·P, its order at orders + r·order_stride.
+__global__ void __launch_bounds__(kFusedThreads)
+    fused_train_kernel(FusedShape s, float* params, const float* X, const float* Y, const uint32_t* orders,
+                       size_t order_stride, size_t first, size_t end, size_t batch, const float* lrs,
+                       double* losses, float* grads) {
+  extern __shared__ double workspace[];  // doubles: the per-thread loss terms need 8-byte alignment
+  const size_t r = blockIdx.x;
+  fused_train_steps(DeviceBlock{}, s, reinterpret_cast<float*>(workspace), params + r * s.params, X, Y,
+                    orders ? orders + r * order_stride : nullptr, first, end, batch, lrs[r], losses + r,
+                    grads ? grads + r * s.params : nullptr);
+}
+
+// Block k predicts samples [k·per_block, …) of X with one network's parameters.
+__global__ void __launch_bounds__(kFusedThreads)
+    fused_predict_kernel(FusedShape s, const float* params, const float* X, size_t count, size_t per_block, float* out) {
+  extern __shared__ double workspace[];
+  const size_t first = size_t(blockIdx.x) * per_block;
+  const size_t n = std::min(per_block, count - first);
+  fused_predict(DeviceBlock{}, s, reinterpret_cast<float*>(workspace), params, X, first, n,
+                out + first * s.widths[s.layers]);
+}
+
+size_t workspace_bytes(const FusedShape& s) { return size_t(s.ws_floats) * sizeof(float); }
+
+void allow_workspace(const FusedShape& s) {
+  const int bytes = int(workspace_bytes(s));
+  CUDA_CHECK(cudaFuncSetAttribute(fused_train_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes));
+  CUDA_CHECK(cudaFuncSetAttribute(fused_predict_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes));
+}
+
+template <typename T>
+T* device_alloc(size_t count, const char* what) {
+  T* p = nullptr;
+  const cudaError_t error = cudaMalloc(reinterpret_cast<void**>(&p), std::max<size_t>(count, 1) * sizeof(T));
+  if (error == cudaErrorMemoryAllocation) {
+    cudaGetLastError();
+    throw CudaError(std::string("out of device memory: asked for ") + std::to_string(count * sizeof(T) >> 20) +
+                    " MiB for " + what);
+  }
+  CUDA_CHECK(error);
+  return p;
+}
+
+}  // namespace
+
+// ---- Many networks of one shape ---------------------------------------------------------------------
+
+FusedNetworks::FusedNetworks(const NetworkSpec& spec, size_t count) : spec_(spec), count_(count) {
+  std::string why_not;
+  if (!make_fused_shape(spec, shape_, &why_not)) throw UsageError("--kernel fused: " + why_not);
+  allow_workspace(shape_);
+  CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+  params_ = device_alloc<float>(count * shape_.params, "the parameters");
+  lrs_ = device_alloc<float>(count, "the learning rates");
+  losses_ = device_alloc<double>(count, "the losses");
+  CUDA_CHECK(cudaMemsetAsync(losses_, 0, count * sizeof(double), stream_));
+}
+
+FusedNetworks::~FusedNetworks() {
+  if (stream_) cudaStreamSynchronize(stream_);
+  for (void* p : {static_cast<void*>(params_), static_cast<void*>(lrs_), static_cast<void*>(losses_),
+                  static_cast<void*>(X_), static_cast<void*>(Y_), static_cast<void*>(orders_), static_cast<void*>(batch_x_),
+                  static_cast<void*>(batch_y_), static_cast<void*>(grads_), static_cast<void*>(out_)})
+    if (p) cudaFree(p);
+  if (stream_) cudaStreamDestroy(stream_);
+}
+
+void FusedNetworks::set_parameters(size_t r, const Parameters& p) {
+  const std::vector<float> values(p.values.begin(), p.values.end());
+  CUDA_CHECK(cudaMemcpyAsync(params_ + r * shape_.params, values.data(), values.size() * sizeof(float),
+                             cudaMemcpyHostToDevice, stream_));
+  CUDA_CHECK(cudaStreamSynchronize(stream_));
+}
+
+Parameters FusedNetworks::parameters(size_t r) const {
+  std::vector<float> values(shape_.params);
+  CUDA_CHECK(cudaMemcpyAsync(values.data(), params_ + r * shape_.params, values.size() * sizeof(float),
+                             cudaMemcpyDeviceToHost, stream_));
+  CUDA_CHECK(cudaStreamSynchronize(stream_));
+  Parameters p(spec_);
+  std::copy(values.begin(), values.end(), p.values.begin());
+  return p;
+}
+
+void FusedNetworks::set_training_data(const Dataset& train) {
+  CUDA_CHECK(cudaStreamSynchronize(stream_));
+  for (void* p : {static_cast<void*>(X_), static_cast<void*>(Y_), static_cast<void*>(orders_)})
+    if (p) cudaFree(p);
+  train_size_ = train.size;
+  X_ = device_alloc<float>(train.x.size(), "the training inputs");
+  Y_ = device_alloc<float>(train.y.size(), "the training targets");
+  orders_ = device_alloc<uint32_t>(count_ * train.size, "the epoch orders");
+  CUDA_CHECK(cudaMemcpyAsync(X_, train.x.data(), train.x.size() * sizeof(float), cudaMemcpyHostToDevice, stream_));
+  CUDA_CHECK(cudaMemcpyAsync(Y_, train.y.data(), train.y.size() * sizeof(float), cudaMemcpyHostToDevice, stream_));
+  CUDA_CHECK(cudaStreamSynchronize(stream_));
+}
+
+void FusedNetworks::begin_epoch(const std::vector<EpochOrder>& orders) {
+  shuffled_ = false;
+  for (size_t r = 0; r < count_; ++r) {
+    // Each network's permutation is the one a single run with its seed makes (kernels::epoch_order).
+    kernels::epoch_order(orders_ + r * train_size_, train_size_, orders[r].shuffle, orders[r].seed, stream_);
+    shuffled_ = shuffled_ || orders[r].shuffle;
+  }
+  CUDA_CHECK(cudaMemsetAsync(losses_, 0, count_ * sizeof(double), stream_));
+}
+
+void FusedNetworks::set_learning_rates(const std::vector<float>& lrs) {
+  if (lrs == current_lrs_) return;
+  current_lrs_ = lrs;
+  CUDA_CHECK(cudaMemcpyAsync(lrs_, current_lrs_.data(), count_ * sizeof(float), cudaMemcpyHostToDevice, stream_));
+  CUDA_CHECK(cudaStreamSynchronize(stream_));
+}
+
+void FusedNetworks::train_steps(size_t first, size_t end, size_t batch) {
+  fused_train_kernel<<<unsigned(count_), shape_.threads, workspace_bytes(shape_), stream_>>>(
+      shape_, params_, X_, Y_, orders_, train_size_, first, end, batch, lrs_, losses_, nullptr);
+  CUDA_CHECK_LAUNCH();
+}
+
+std::vector<double> FusedNetworks::loss_sums() const {
+  std::vector<double> sums(count_);
+  CUDA_CHECK(cudaMemcpyAsync(sums.data(), losses_, count_ * sizeof(double), cudaMemcpyDeviceToHost, stream_));
+  CUDA_CHECK(cudaStreamSynchronize(stream_));
+  return sums;
+}
+
+void FusedNetworks::ensure_batch_buffers(size_t samples) {
+  if (samples <= batch_capacity_) return;
+  CUDA_CHECK(cudaStreamSynchronize(stream_));
+  for (void* p : {static_cast<void*>(batch_x_), static_cast<void*>(batch_y_), static_cast<void*>(out_)})
+    if (p) cudaFree(p);
+  batch_capacity_ = samples;
+  batch_x_ = device_alloc<float>(samples * spec_.inputs(), "a batch of inputs");
+  batch_y_ = device_alloc<float>(samples * spec_.outputs(), "a batch of targets");
+  out_ = device_alloc<float>(samples * spec_.outputs(), "predictions");
+  if (!grads_) grads_ = device_alloc<float>(shape_.params, "a gradient");
+}
+
+void FusedNetworks::predict(size_t r, const float* x, size_t count, double* yhat) {
+  constexpr size_t kChunk = 65536;   // samples copied to the device at a time
+  constexpr size_t kPerBlock = 1024;  // samples per block
+  ensure_batch_buffers(std::min(count, kChunk));
+  const int nL = spec_.outputs();
+  std::vector<float> out(std::min(count, kChunk) * nL);
+  for (size_t start = 0; start < count; start += kChunk) {
+    const size_t n = std::min(kChunk, count - start);
+    CUDA_CHECK(cudaMemcpyAsync(batch_x_, x + start * spec_.inputs(), n * spec_.inputs() * sizeof(float),
+                               cudaMemcpyHostToDevice, stream_));
+    fused_predict_kernel<<<unsigned((n + kPerBlock - 1) / kPerBlock), shape_.threads, workspace_bytes(shape_), stream_>>>(
+        shape_, params_ + r * shape_.params, batch_x_, n, kPerBlock, out_);
+    CUDA_CHECK_LAUNCH();
+    CUDA_CHECK(cudaMemcpyAsync(out.data(), out_, n * nL * sizeof(float), cudaMemcpyDeviceToHost, stream_));
+    CUDA_CHECK(cudaStreamSynchronize(stream_));
+    std::copy(out.begin(), out.begin() + n * nL, yhat + start * nL);
+  }
+}
+
+double FusedNetworks::loss_and_gradients(size_t r, const Batch& batch, Parameters& grad) {
+  // One step with learning rate 0: θ stays, and the kernel reports the step's gradient and loss. It
+  // runs on a copy of network r's parameters, in the kernel's slot 0 of scratch buffers.
+  ensure_batch_buffers(batch.count);
+  CUDA_CHECK(cudaMemcpyAsync(batch_x_, batch.x, batch.count * spec_.inputs() * sizeof(float), cudaMemcpyHostToDevice, stream_));
+  CUDA_CHECK(cudaMemcpyAsync(batch_y_, batch.y, batch.count * spec_.outputs() * sizeof(float), cudaMemcpyHostToDevice, stream_));
+  float* params_copy = device_alloc<float>(shape_.params, "a copy of the parameters");
+  float* zero_lr = device_alloc<float>(1, "a learning rate");
+  double* loss = device_alloc<double>(1, "a loss");
+  CUDA_CHECK(cudaMemcpyAsync(params_copy, params_ + r * shape_.params, shape_.params * sizeof(float), cudaMemcpyDeviceToDevice, stream_));
+  CUDA_CHECK(cudaMemsetAsync(zero_lr, 0, sizeof(float), stream_));
+  CUDA_CHECK(cudaMemsetAsync(loss, 0, sizeof(double), stream_));
+  fused_train_kernel<<<1, shape_.threads, workspace_bytes(shape_), stream_>>>(
+      shape_, params_copy, batch_x_, batch_y_, nullptr, 0, 0, batch.count, batch.count, zero_lr, loss, grads_);
+  CUDA_CHECK_LAUNCH();
+  std::vector<float> values(shape_.params);
+  double loss_sum = 0;
+  CUDA_CHECK(cudaMemcpyAsync(values.data(), grads_, values.size() * sizeof(float), cudaMemcpyDeviceToHost, stream_));
+  CUDA_CHECK(cudaMemcpyAsync(&loss_sum, loss, sizeof loss_sum, cudaMemcpyDeviceToHost, stream_));
+  CUDA_CHECK(cudaStreamSynchronize(stream_));
+  cudaFree(params_copy);
+  cudaFree(zero_lr);
+  cudaFree(loss);
+  grad = Parameters(spec_);
+  std::copy(values.begin(), values.end(), grad.values.begin());
+  return loss_sum / double(batch.count);
+}
+
+// ---- One network behind the Backend interface -------------------------------------------------------
+
+namespace {
+
+class FusedCudaBackend : public Backend {
+ public:
+  FusedCudaBackend(const NetworkSpec& spec) : networks_(spec, 1) {}
+  std::string name() const override { return "cuda"; }
+  std::string description() const override {
+    int device = 0;
+    cudaDeviceProp properties{};
+    if (cudaGetDevice(&device) != cudaSuccess || cudaGetDeviceProperties(&properties, device) != cudaSuccess)
+      properties.name[0] = '\0';
+    return std::string("cuda (") + properties.name + ", fp32, fused kernel)";
+  }
+  void set_parameters(const Parameters& p) override { networks_.set_parameters(0, p); }
+  Parameters parameters() const override { return networks_.parameters(0); }
+  void set_training_data(const Dataset& train) override { networks_.set_training_data(train); }
+  void begin_epoch(const EpochOrder& order) override { networks_.begin_epoch({order}); }
+  void train_step(size_t first, size_t count, double lr) override { train_steps(first, first + count, count, lr); }
+  void train_steps(size_t first, size_t end, size_t batch, double lr) override {
+    networks_.set_learning_rates({float(lr)});
+    networks_.train_steps(first, end, batch);
+  }
+  size_t steps_per_call(size_t batch) const override { return fused_steps_per_launch(batch); }
+  double epoch_loss_sum() override { return networks_.loss_sums()[0]; }
+  bool loss_is_cheap_to_read() const override { return false; }
+  void predict(const float* x, size_t count, double* yhat) override { networks_.predict(0, x, count, yhat); }
+  double loss_and_gradients(const Batch& batch, Parameters& grad) override {
+    return networks_.loss_and_gradients(0, batch, grad);
+  }
+
+ private:
+  FusedNetworks networks_;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_fused_cuda_backend(const NetworkSpec& spec) {
+  return std::make_unique<FusedCudaBackend>(spec);
+}
+
+}  // namespace sigtrain
