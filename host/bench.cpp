@@ -10,6 +10,11 @@
 #include <thread>
 
 #include "dataset.h"
+#include "fused_host.h"
+#include "shuffle_key.h"
+#ifdef SIGTRAIN_HAVE_CUDA
+#include "cuda_backend.h"
+#endif
 #include "errors.h"
 #include "reference_backend.h"
 #include "trainer.h"
@@ -28,9 +33,12 @@ std::vector<BenchRunner> available_runners() {
     runners.push_back({"cpu-all", "cpu", all_threads});
   }
   if (cuda_backend_available()) {
-    runners.push_back({"cuda", "cuda", {}});
-    BackendOptions no_graphs;
+    BackendOptions fused, graphs, no_graphs;
+    fused.kernel = "fused";
+    graphs.kernel = no_graphs.kernel = "cublas";
     no_graphs.cuda_graphs = false;
+    runners.push_back({"cuda-fused", "cuda", fused});
+    runners.push_back({"cuda-graphs", "cuda", graphs});
     runners.push_back({"cuda-nographs", "cuda", no_graphs});
   }
   return runners;
@@ -65,6 +73,15 @@ double median(std::vector<double> v) {
   return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
 }
 
+void summarise(BenchResult& r, const std::vector<double>& samples_per_second, const std::vector<double>& us_per_step) {
+  r.samples_per_second_median = median(samples_per_second);
+  r.samples_per_second_min = *std::min_element(samples_per_second.begin(), samples_per_second.end());
+  r.samples_per_second_max = *std::max_element(samples_per_second.begin(), samples_per_second.end());
+  r.us_per_step_median = median(us_per_step);
+  r.us_per_step_min = *std::min_element(us_per_step.begin(), us_per_step.end());
+  r.us_per_step_max = *std::max_element(us_per_step.begin(), us_per_step.end());
+}
+
 // Largest relative difference of the loss and each layer's gradient from the reference on one batch.
 double difference_from_reference(Backend& backend, const Parameters& p, const Dataset& d, size_t batch) {
   const size_t count = std::min<size_t>(batch, 256);  // the fp64 reference is slow on wide networks
@@ -83,6 +100,51 @@ double difference_from_reference(Backend& backend, const Parameters& p, const Da
   return worst;
 }
 
+// R networks at once: on the GPU in the fused kernel's shared launches, on the host with threads over
+// networks (cpu-1: one after the other; cpu-all: all threads). Reports the total samples/s.
+void time_replicas(const BenchConfig& config, const NetworkSpec& spec, size_t batch, const BenchRunner& runner,
+                   const Dataset& data, BenchResult& r, std::vector<double>& seconds) {
+  const size_t R = size_t(config.replicas);
+  const double lr = 1e-4;
+#ifdef SIGTRAIN_HAVE_CUDA
+  if (runner.backend == "cuda") {
+    FusedNetworks networks(spec, R);
+    for (size_t k = 0; k < R; ++k) networks.set_parameters(k, glorot_uniform(spec, k + 1));
+    networks.set_training_data(data);
+    networks.set_learning_rates(std::vector<float>(R, float(lr)));
+    r.description = "cuda fused kernel, " + std::to_string(R) + " networks per launch";
+    for (int repeat = -1; repeat < config.repeats; ++repeat) {  // repeat −1 warms up
+      std::vector<EpochOrder> orders(R);
+      for (size_t k = 0; k < R; ++k) orders[k] = {true, epoch_seed(k + 1, uint64_t(repeat + 1))};
+      networks.begin_epoch(orders);
+      networks.loss_sums();  // the orders are made before the clock starts
+      const auto start = Clock::now();
+      networks.train_steps(0, r.samples_per_repeat, batch);
+      networks.loss_sums();
+      if (repeat >= 0) seconds.push_back(std::chrono::duration<double>(Clock::now() - start).count());
+    }
+    return;
+  }
+#endif
+  const int threads = runner.options.threads > 0 ? runner.options.threads : int(std::max(1u, std::thread::hardware_concurrency()));
+  std::vector<std::unique_ptr<Backend>> backends(R);
+  BackendOptions one_thread = runner.options;
+  one_thread.threads = 1;
+  for (size_t k = 0; k < R; ++k) {
+    backends[k] = make_backend(runner.backend, spec, one_thread);
+    backends[k]->set_parameters(glorot_uniform(spec, k + 1));
+    backends[k]->set_training_data(data);
+  }
+  r.description = backends[0]->description() + ", " + std::to_string(R) + " networks on " + std::to_string(threads) + " threads";
+  for (int repeat = -1; repeat < config.repeats; ++repeat) {
+    for (size_t k = 0; k < R; ++k) backends[k]->begin_epoch({true, epoch_seed(k + 1, uint64_t(repeat + 1))});
+    const auto start = Clock::now();
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+    for (long k = 0; k < long(R); ++k) backends[size_t(k)]->train_steps(0, r.samples_per_repeat, batch, lr);
+    if (repeat >= 0) seconds.push_back(std::chrono::duration<double>(Clock::now() - start).count());
+  }
+}
+
 BenchResult run_case(const BenchConfig& config, const NetworkSpec& spec, const std::string& network, size_t batch,
                      const BenchRunner& runner) {
   BenchResult r;
@@ -97,8 +159,34 @@ BenchResult run_case(const BenchConfig& config, const NetworkSpec& spec, const s
     r.skipped = "one step is over 50× the reference's budget";
     return r;
   }
+  if (runner.options.kernel == "fused") {
+    FusedShape shape;
+    std::string why_not;
+    if (!make_fused_shape(spec, shape, &why_not)) {
+      r.skipped = why_not;
+      return r;
+    }
+  }
+  if (config.replicas > 1 && runner.label != "cpu-1" && runner.label != "cpu-all" && runner.label != "cuda-fused") {
+    r.skipped = "runs one network at a time";
+    return r;
+  }
   r.steps_per_repeat = steps;
   r.samples_per_repeat = steps * batch;
+  if (config.replicas > 1) {
+    // Each network trains the samples of a repeat; the figures are totals over all networks.
+    const Dataset data = random_dataset(spec.inputs(), spec.outputs(), r.samples_per_repeat, 7);
+    std::vector<double> seconds;
+    time_replicas(config, spec, batch, runner, data, r, seconds);
+    std::vector<double> samples_per_second, us_per_step;
+    for (double t : seconds) {
+      samples_per_second.push_back(double(r.samples_per_repeat) * config.replicas / t);
+      us_per_step.push_back(t * 1e6 / double(steps));
+    }
+    r.network = network + " ×" + std::to_string(config.replicas);
+    summarise(r, samples_per_second, us_per_step);
+    return r;
+  }
 
   const Dataset data = random_dataset(spec.inputs(), spec.outputs(), r.samples_per_repeat, 7);
   const Parameters initial = glorot_uniform(spec, 1);
@@ -127,12 +215,7 @@ BenchResult run_case(const BenchConfig& config, const NetworkSpec& spec, const s
     samples_per_second.push_back(double(r.samples_per_repeat) / seconds);
     us_per_step.push_back(seconds * 1e6 / double(steps));
   }
-  r.samples_per_second_median = median(samples_per_second);
-  r.samples_per_second_min = *std::min_element(samples_per_second.begin(), samples_per_second.end());
-  r.samples_per_second_max = *std::max_element(samples_per_second.begin(), samples_per_second.end());
-  r.us_per_step_median = median(us_per_step);
-  r.us_per_step_min = *std::min_element(us_per_step.begin(), us_per_step.end());
-  r.us_per_step_max = *std::max_element(us_per_step.begin(), us_per_step.end());
+  summarise(r, samples_per_second, us_per_step);
   return r;
 }
 

@@ -14,7 +14,7 @@ namespace sigtrain {
 
 // One way of running a backend, as a column of the table: "cpu-1" is the cpu backend on one thread.
 struct BenchRunner {
-  std::string label;    // reference, cpu-1, cpu-all, cuda, cuda-nographs
+  std::string label;    // reference, cpu-1, cpu-all, cuda-fused, cuda-graphs, cuda-nographs
   std::string backend;  // the --backend name
   BackendOptions options;
 };
@@ -28,6 +28,7 @@ struct BenchConfig {
   std::vector<std::string> runners;  // labels to run; empty: all available
   double flops_per_repeat = 1e9;     // each repeat trains about this many FLOPs' worth of samples
   int repeats = 3;
+  int replicas = 1;  // > 1: that many networks at once per case (cpu-1, cpu-all, cuda-fused); totals reported
   bool check_against_reference = true;
   // Called before each case, for progress on stderr.
   std::function<void(const std::string& network, size_t batch, const std::string& runner)> on_case;

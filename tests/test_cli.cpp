@@ -1038,5 +1038,56 @@ TEST(CliBadInput, MissingSubcommandOrRequiredFlag) {
   expect_failure({"explain", "--x", "0.5,-1"}, 2, {"--y"}, f.dir, f.guard);
 }
 
+// ---- Many networks at once -------------------------------------------------------------------------
+
+// Catches replicas that differ from the single run with their settings, a --save that is not the best
+// by validation MSE, or --save-all missing models: the sweep's model for (seed 4, lr 0.3) is byte for
+// byte the single run's, and --save holds the network the output marks best.
+TEST(CliReplicas, SweepModelsEqualSingleRunsAndSaveIsTheBest) {
+  const fs::path dir = scratch_dir();
+  const std::vector<std::string> common = {"train", "--epochs", "4", "--samples", "2000", "--backend", "cpu"};
+  std::vector<std::string> sweep = common;
+  for (const std::string& a : std::vector<std::string>{"--sweep", "lr=0.1,0.3", "--sweep", "seed=3-5", "--threads", "2",
+                                                      "--save-all", dir.string(), "--save", (dir / "best.json").string()})
+    sweep.push_back(a);
+  const RunResult r = run_ok(sweep);
+  const std::vector<std::string> lines = lines_of(r.out);
+  int network_lines = 0, best_index = -1;
+  for (const std::string& line : lines)
+    if (line.rfind("network ", 0) == 0) {
+      if (line.find("  best") != std::string::npos) best_index = network_lines;
+      ++network_lines;
+    }
+  EXPECT_EQ(network_lines, 6) << r.out;
+  ASSERT_GE(best_index, 0) << r.out;
+  std::vector<std::string> single = common;
+  for (const std::string& a :
+       std::vector<std::string>{"--seed", "4", "--lr", "0.3", "--quiet", "--save", (dir / "single.json").string()})
+    single.push_back(a);
+  run_ok(single);
+  EXPECT_EQ(slurp(dir / "net-4-seed4-lr0.3.json"), slurp(dir / "single.json"));
+  // The best model is one of the saved ones: the one on the line marked best.
+  int matches = 0;
+  for (const std::string& name : file_names(dir))
+    if (name.rfind("net-" + std::to_string(best_index) + "-", 0) == 0) {
+      EXPECT_EQ(slurp(dir / name), slurp(dir / "best.json"));
+      ++matches;
+    }
+  EXPECT_EQ(matches, 1);
+}
+
+// Catches malformed sweeps or flags that do not go with replicas being accepted (usage errors, exit 2).
+TEST(CliReplicas, BadSweepsAreUsageErrors) {
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"train", "--sweep", "momentum=0.9"}, {"train", "--sweep", "lr=0.1,x"},
+        {"train", "--sweep", "seed=1-3", "--replicas", "2"}, {"train", "--replicas", "0"},
+        {"train", "--replicas", "2", "--log", "x.csv"}, {"train", "--save-all", "/tmp"},
+        {"train", "--replicas", "2", "--save-all", "/nonexistent/folder"}}) {
+    const RunResult r = run(args);
+    EXPECT_EQ(r.code, 2) << command_line(args) << "\n" << describe(r);
+    EXPECT_EQ(lines_of(r.err).size(), 1u) << command_line(args) << "\n" << r.err;
+  }
+}
+
 }  // namespace
 }  // namespace sigtrain

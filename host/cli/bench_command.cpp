@@ -7,6 +7,7 @@
 #include "commands.h"
 #include "errors.h"
 #include "file_util.h"
+#include "plot.h"
 
 namespace sigtrain::cli {
 
@@ -15,7 +16,9 @@ namespace {
 struct BenchOptions {
   bool quick = false;
   std::string networks, batches, backends, json, markdown, note;
+  std::string svg;  // bar chart of samples/s
   int repeats = 3;
+  int replicas = 1;
   double work = 0;
 };
 
@@ -42,9 +45,12 @@ int run_bench_command(const BenchOptions& o) {
   if (!o.backends.empty()) config.runners = split_list(o.backends);
   if (o.repeats < 1) throw UsageError("--repeats must be at least 1");
   config.repeats = o.repeats;
+  if (o.replicas < 1) throw UsageError("--replicas must be at least 1");
+  config.replicas = o.replicas;
   if (o.work > 0) config.flops_per_repeat = o.work;
   if (!o.json.empty()) check_writable("--json", o.json);
   if (!o.markdown.empty()) check_writable("--markdown", o.markdown);
+  if (!o.svg.empty()) check_writable("--svg", o.svg);
   config.on_case = [](const std::string& network, size_t batch, const std::string& runner) {
     std::fprintf(stderr, "bench: %s, batch %zu, %s\n", network.c_str(), batch, runner.c_str());
   };
@@ -56,6 +62,7 @@ int run_bench_command(const BenchOptions& o) {
   std::fputs(table.c_str(), stdout);
   if (!o.json.empty()) write_file_atomically(o.json, bench_json(results, o.note));
   if (!o.markdown.empty()) write_file_atomically(o.markdown, table);
+  if (!o.svg.empty()) write_file_atomically(o.svg, bar_chart_svg(bench_chart(results)));
   return 0;
 }
 
@@ -67,11 +74,14 @@ Run add_bench(CLI::App& app) {
   c->add_flag("--quick", o->quick, "a small grid (2-3-3-1, 2-64-64-1; batches 32, 256) that runs in under a minute");
   c->add_option("--networks", o->networks, "networks, e.g. 2-3-3-1,2-1024-1024-1 (default: the full grid)");
   c->add_option("--batches", o->batches, "batch sizes, e.g. 32,256,4096");
-  c->add_option("--backends", o->backends, "runners: reference, cpu-1, cpu-all, cuda, cuda-nographs (default: all present)");
+  c->add_option("--backends", o->backends, "runners: reference, cpu-1, cpu-all, cuda-fused, cuda-graphs, cuda-nographs (default: all present)");
   c->add_option("--repeats", o->repeats, "timed repeats per case (median, min, max)")->capture_default_str();
+  c->add_option("--replicas", o->replicas, "train this many networks at once per case (cpu-1, cpu-all, cuda-fused)")
+      ->capture_default_str();
   c->add_option("--work", o->work, "FLOPs per repeat (default 1e9, --quick 1e8)");
   c->add_option("--json", o->json, "also write the results as JSON");
   c->add_option("--markdown", o->markdown, "also write the table to this file");
+  c->add_option("--svg", o->svg, "also draw samples/s per case and backend as a bar chart (SVG)");
   c->add_option("--note", o->note, "a note stored in the JSON (e.g. the commit)");
   return [o] { return run_bench_command(*o); };
 }

@@ -12,36 +12,13 @@
 #include "backend.h"
 #include "commands.h"
 #include "errors.h"
+#include "file_util.h"
 #include "model_file.h"
+#include "plot.h"
 #include "trainer.h"
+#include "train_options.h"
 
 namespace sigtrain::cli {
-
-namespace {
-
-struct TrainOptions {
-  DataOptions data;
-  std::string layers = "2,3,3,1";
-  bool bias = false;
-  // Defaults: the notes' network on the sine set reaches a held-out MSE near 0.002 in about a second.
-  // About one seed in three settles in a local minimum near 0.015 instead (seeds 1-16 measured);
-  // seed 2 is not one of them.
-  int epochs = 100;
-  long long batch = 8;
-  double lr = 0.2;
-  uint64_t seed = 2;
-  bool no_shuffle = false;
-  double val_split = 0.2;
-  std::string backend = "auto";
-  std::string init, save, log;
-  int threads = 1;
-  bool tf32 = false;
-  bool no_graphs = false;
-  long long verify_every = 0;
-  bool quiet = false;
-  CLI::Option* layers_option = nullptr;
-  CLI::Option* bias_option = nullptr;
-};
 
 // Ctrl-C: the first one asks the trainer to stop after the step in progress; the handler then steps
 // aside, so a second Ctrl-C ends the program at once.
@@ -52,6 +29,15 @@ extern "C" void on_sigint(int) {
   g_stop_requested.store(true);
   signal(SIGINT, SIG_DFL);
 }
+
+void begin_interruptible() {
+  g_stop_requested.store(false);
+  signal(SIGINT, on_sigint);
+}
+
+void end_interruptible() { signal(SIGINT, SIG_DFL); }
+
+namespace {
 
 // Prints the epoch lines (stdout), a progress bar when stdout is a terminal, and the --log CSV.
 class ConsoleObserver : public TrainObserver {
@@ -105,7 +91,8 @@ class ConsoleObserver : public TrainObserver {
   std::chrono::steady_clock::time_point last_draw_{};
 };
 
-// The network to train: from --layers/--bias, or from the --init model (whose widths must then agree).
+}  // namespace
+
 Parameters initial_parameters(const TrainOptions& o) {
   NetworkSpec spec = parse_widths(o.layers, o.bias);
   if (o.init.empty()) return glorot_uniform(spec, o.seed);
@@ -127,19 +114,34 @@ void check_options(const TrainOptions& o) {
   if (o.verify_every < 0) throw UsageError("--verify-every must be 0 (off) or more, got " + std::to_string(o.verify_every));
   if (!o.save.empty()) check_writable("--save", o.save);
   if (!o.log.empty()) check_writable("--log", o.log);
+  if (!o.plot.empty()) check_writable("--plot", o.plot);
+  if (o.replicas < 1) throw UsageError("--replicas must be at least 1, got " + std::to_string(o.replicas));
+  const bool many = o.replicas > 1 || !o.sweeps.empty();
+  if (!o.save_all.empty() && !many) throw UsageError("--save-all goes with --replicas or --sweep");
+  if (many && (!o.log.empty() || !o.plot.empty() || o.verify_every > 0))
+    throw UsageError("--log, --plot and --verify-every follow a single run; leave them out with --replicas/--sweep");
+  if (!o.save_all.empty()) check_writable("--save-all", o.save_all + "/model.json");
 }
+
+BackendOptions backend_options(const TrainOptions& o) {
+  BackendOptions options;
+  options.threads = o.threads;
+  options.tf32 = o.tf32;
+  options.cuda_graphs = !o.no_graphs;
+  options.kernel = o.kernel;
+  return options;
+}
+
+namespace {
 
 int run_train(const TrainOptions& o) {
   check_options(o);
+  if (o.replicas > 1 || !o.sweeps.empty()) return run_train_replicas(o);
   const Parameters initial = initial_parameters(o);
   const NetworkSpec& spec = initial.spec;
   const Dataset data = load_data(o.data, spec);
   const TrainValidation split = split_validation(data, o.val_split);
-  BackendOptions backend_options;
-  backend_options.threads = o.threads;
-  backend_options.tf32 = o.tf32;
-  backend_options.cuda_graphs = !o.no_graphs;
-  std::unique_ptr<Backend> backend = make_backend(o.backend, spec, backend_options);
+  std::unique_ptr<Backend> backend = make_backend(o.backend, spec, backend_options(o));
 
   TrainConfig config;
   config.epochs = o.epochs;
@@ -169,12 +171,15 @@ int run_train(const TrainOptions& o) {
   }
   ConsoleObserver observer(o.epochs, o.quiet, o.log.empty() ? nullptr : &log);
 
-  g_stop_requested.store(false);
-  signal(SIGINT, on_sigint);
+  begin_interruptible();
   TrainResult result = train(*backend, initial, split.train, split.validation, config, observer, &g_stop_requested);
-  signal(SIGINT, SIG_DFL);
+  end_interruptible();
 
   if (!o.save.empty()) save_model(result.parameters, o.save);
+  // Drawn however training ended: an interrupted or diverged run shows the epochs it finished.
+  if (!o.plot.empty())
+    write_file_atomically(o.plot, line_chart_svg(training_curves_chart(
+                                      result.epochs, "sigtrain train: " + spec.to_string() + " on " + data.name)));
   switch (result.outcome) {
     case TrainOutcome::completed:
       if (!o.quiet && !o.save.empty()) std::printf("saved %s\n", o.save.c_str());
@@ -212,9 +217,16 @@ Run add_train(CLI::App& app) {
   c->add_option("--init", o->init, "start from this model file");
   c->add_option("--save", o->save, "write the trained model here (atomically)");
   c->add_option("--log", o->log, "write the per-epoch figures to this CSV file");
+  c->add_option("--plot", o->plot, "draw the train and validation MSE per epoch to this SVG file");
   c->add_option("--threads", o->threads, "threads of the cpu backend (0: all)")->capture_default_str();
   c->add_flag("--tf32", o->tf32, "cuda: let cuBLAS use TF32 tensor cores (default: plain FP32)");
   c->add_flag("--no-graphs", o->no_graphs, "cuda: launch every kernel of every step instead of replaying a CUDA graph");
+  c->add_option("--kernel", o->kernel, "cuda: fused (one kernel runs many steps; widths up to 64), cublas, or auto")
+      ->check(CLI::IsMember({"auto", "fused", "cublas"}))
+      ->capture_default_str();
+  c->add_option("--replicas", o->replicas, "train R networks at once (seeds --seed, --seed+1, …)")->capture_default_str();
+  c->add_option("--sweep", o->sweeps, "train one network per value: lr=0.1,0.3,1 or seed=1-16 (repeatable: all combinations)");
+  c->add_option("--save-all", o->save_all, "with --replicas/--sweep: write every network's model into this folder");
   c->add_option("--verify-every", o->verify_every, "every N steps compare gradients with the fp64 reference (0: off)")
       ->capture_default_str();
   c->add_flag("--quiet", o->quiet, "print nothing but errors");

@@ -1,0 +1,86 @@
+// sigtrain train --replicas R / --sweep key=values: many networks at once over the same data, one line
+// per network at the end, every model with --save-all, the best (by validation MSE) with --save.
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <thread>
+
+#include "errors.h"
+#include "model_file.h"
+#include "replicas.h"
+#include "train_options.h"
+
+namespace sigtrain::cli {
+
+namespace {
+
+std::string settings_text(const ReplicaSettings& s) { return "seed " + std::to_string(s.seed) + ", lr " + format_number(s.lr); }
+
+std::string model_file_name(size_t r, const ReplicaSettings& s) {
+  return "net-" + std::to_string(r) + "-seed" + std::to_string(s.seed) + "-lr" + format_number(s.lr) + ".json";
+}
+
+}  // namespace
+
+int run_train_replicas(const TrainOptions& o) {
+  const Parameters from_flags = initial_parameters(o);  // also checks --init against --layers
+  const NetworkSpec& spec = from_flags.spec;
+  const Dataset data = load_data(o.data, spec);
+  const TrainValidation split = split_validation(data, o.val_split);
+  const std::vector<ReplicaSettings> settings = expand_sweeps(o.sweeps, o.replicas, o.seed, o.lr);
+
+  ReplicaRun run;
+  run.backend = o.backend;
+  run.options = backend_options(o);
+  run.options.threads = 1;  // on the host: threads over networks, one each
+  run.parallel = o.threads > 0 ? o.threads : int(std::max(1u, std::thread::hardware_concurrency()));
+  run.config.epochs = o.epochs;
+  run.config.batch = size_t(o.batch);
+  run.config.shuffle = !o.no_shuffle;
+  run.initial = [&](const ReplicaSettings& s) { return o.init.empty() ? glorot_uniform(spec, s.seed) : from_flags; };
+  const bool terminal = !o.quiet && isatty(STDERR_FILENO);
+  size_t done = 0;
+  run.on_done = [&](size_t, const ReplicaResult&) {
+    if (terminal) std::fprintf(stderr, "\r%zu/%zu networks trained", ++done, settings.size());
+  };
+
+  if (!o.quiet)
+    std::printf("sigtrain train: %zu networks %s; backend %s%s; data %s (%zu training, %zu validation samples); "
+                "batch %lld, %d epochs\n",
+                settings.size(), spec.to_string().c_str(), o.backend.c_str(),
+                o.backend == "cpu" || !cuda_backend_available() ? (", " + std::to_string(run.parallel) + " at a time").c_str() : "",
+                data.name.c_str(), split.train.size, split.validation.size, o.batch, o.epochs);
+  begin_interruptible();
+  const std::vector<ReplicaResult> results = train_replicas(run, settings, split.train, split.validation, &g_stop_requested);
+  end_interruptible();
+  if (terminal) std::fputs("\r\033[K", stderr);
+
+  const int best = best_replica(results);
+  bool interrupted = false;
+  for (size_t r = 0; r < results.size(); ++r) {
+    const ReplicaResult& x = results[r];
+    interrupted = interrupted || x.result.outcome == TrainOutcome::interrupted;
+    if (!o.quiet)
+      std::printf("network %zu  %s  train_mse %s  val_mse %s%s%s\n", r, settings_text(x.settings).c_str(),
+                  format_number(x.train_mse).c_str(), std::isnan(x.validation_mse) ? "-" : format_number(x.validation_mse).c_str(),
+                  x.result.outcome == TrainOutcome::diverged ? "  diverged: " : "",
+                  x.result.outcome == TrainOutcome::diverged ? x.result.message.c_str() : (int(r) == best ? "  best" : ""));
+    if (!o.save_all.empty())
+      save_model(x.result.parameters, (std::filesystem::path(o.save_all) / model_file_name(r, x.settings)).string());
+  }
+  if (!o.save.empty() && best >= 0) {
+    save_model(results[size_t(best)].result.parameters, o.save);
+    if (!o.quiet) std::printf("saved network %d (%s) to %s\n", best, settings_text(results[size_t(best)].settings).c_str(), o.save.c_str());
+  }
+  if (!o.save_all.empty() && !o.quiet) std::printf("saved every model to %s\n", o.save_all.c_str());
+  if (interrupted) {
+    std::fprintf(stderr, "sigtrain: interrupted; the models so far are saved where asked\n");
+    return 130;
+  }
+  if (best < 0) throw InputError("every network diverged (try a smaller --lr)");
+  return 0;
+}
+
+}  // namespace sigtrain::cli
