@@ -49,16 +49,28 @@ if [ -n "$gpu" ] && [ "$gpu_skipped" -gt 0 ]; then
   ctest_status=1
 fi
 grep -h "sigtrain-diff:" "$test_log" | sort -k4 -g -r >"$results/diffs-$stamp.txt" || true
+# Where a GPU is present, the fused kernel's resources: registers, shared memory, spills (none wanted).
+cuobjdump --dump-resource-usage build-device/host/libsigtrain_core.a 2>/dev/null | grep -A1 "fused" | head -n 8 \
+  >"$results/ptxas-$stamp.txt" || true
 test_seconds=$(($(date +%s) - started - build_seconds))
 
-# 3. The benchmark.
+# 3. The benchmark: the cuda backend's three paths beside the cpu backend, 1024 networks at once, a
+#    wide network, and PyTorch on the same GPU (eager and CUDA graphs) on the same network and batches.
 bench=(build-device/sigtrain bench --note "commit $commit")
-"${bench[@]}" --backends cuda,cuda-nographs,cpu-all --networks 2-3-3-1 --batches 256,4096 \
-  --json "$results/bench-notes-$stamp.json" >/dev/null
-"${bench[@]}" --backends cuda,cuda-nographs --networks 2-1024-1024-1 --batches 4096 --work 2e12 \
-  --json "$results/bench-wide-$stamp.json" >/dev/null
+raw=$results/raw-$stamp
+mkdir -p "$raw"
+"${bench[@]}" --backends cuda-fused,cuda-graphs,cuda-nographs,cpu-all --networks 2-3-3-1 --batches 256,4096 \
+  --json "$raw/bench-notes.json" >/dev/null
+"${bench[@]}" --backends cuda-fused --networks 2-3-3-1 --batches 256 --replicas 1024 --work 1e11 \
+  --json "$raw/bench-replicas.json" >/dev/null
+"${bench[@]}" --backends cuda-graphs,cuda-nographs --networks 2-1024-1024-1 --batches 4096 --work 2e12 \
+  --json "$raw/bench-wide.json" >/dev/null
 "${bench[@]}" --backends cpu-all --networks 2-1024-1024-1 --batches 4096 --work 2e11 \
-  --json "$results/bench-widecpu-$stamp.json" >/dev/null
+  --json "$raw/bench-widecpu.json" >/dev/null
+for graphs in "" --graphs; do
+  timeout 120 python3 bench/peers/torch_peer.py --cuda $graphs --networks 2-3-3-1 --batches 256,4096 \
+    >>"$raw/torch.jsonl" || echo "device check: the PyTorch peer failed or is missing"
+done
 
 # 4. One JSON and one markdown summary.
 python3 - "$results" "$stamp" "$commit" "$gpu" "$passed" "$failed" "$skipped" "$gpu_skipped" "$ctest_status" \
@@ -70,18 +82,37 @@ for line in open(f"{results}/diffs-{stamp}.txt"):
     _, test, what, value = line.split()
     diffs.append({"test": test, "what": what, "relative_difference": float(value)})
 bench = []
-for part in ("notes", "wide", "widecpu"):
+for part in ("notes", "replicas", "wide", "widecpu"):
     try:
-        bench += json.load(open(f"{results}/bench-{part}-{stamp}.json"))["results"]
+        bench += json.load(open(f"{results}/raw-{stamp}/bench-{part}.json"))["results"]
     except (OSError, ValueError):
         pass
+torch = []
+try:
+    torch = [json.loads(line) for line in open(f"{results}/raw-{stamp}/torch.jsonl") if line.strip()]
+except (OSError, ValueError):
+    pass
+# Ratios against PyTorch on the same GPU, network and batch: fused vs eager, graphs vs graphs.
+ratios = []
+for t in torch:
+    ours = "cuda-graphs" if t.get("mode") == "cuda-graphs" else "cuda-fused"
+    for r in bench:
+        if r.get("network") == t.get("network") and r.get("batch") == t.get("batch") and r.get("backend") == ours \
+                and "samples_per_second" in r:
+            ratios.append({"network": t["network"], "batch": t["batch"], "sigtrain": ours, "torch": t["mode"],
+                           "ratio": r["samples_per_second"]["median"] / t["samples_per_second"]})
+    for r in bench:
+        if r.get("network") == t.get("network") and r.get("batch") == t.get("batch") and r.get("backend") == "cuda-fused" \
+                and ours != "cuda-fused" and "samples_per_second" in r:
+            ratios.append({"network": t["network"], "batch": t["batch"], "sigtrain": "cuda-fused", "torch": t["mode"],
+                           "ratio": r["samples_per_second"]["median"] / t["samples_per_second"]})
 summary = {
     "format": "sigtrain-device-check", "version": 1, "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     "commit": commit, "gpu": gpu,
     "tests": {"passed": int(passed), "failed": int(failed), "skipped": int(skipped), "gpu_tests_skipped": int(gpu_skipped),
               "ctest_status": int(ctest_status)},
     "seconds": {"build": int(build_s), "tests": int(test_s)},
-    "largest_differences_from_reference": diffs[:10], "bench": bench,
+    "largest_differences_from_reference": diffs[:10], "bench": bench, "torch": torch, "ratios_vs_torch": ratios,
 }
 json.dump(summary, open(f"{results}/device-check-{stamp}.json", "w"), indent=2)
 md = [f"# Device check {summary['date']}", "", f"- GPU: {gpu}", f"- commit: {commit}",
@@ -97,12 +128,15 @@ for r in bench:
         continue
     md.append(f"| {r['network']} | {r['batch']} | {r['backend']} | {r['samples_per_second']['median']:.4g} | "
               f"{r['us_per_step']['median']:.4g} | {r.get('max_relative_difference_vs_reference', float('nan')):.2g} |")
+md += ["", "## Against PyTorch on the same GPU", "", "| network | batch | sigtrain | torch | samples/s ratio |",
+       "| --- | ---: | --- | --- | ---: |"]
+md += [f"| {x['network']} | {x['batch']} | {x['sigtrain']} | {x['torch']} | {x['ratio']:.3g}× |" for x in ratios]
 open(f"{results}/device-check-{stamp}.md", "w").write("\n".join(md) + "\n")
 print("\n".join(md))
 EOF
 
-if [ -n "${OUT:-}" ]; then  # at most 8 files come back from the device machine
-  cp "$results"/*"$stamp"* "$OUT"/ 2>/dev/null
+if [ -n "${OUT:-}" ]; then  # at most 8 files come back from the device machine: the raw files are in the summary
+  cp "$results"/*"$stamp"*.* "$OUT"/ 2>/dev/null
 fi
 echo "device check: $(($(date +%s) - started)) s in all; results in $results/*$stamp*"
 [ "$ctest_status" -eq 0 ]

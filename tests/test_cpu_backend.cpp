@@ -2,10 +2,15 @@
 // 1e-5 relative for one step, parameters within 1e-4 after 100 SGD steps, on random data and networks.
 #include <gtest/gtest.h>
 
+#include <cfloat>
 #include <cmath>
+#include <limits>
+#include <random>
 
 #include "backend_test_util.h"
 #include "cpu_backend.h"
+#include "cpu_blas.h"
+#include "cpu_kernels.h"
 #include "reference_backend.h"
 #include "trainer.h"
 
@@ -132,6 +137,223 @@ TEST(CpuBackend, GrowingBatchesReuseNothingStale) {
     reference.loss_and_gradients({d.x.data(), d.y.data(), n}, exact);
     EXPECT_LE(relative_difference(fast.values.data(), exact.values.data(), fast.values.size()), 1e-5) << n;
   }
+}
+
+// ---- The vectorised kernels (cpu_kernels.h), every variant this processor runs ------------------------
+
+// Largest relative difference of loss, outputs and each layer's gradient from the reference on one batch.
+double worst_difference_from_reference(CpuBackend& cpu, const NetworkSpec& spec, size_t batch, uint64_t seed) {
+  const Parameters p = random_parameters(spec, seed);
+  const Dataset d = random_dataset(spec, batch, seed + 1);
+  ReferenceBackend reference(spec);
+  cpu.set_parameters(p);
+  reference.set_parameters(p);
+  Parameters fast, exact;
+  const double fast_loss = cpu.loss_and_gradients({d.x.data(), d.y.data(), batch}, fast);
+  const double exact_loss = reference.loss_and_gradients({d.x.data(), d.y.data(), batch}, exact);
+  double worst = std::abs(fast_loss - exact_loss) / exact_loss;
+  for (int l = 1; l <= spec.num_layers(); ++l) {
+    const size_t offset = spec.weight_offset(l), n = spec.weight_offset(l + 1) - offset;
+    worst = std::max(worst, relative_difference(fast.values.data() + offset, exact.values.data() + offset, n));
+  }
+  std::vector<double> yhat(batch * spec.outputs()), yhat_exact(yhat.size());
+  cpu.predict(d.x.data(), batch, yhat.data());
+  reference.predict(d.x.data(), batch, yhat_exact.data());
+  return std::max(worst, relative_difference(yhat.data(), yhat_exact.data(), yhat.size()));
+}
+
+std::string variant_names() {
+  std::string s;
+  for (const CpuKernels* k : supported_cpu_kernels()) s += std::string(s.empty() ? "" : ", ") + k->name;
+  return s;
+}
+
+double sigmoid_fp64(float x) { return 1.0 / (1.0 + std::exp(-double(x))); }
+
+// Inputs for σ: random ones where it curves and where it saturates, and the edges of the clamp, of the
+// float range and of fp32's σ (σ rounds to 1 above about 16.6).
+std::vector<float> sigmoid_inputs() {
+  std::vector<float> x;
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> near(-20.0f, 20.0f), far(-120.0f, 120.0f);
+  for (int k = 0; k < 50000; ++k) x.push_back(near(rng));
+  for (int k = 0; k < 50000; ++k) x.push_back(far(rng));
+  const float inf = std::numeric_limits<float>::infinity();
+  const std::vector<float> edges = {0.0f,  1e-30f, 1e-10f, 1e-3f,   0.5f,    1.0f,         16.0f, 16.6f,
+                                    17.0f, 80.0f,  86.9f,  87.0f,   87.1f,   88.0f,        88.8f, 89.0f,
+                                    100.f, 1e4f,   1e30f,  FLT_MAX, FLT_MIN, FLT_TRUE_MIN, inf};
+  for (float v : edges) {
+    x.push_back(v);
+    x.push_back(-v);
+  }
+  return x;
+}
+
+// Catches an inaccurate vector σ in any variant (exp's range reduction, its polynomial, the 2^n built in
+// the exponent, the reciprocal, the clamp at ±87): within 4 ulp of fp64 σ for x ≥ −87 (σ ≥ 1.6e-38, a
+// normal float), and between 0 and σ(−87) below, where the kernels clamp.
+TEST(CpuKernels, SigmoidMatchesFp64OnRandomAndExtremeInputs) {
+  const std::vector<float> x = sigmoid_inputs();
+  const double floor_value = sigmoid_fp64(-87.0f) * (1 + 1e-6);
+  for (const CpuKernels* k : supported_cpu_kernels()) {
+    std::vector<float> y(x.size());
+    k->sigmoid(x.data(), y.data(), x.size());
+    double worst_ulps = 0.0;
+    for (size_t i = 0; i < x.size(); ++i) {
+      const double exact = sigmoid_fp64(x[i]);
+      if (x[i] >= -87.0f) {
+        const double ulp = std::ldexp(1.0, std::ilogb(exact) - 23);
+        worst_ulps = std::max(worst_ulps, std::abs(double(y[i]) - exact) / ulp);
+      } else {
+        EXPECT_TRUE(y[i] >= 0.0f && double(y[i]) <= floor_value) << k->name << " σ(" << x[i] << ") = " << y[i];
+      }
+    }
+    EXPECT_LE(worst_ulps, 4.0) << k->name;
+    EXPECT_EQ(y[x.size() - 2], 1.0f) << k->name << ": σ(+inf), as σ of every x above 17 in fp32";
+  }
+}
+
+// Catches a σ that reads or writes past the end, or computes a lane differently from its neighbours: every
+// length from 0 to 40 gives the same values as the whole array.
+TEST(CpuKernels, SigmoidOfAnyLengthMatchesTheWholeArray) {
+  const std::vector<float> x = sigmoid_inputs();
+  for (const CpuKernels* k : supported_cpu_kernels()) {
+    std::vector<float> whole(x.size());
+    k->sigmoid(x.data(), whole.data(), x.size());
+    for (size_t n = 0; n <= 40; ++n) {
+      std::vector<float> part(n + 1, -7.0f);
+      k->sigmoid(x.data() + 3, part.data(), n);
+      for (size_t i = 0; i < n; ++i) EXPECT_EQ(part[i], whole[i + 3]) << k->name << " n=" << n << " i=" << i;
+      EXPECT_EQ(part[n], -7.0f) << k->name << ": wrote past n=" << n;
+    }
+  }
+}
+
+// Catches a clamp that turns NaN into a number: a diverged network must report a NaN, which stops training.
+TEST(CpuKernels, SigmoidOfNanIsNan) {
+  const std::vector<float> x(19, std::numeric_limits<float>::quiet_NaN());
+  for (const CpuKernels* k : supported_cpu_kernels()) {
+    std::vector<float> y(x.size());
+    k->sigmoid(x.data(), y.data(), x.size());
+    for (float v : y) EXPECT_TRUE(std::isnan(v)) << k->name;
+  }
+}
+
+// Catches a variant (AVX-512, AVX2, generic) whose products, epilogues, padding or sums go wrong, on the
+// chunked way (small networks) and the layered way (wide ones), with and without BLAS.
+TEST(CpuKernels, EveryVariantAgreesWithTheReference) {
+  const std::vector<testing::BackendCase> cases = {
+      {{2, 3, 3, 1}, false, 37},
+      {{5, 17, 4}, true, 100},
+      {{3, 64, 64, 2}, false, 300},
+      {{1, 9, 1}, true, 513},
+      {{16, 300, 300, 4}, true, 130}};  // the last has over 65536 parameters: layered
+  for (const CpuKernels* k : supported_cpu_kernels())
+    for (const testing::BackendCase& c : cases)
+      for (bool blas : {false, true}) {
+        const NetworkSpec spec{c.widths, c.bias};
+        CpuBackend cpu(spec, 2, *k, blas);
+        EXPECT_LE(worst_difference_from_reference(cpu, spec, c.batch, 40), 1e-5)
+            << k->name << " " << spec.to_string() << " B=" << c.batch << (cpu.uses_blas() ? " with BLAS" : "");
+      }
+}
+
+// Catches padding columns leaking into a sum or a loss: batches around every vector width (4, 8, 16)
+// and around the chunk size (256) agree with the reference, in every variant.
+TEST(CpuKernels, BatchesOfAnySizeAgreeWithTheReference) {
+  const NetworkSpec spec{{3, 5, 2}, true};
+  for (const CpuKernels* k : supported_cpu_kernels())
+    for (size_t batch : {1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 255, 256, 257, 511, 513}) {
+      CpuBackend cpu(spec, 1, *k, false);
+      EXPECT_LE(worst_difference_from_reference(cpu, spec, batch, batch), 1e-5) << k->name << " B=" << batch;
+    }
+}
+
+// ---- Wide networks: layer by layer, BLAS ---------------------------------------------------------------
+
+// Catches a wrong transpose, stride or tile in the cblas_sgemm calls of the three products of §1, or BLAS
+// not being used where it should be (it is loaded at run time: skipped, with the reason, where it is not).
+TEST(CpuBackend, BlasPathAgreesWithTheReferenceOnAWideNetwork) {
+  if (!cpu_blas_available()) GTEST_SKIP() << "no BLAS: " << cpu_blas_name();
+  const NetworkSpec spec{{16, 300, 300, 4}, true};
+  CpuBackend cpu(spec, 2);
+  ASSERT_TRUE(cpu.layered());
+  ASSERT_TRUE(cpu.uses_blas()) << cpu_blas_name();
+  for (size_t batch : {64, 200, 700})
+    EXPECT_LE(worst_difference_from_reference(cpu, spec, batch, 50 + batch), 1e-5) << "B=" << batch;
+}
+
+// Catches the layered way's whole-batch buffers sized for the first batch only (the chunked way is
+// covered by GrowingBatchesReuseNothingStale).
+TEST(CpuBackend, LayeredGrowingBatchesReuseNothingStale) {
+  const NetworkSpec spec{{16, 300, 300, 4}, true};
+  CpuBackend cpu(spec, 2);
+  ASSERT_TRUE(cpu.layered());
+  for (size_t batch : {3, 130, 7, 600})
+    EXPECT_LE(worst_difference_from_reference(cpu, spec, batch, batch), 1e-5) << batch;
+}
+
+// ---- Threads -----------------------------------------------------------------------------------------------
+
+TrainResult train_with_threads(const NetworkSpec& spec, size_t batch, int threads, bool blas) {
+  const Dataset d = random_dataset(spec, 3 * batch + batch / 3, 61);  // three full batches and a partial one
+  TrainConfig config;
+  config.epochs = 2;
+  config.batch = batch;
+  config.lr = 0.05;
+  TrainObserver quiet;
+  CpuBackend cpu(spec, threads, cpu_kernels(), blas);
+  return train(cpu, random_parameters(spec, 62), d, Dataset{}, config, quiet);
+}
+
+// Catches results that depend on the number of threads (chunk partials added in another order, a tile cut
+// by the thread count, a race on a shared buffer): 1, 2 and 3 threads train to exactly the same bits, on
+// the chunked way and the layered way, with and without BLAS.
+TEST(CpuBackend, AnyThreadCountGivesIdenticalBits) {
+  struct Setting {
+    NetworkSpec spec;
+    size_t batch;
+    bool blas;
+  };
+  const std::vector<Setting> settings = {{{{2, 3, 3, 1}, false}, 4096, false},
+                                         {{{2, 64, 64, 1}, true}, 1000, false},
+                                         {{{16, 300, 300, 4}, true}, 1000, false},
+                                         {{{16, 300, 300, 4}, true}, 1000, true}};
+  for (const Setting& s : settings) {
+    const TrainResult one = train_with_threads(s.spec, s.batch, 1, s.blas);
+    ASSERT_EQ(one.outcome, TrainOutcome::completed);
+    for (int threads : {2, 3}) {
+      const TrainResult many = train_with_threads(s.spec, s.batch, threads, s.blas);
+      EXPECT_EQ(many.parameters.values, one.parameters.values)
+          << s.spec.to_string() << ", " << threads << " threads" << (s.blas ? ", BLAS" : "");
+      for (size_t e = 0; e < one.epochs.size(); ++e) EXPECT_EQ(many.epochs[e].train_mse, one.epochs[e].train_mse);
+    }
+  }
+}
+
+// Catches a NaN weight that the kernels turn into a finite loss (σ's clamp, a max or min that drops NaN):
+// the trainer relies on a NaN loss to stop a diverged run.
+TEST(CpuBackend, NanParameterGivesNanLoss) {
+  for (const NetworkSpec& spec : {NetworkSpec{{2, 3, 3, 1}, false}, NetworkSpec{{16, 300, 300, 4}, true}})
+    for (const CpuKernels* k : supported_cpu_kernels()) {
+      Parameters p = random_parameters(spec, 71);
+      p.W(1, 0, 0) = std::numeric_limits<double>::quiet_NaN();
+      const Dataset d = random_dataset(spec, 40, 72);
+      CpuBackend cpu(spec, 1, *k, true);
+      cpu.set_parameters(p);
+      Parameters grad;
+      EXPECT_TRUE(std::isnan(cpu.loss_and_gradients({d.x.data(), d.y.data(), d.size}, grad)))
+          << k->name << " " << spec.to_string();
+    }
+}
+
+// Catches the dispatch choosing a variant this processor lacks, or none: the backend's variant is among
+// the supported ones, and the generic one is always there.
+TEST(CpuKernels, DispatchChoosesASupportedVariant) {
+  const std::vector<const CpuKernels*> variants = supported_cpu_kernels();
+  ASSERT_FALSE(variants.empty());
+  EXPECT_STREQ(variants.back()->name, "generic");
+  EXPECT_NE(std::find(variants.begin(), variants.end(), &cpu_kernels()), variants.end()) << variant_names();
 }
 
 }  // namespace

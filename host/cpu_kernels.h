@@ -1,0 +1,53 @@
+// The cpu backend's inner loops (DESIGN.md §1 in fp32), compiled once per instruction set and chosen
+// at run time, so that one binary runs on any x86-64 and uses AVX2 or AVX-512 where the processor
+// has them: cpu_kernels_avx512.cpp, cpu_kernels_avx2.cpp and cpu_kernels_generic.cpp each compile
+// cpu_kernels_impl.h for their own vector width.
+//
+// Every matrix is a "panel" of rows: row r starts at p + r·ld and holds consecutive samples (the
+// unit-major layout of cpu_backend.h), or consecutive inputs for W_l (row-major n_l × n_{l-1}).
+// Kernels over samples process `cols` columns rounded up to kPadColumns: callers give buffers whose
+// rows are that long, with finite values in the padding (zeros from the loader), and the kernels
+// make every padding column of Δ exactly 0, so padding never reaches a gradient or a loss.
+#pragma once
+
+#include <cstddef>
+#include <vector>
+
+namespace sigtrain {
+
+// Sample columns are processed in whole vectors of the widest instruction set: buffers are padded to it.
+constexpr size_t kPadColumns = 16;
+inline size_t padded_columns(size_t cols) { return (cols + kPadColumns - 1) / kPadColumns * kPadColumns; }
+
+struct CpuKernels {
+  const char* name;  // "avx512", "avx2", "generic"
+  int lanes;         // floats per vector
+
+  // Z = W A_in + b (§1 forward), then A = σ(Z) when `hidden` (the output layer stays linear):
+  // out[i][c] for i < n_out; W is n_out × n_in row-major; b may be null.
+  void (*forward)(const float* W, const float* b, int n_out, int n_in, const float* A_in, size_t ld_in, float* out,
+                  size_t ld_out, size_t cols, bool hidden);
+  // Δ_in = (Wᵀ Δ) ⊙ A_in ⊙ (1 − A_in) (§1 backward, one layer down): d_in[j][c] for j < n_in.
+  void (*backward)(const float* W, int n_out, int n_in, const float* D, size_t ld_d, const float* A_in, size_t ld_a,
+                   float* d_in, size_t ld_din, size_t cols);
+  // dW = Δ A_inᵀ and db = Δ 1 (§1, sums over the samples): dW[i][j] = Σ_c D[i][c] A_in[j][c] for
+  // i < rows, j < n_in (row stride ld_w); db[i] = Σ_c D[i][c] when db is not null. Overwrites.
+  void (*gradient)(const float* D, size_t ld_d, int rows, const float* A_in, size_t ld_a, int n_in, size_t cols,
+                   float* dW, size_t ld_w, float* db);
+  // Δ_L = (2/B)(Ŷ − Y) for the first `cols` columns and 0 in the padding; returns Σ (Ŷ − Y)² over them.
+  float (*output_delta)(const float* Yhat, size_t ld_yhat, const float* Y, size_t ld_y, int n_out, size_t cols,
+                        float inv_B, float* D, size_t ld_d);
+  // The elementwise halves of forward and backward, after a BLAS product: Z ← σ(Z + b) (or Z + b for
+  // the output layer) and D ← D ⊙ A ⊙ (1 − A), on rows × cols.
+  void (*bias_activation)(float* Z, size_t ld_z, const float* b, int rows, size_t cols, bool hidden);
+  void (*times_sigmoid_grad)(float* D, size_t ld_d, const float* A, size_t ld_a, int rows, size_t cols);
+  // y[k] = σ(x[k]) for k < n (any n), the vector σ every kernel above uses; for the tests.
+  void (*sigmoid)(const float* x, float* y, size_t n);
+};
+
+// The fastest variant this processor runs (chosen once).
+const CpuKernels& cpu_kernels();
+// Every variant this processor runs, fastest first (the tests compare them all with the reference).
+std::vector<const CpuKernels*> supported_cpu_kernels();
+
+}  // namespace sigtrain

@@ -1,0 +1,322 @@
+// The cpu kernels of cpu_kernels.h, written once for any vector width. Not a normal header: each of
+// cpu_kernels_avx512.cpp, cpu_kernels_avx2.cpp and cpu_kernels_generic.cpp includes it once, inside
+// its own namespace and (for AVX) inside `#pragma GCC target(...)`, after defining `struct Isa`:
+//
+//   using V = <GCC vector of floats>;  kName; kLanes (floats in V);
+//   kBlockRows, kBlockVecs, kBlockInputs: the register blocking (rows × vectors of samples in the
+//       products, rows × inputs in the weight gradient), sized to the register file;
+//   static V set1(float s)         every lane s;
+//   static V fmadd(V a, V b, V c)  a·b + c (fused where the instruction set has FMA);
+//   static V min(V a, V b), max(V a, V b)  like x86's MINPS/MAXPS: b where either is NaN;
+//   static V reciprocal(V d)       1/d to about 1 ulp.
+//
+// Everything defined here is compiled for that instruction set, so nothing here may be an inline
+// function or template that other files also use: the linker could keep this file's AVX-512 copy for
+// the whole program. Functions defined before the pragma (cpu_kernels.h's) stay generic code, and
+// activation.h's templates are instantiated only on this file's own vector type `Vec`.
+//
+// Sums run in a fixed order (lane k of a vector accumulates columns k, k + kLanes, …, then the lanes
+// are added pairwise), so a result depends only on the inputs and the instruction set.
+
+using V = Isa::V;
+using VI = int __attribute__((vector_size(sizeof(V))));  // the same bits seen as int32 lanes
+constexpr int kLanes = Isa::kLanes;
+
+// A vector of kLanes floats with the arithmetic operators, so that activation.h's templates
+// (sigmoid_grad_from_output, squared_error_grad) run on it unchanged.
+struct Vec {
+  V v;
+  Vec() = default;
+  Vec(V x) : v(x) {}
+  Vec(float s) : v(Isa::set1(s)) {}  // every lane s; also what activation.h's T(1) and T(2) mean
+  static Vec load(const float* p) {
+    V x;
+    __builtin_memcpy(&x, p, sizeof x);
+    return x;
+  }
+  void store(float* p) const { __builtin_memcpy(p, &v, sizeof v); }
+};
+inline Vec operator+(Vec a, Vec b) { return a.v + b.v; }
+inline Vec operator-(Vec a, Vec b) { return a.v - b.v; }
+inline Vec operator*(Vec a, Vec b) { return a.v * b.v; }
+inline Vec operator-(Vec a) { return -a.v; }
+inline Vec fmadd(Vec a, Vec b, Vec c) { return Isa::fmadd(a.v, b.v, c.v); }
+
+// Lanes k < n keep a, the others get b (0 ≤ n ≤ kLanes).
+inline Vec first_lanes(size_t n, Vec a, Vec b) {
+  V lane;
+  for (int k = 0; k < kLanes; ++k) lane[k] = float(k);
+  return lane < Vec(float(n)).v ? a.v : b.v;
+}
+
+// Σ of the lanes, added pairwise in a fixed order: lane k and lane k + kLanes/2 first, and so on.
+inline float horizontal_sum(Vec x) {
+  float s[kLanes];
+  x.store(s);
+  for (int half = kLanes / 2; half > 0; half /= 2)
+    for (int k = 0; k < half; ++k) s[k] += s[k + half];
+  return s[0];
+}
+
+// The lane sums of kLanes vectors at once, in horizontal_sum's order: lane k of the result is the sum
+// of v[k]. Each level pairs two vectors whose lanes hold groups of G partial sums (one group per
+// source vector) and adds the two halves of every group: G/2 partial sums per group, x's groups first.
+// That is log2(kLanes) levels of two shuffles and an add per pair, not kLanes scalar sums.
+template <int G>
+inline Vec fold_groups(Vec x, Vec y) {
+  VI lo, hi;
+  for (int q = 0; q < kLanes / G; ++q)
+    for (int t = 0; t < G / 2; ++t) {
+      lo[q * (G / 2) + t] = q * G + t;
+      hi[q * (G / 2) + t] = q * G + G / 2 + t;
+      lo[kLanes / 2 + q * (G / 2) + t] = kLanes + q * G + t;
+      hi[kLanes / 2 + q * (G / 2) + t] = kLanes + q * G + G / 2 + t;
+    }
+  return Vec(__builtin_shuffle(x.v, y.v, lo)) + Vec(__builtin_shuffle(x.v, y.v, hi));
+}
+
+template <int G = kLanes>
+inline Vec lane_sums(Vec* v, int n = kLanes) {  // overwrites v
+  if constexpr (G == 1) {
+    return v[0];
+  } else {
+    for (int p = 0; p < n / 2; ++p) v[p] = fold_groups<G>(v[2 * p], v[2 * p + 1]);
+    return lane_sums<G / 2>(v, n / 2);
+  }
+}
+
+// e^{-x} for x in [-87, 87], as Cephes' expf (within 2 ulp): −x = n·ln2 − r with n = round(−x/ln2)
+// and |r| ≤ ln2/2, e^{-r} by a degree-5 minimax polynomial, 2^n built directly in the float's exponent.
+// (Reducing x + n·ln2 rather than −x − n·ln2 saves negating x.) The two factors are returned apart,
+// so that the caller can fold its next operation into their product.
+struct ExpParts {
+  Vec mantissa, two_n;  // e^{-x} = mantissa · two_n
+};
+inline ExpParts exp_negated(Vec x) {
+  constexpr float kShifter = 12582912.0f;  // 1.5·2^23: adding it rounds to an integer, kept in the low mantissa bits
+  const Vec t = fmadd(x, Vec(-1.44269504088896341f), Vec(kShifter));
+  const Vec n = t - Vec(kShifter);
+  Vec r = fmadd(n, Vec(0.693359375f), x);  // r = x + n·ln2, ln2 = 0.693359375 − 2.12194440e-4 (n·0.693359375 exact)
+  r = fmadd(n, Vec(-2.12194440e-4f), r);
+  // e^{-r} = 1 − r + r²·p(−r): Cephes' coefficients, the odd ones negated.
+  Vec p(-1.9875691500e-4f);
+  p = fmadd(p, r, Vec(1.3981999507e-3f));
+  p = fmadd(p, r, Vec(-8.3334519073e-3f));
+  p = fmadd(p, r, Vec(4.1665795894e-2f));
+  p = fmadd(p, r, Vec(-1.6666665459e-1f));
+  p = fmadd(p, r, Vec(5.0000001201e-1f));
+  const Vec e_r = fmadd(p * r, r, Vec(1.0f) - r);
+  // The low bits of t hold n (|n| ≤ 126 here): (n + 127) << 23 are the bits of the float 2^n.
+  const VI two_n = ((VI)t.v + 127) << 23;
+  return {e_r, Vec((V)two_n)};
+}
+
+// σ(x) = 1/(1 + e^{-x}), activation.h's formula in vectors: within 4 ulp of fp64 σ (3.2 measured, in
+// every variant; tests/test_cpu_backend.cpp). x is clamped to [−87, 87], where e^{-x} is a normal
+// float, so σ is 1.6e-38 (not 0) below x = −87. A NaN stays NaN (the clamp passes it on), so a
+// diverged network still reports a NaN loss.
+inline Vec sigmoid(Vec x) {
+  const Vec clamped = Isa::max(Vec(-87.0f).v, Isa::min(Vec(87.0f).v, x.v));
+  const ExpParts e = exp_negated(clamped);
+  return Isa::reciprocal(fmadd(e.mantissa, e.two_n, Vec(1.0f)).v);
+}
+
+// ---- Products: out(i, c) = epilogue(i, c, Σ_k M(i, k)·X[k][c]) ---------------------------------
+// M(i, k) = m[i·m_row + k·m_col] is W_l (forward: m_row = n_in, m_col = 1) or W_lᵀ (backward:
+// m_row = 1, m_col = n_in). A block of R rows × U vectors of samples is summed in registers; each M
+// element is broadcast once per block and each X vector loaded once per block.
+struct Matrix {
+  const float* m;
+  size_t row, col;  // strides
+  float operator()(int i, int k) const { return m[size_t(i) * row + size_t(k) * col]; }
+};
+
+template <int R, int U, class Epilogue>
+inline void product_block(Matrix M, int i0, int depth, const float* X, size_t ld_x, size_t c, Epilogue epilogue) {
+  Vec acc[R][U];
+  for (int r = 0; r < R; ++r)
+    for (int u = 0; u < U; ++u) acc[r][u] = Vec(0.0f);
+  for (int k = 0; k < depth; ++k) {
+    Vec x[U];
+    for (int u = 0; u < U; ++u) x[u] = Vec::load(X + size_t(k) * ld_x + c + size_t(u) * kLanes);
+    for (int r = 0; r < R; ++r) {
+      const Vec m(M(i0 + r, k));
+      for (int u = 0; u < U; ++u) acc[r][u] = fmadd(m, x[u], acc[r][u]);
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int u = 0; u < U; ++u) epilogue(i0 + r, c + size_t(u) * kLanes, acc[r][u]);
+}
+
+// The last rows - i0 < kBlockRows rows, as one block of exactly that many.
+template <int R, int U, class Epilogue>
+inline void product_last_rows(int left, Matrix M, int i0, int depth, const float* X, size_t ld_x, size_t c,
+                              Epilogue epilogue) {
+  if constexpr (R > 1)
+    if (left < R) return product_last_rows<R - 1, U>(left, M, i0, depth, X, ld_x, c, epilogue);
+  product_block<R, U>(M, i0, depth, X, ld_x, c, epilogue);
+}
+
+template <int U, class Epilogue>
+inline void product_columns(Matrix M, int rows, int depth, const float* X, size_t ld_x, size_t c, Epilogue epilogue) {
+  constexpr int R = Isa::kBlockRows;
+  int i = 0;
+  for (; i + R <= rows; i += R) product_block<R, U>(M, i, depth, X, ld_x, c, epilogue);
+  if (i < rows) product_last_rows<R - 1, U>(rows - i, M, i, depth, X, ld_x, c, epilogue);
+}
+
+template <class Epilogue>
+inline void product(Matrix M, int rows, int depth, const float* X, size_t ld_x, size_t cols, Epilogue epilogue) {
+  constexpr size_t step = size_t(Isa::kBlockVecs) * kLanes;
+  const size_t n = padded_columns(cols);
+  size_t c = 0;
+  for (; c + step <= n; c += step) product_columns<Isa::kBlockVecs>(M, rows, depth, X, ld_x, c, epilogue);
+  for (; c < n; c += kLanes) product_columns<1>(M, rows, depth, X, ld_x, c, epilogue);
+}
+
+// A_l = σ(W_l A_{l-1} + b_l) for hidden layers, Ŷ = W_L A_{L-1} + b_L for the output (§1 forward).
+template <bool kHidden>
+void forward_with(const float* W, const float* b, int n_out, int n_in, const float* A_in, size_t ld_in, float* out,
+                  size_t ld_out, size_t cols) {
+  product(Matrix{W, size_t(n_in), 1}, n_out, n_in, A_in, ld_in, cols, [=](int i, size_t c, Vec z) {
+    if (b) z = z + Vec(b[i]);
+    if constexpr (kHidden) z = sigmoid(z);
+    z.store(out + size_t(i) * ld_out + c);
+  });
+}
+
+void forward(const float* W, const float* b, int n_out, int n_in, const float* A_in, size_t ld_in, float* out,
+             size_t ld_out, size_t cols, bool hidden) {
+  if (hidden)
+    forward_with<true>(W, b, n_out, n_in, A_in, ld_in, out, ld_out, cols);
+  else
+    forward_with<false>(W, b, n_out, n_in, A_in, ld_in, out, ld_out, cols);
+}
+
+// Δ_{l-1} = (W_lᵀ Δ_l) ⊙ A_{l-1} ⊙ (1 − A_{l-1}) (§1 backward): row j sums over the units i it feeds.
+void backward(const float* W, int n_out, int n_in, const float* D, size_t ld_d, const float* A_in, size_t ld_a,
+              float* d_in, size_t ld_din, size_t cols) {
+  product(Matrix{W, 1, size_t(n_in)}, n_in, n_out, D, ld_d, cols, [=](int j, size_t c, Vec s) {
+    const Vec a = Vec::load(A_in + size_t(j) * ld_a + c);
+    (s * sigmoid_grad_from_output(a)).store(d_in + size_t(j) * ld_din + c);
+  });
+}
+
+// ---- Weight gradient: dW[i][j] = Σ_c D[i][c]·A[j][c] (§1: dW = Δ A_inᵀ) -----------------------------
+// A block of RI rows × RJ inputs of dW is summed in registers over all the columns.
+template <int RI, int RJ>
+inline void gradient_block(const float* D, size_t ld_d, const float* A, size_t ld_a, size_t n, float* dW, size_t ld_w) {
+  Vec acc[RI][RJ];
+  for (int i = 0; i < RI; ++i)
+    for (int j = 0; j < RJ; ++j) acc[i][j] = Vec(0.0f);
+  for (size_t c = 0; c < n; c += kLanes) {
+    Vec d[RI], a[RJ];
+    for (int i = 0; i < RI; ++i) d[i] = Vec::load(D + size_t(i) * ld_d + c);
+    for (int j = 0; j < RJ; ++j) a[j] = Vec::load(A + size_t(j) * ld_a + c);
+    for (int i = 0; i < RI; ++i)
+      for (int j = 0; j < RJ; ++j) acc[i][j] = fmadd(d[i], a[j], acc[i][j]);
+  }
+  // Their sums, kLanes accumulators at a time (the last group padded with zeros, whose sums are unused).
+  constexpr int kGroups = (RI * RJ + kLanes - 1) / kLanes;
+  float sums[kGroups * kLanes];
+  for (int g = 0; g < kGroups; ++g) {
+    Vec group[kLanes];
+    for (int k = 0; k < kLanes; ++k) {
+      const int a = g * kLanes + k;
+      group[k] = a < RI * RJ ? acc[a / RJ][a % RJ] : Vec(0.0f);
+    }
+    lane_sums(group).store(sums + g * kLanes);
+  }
+  for (int i = 0; i < RI; ++i)
+    for (int j = 0; j < RJ; ++j) dW[size_t(i) * ld_w + j] = sums[i * RJ + j];
+}
+
+// A block of ri ≤ RI rows × rj ≤ RJ inputs, as the block of exactly that size.
+template <int RI, int RJ>
+inline void gradient_tile(int ri, int rj, const float* D, size_t ld_d, const float* A, size_t ld_a, size_t n, float* dW,
+                          size_t ld_w) {
+  if constexpr (RI > 1)
+    if (ri < RI) return gradient_tile<RI - 1, RJ>(ri, rj, D, ld_d, A, ld_a, n, dW, ld_w);
+  if constexpr (RJ > 1)
+    if (rj < RJ) return gradient_tile<RI, RJ - 1>(ri, rj, D, ld_d, A, ld_a, n, dW, ld_w);
+  gradient_block<RI, RJ>(D, ld_d, A, ld_a, n, dW, ld_w);
+}
+
+// db = Δ 1: Σ_c D[i][c].
+inline float row_sum(const float* d, size_t n) {
+  Vec acc(0.0f);
+  for (size_t c = 0; c < n; c += kLanes) acc = acc + Vec::load(d + c);
+  return horizontal_sum(acc);
+}
+
+void gradient(const float* D, size_t ld_d, int rows, const float* A_in, size_t ld_a, int n_in, size_t cols, float* dW,
+              size_t ld_w, float* db) {
+  constexpr int RI = Isa::kBlockRows, RJ = Isa::kBlockInputs;
+  const size_t n = padded_columns(cols);  // the padding columns of D are 0
+  for (int i = 0; i < rows; i += RI) {
+    const int ri = rows - i < RI ? rows - i : RI;
+    for (int j = 0; j < n_in; j += RJ) {
+      const int rj = n_in - j < RJ ? n_in - j : RJ;
+      gradient_tile<RI, RJ>(ri, rj, D + size_t(i) * ld_d, ld_d, A_in + size_t(j) * ld_a, ld_a, n,
+                            dW + size_t(i) * ld_w + j, ld_w);
+    }
+  }
+  if (db)
+    for (int i = 0; i < rows; ++i) db[i] = row_sum(D + size_t(i) * ld_d, n);
+}
+
+// ---- Loss and output delta ---------------------------------------------------------------------------
+float output_delta(const float* Yhat, size_t ld_yhat, const float* Y, size_t ld_y, int n_out, size_t cols, float inv_B,
+                   float* D, size_t ld_d) {
+  const size_t n = padded_columns(cols);
+  const Vec scale(inv_B);
+  Vec loss(0.0f);
+  for (int o = 0; o < n_out; ++o)
+    for (size_t c = 0; c < n; c += kLanes) {
+      const Vec y = Vec::load(Y + size_t(o) * ld_y + c);
+      Vec yhat = Vec::load(Yhat + size_t(o) * ld_yhat + c);
+      // In the padding ŷ := y, so that its residual, its loss and its Δ are exactly 0.
+      if (c + kLanes > cols) yhat = first_lanes(c < cols ? cols - c : 0, yhat, y);
+      const Vec residual = yhat - y;
+      loss = fmadd(residual, residual, loss);                                 // Σ (Ŷ − Y)²
+      (squared_error_grad(yhat, y) * scale).store(D + size_t(o) * ld_d + c);  // Δ_L = (2/B)(Ŷ − Y)
+    }
+  return horizontal_sum(loss);
+}
+
+// ---- Elementwise halves, after a BLAS product --------------------------------------------------------
+void bias_activation(float* Z, size_t ld_z, const float* b, int rows, size_t cols, bool hidden) {
+  const size_t n = padded_columns(cols);
+  for (int i = 0; i < rows; ++i) {
+    float* z = Z + size_t(i) * ld_z;
+    const Vec bias(b ? b[i] : 0.0f);
+    for (size_t c = 0; c < n; c += kLanes) {
+      const Vec v = Vec::load(z + c) + bias;
+      (hidden ? sigmoid(v) : v).store(z + c);
+    }
+  }
+}
+
+void times_sigmoid_grad(float* D, size_t ld_d, const float* A, size_t ld_a, int rows, size_t cols) {
+  const size_t n = padded_columns(cols);
+  for (int i = 0; i < rows; ++i)
+    for (size_t c = 0; c < n; c += kLanes) {
+      float* d = D + size_t(i) * ld_d + c;
+      (Vec::load(d) * sigmoid_grad_from_output(Vec::load(A + size_t(i) * ld_a + c))).store(d);
+    }
+}
+
+void sigmoid_array(const float* x, float* y, size_t n) {
+  size_t k = 0;
+  for (; k + kLanes <= n; k += kLanes) sigmoid(Vec::load(x + k)).store(y + k);
+  if (k == n) return;
+  float tail[kLanes] = {};
+  for (size_t t = k; t < n; ++t) tail[t - k] = x[t];
+  sigmoid(Vec::load(tail)).store(tail);
+  for (size_t t = k; t < n; ++t) y[t] = tail[t - k];
+}
+
+// Constant-initialised: taking the table runs no code of this instruction set.
+constexpr CpuKernels kKernels = {Isa::kName,    kLanes,        &forward,         &backward,
+                                 &gradient,     &output_delta, &bias_activation, &times_sigmoid_grad,
+                                 &sigmoid_array};
