@@ -89,7 +89,10 @@ run_tool() {
       "$sigtrain" bench --networks "$network" --batches 1 --backends cpu-1 --work "$work" \
         --json "$raw/r$round-sigtrain-$network-b1.json" >/dev/null 2>"$raw/log" &&
         "$sigtrain" bench --networks "$network" --batches "$batches" --backends cpu-1,cpu-all --work "$work" \
-          --json "$raw/r$round-sigtrain-$network.json" >/dev/null 2>"$raw/log"
+          --json "$raw/r$round-sigtrain-$network.json" >/dev/null 2>"$raw/log" &&
+        # One thread in file order, as FANN visits its data: the like-for-like row for FANN.
+        "$sigtrain" bench --networks "$network" --batches "$batches" --backends cpu-1 --work "$work" --no-shuffle \
+          --json "$raw/r$round-sigtrain-$network-fileorder.json" >/dev/null 2>"$raw/log"
       ;;
     fann)
       [ -n "$fann" ] || return 0

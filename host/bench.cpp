@@ -9,7 +9,9 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "cpu_blas.h"
 #include "dataset.h"
+#include "rng.h"
 #include "fused_host.h"
 #include "shuffle_key.h"
 #ifdef SIGTRAIN_HAVE_CUDA
@@ -115,7 +117,7 @@ void time_replicas(const BenchConfig& config, const NetworkSpec& spec, size_t ba
     r.description = "cuda fused kernel, " + std::to_string(R) + " networks per launch";
     for (int repeat = -1; repeat < config.repeats; ++repeat) {  // repeat −1 warms up
       std::vector<EpochOrder> orders(R);
-      for (size_t k = 0; k < R; ++k) orders[k] = {true, epoch_seed(k + 1, uint64_t(repeat + 1))};
+      for (size_t k = 0; k < R; ++k) orders[k] = {config.shuffle, epoch_seed(k + 1, uint64_t(repeat + 1))};
       networks.begin_epoch(orders);
       networks.loss_sums();  // the orders are made before the clock starts
       const auto start = Clock::now();
@@ -137,7 +139,7 @@ void time_replicas(const BenchConfig& config, const NetworkSpec& spec, size_t ba
   }
   r.description = backends[0]->description() + ", " + std::to_string(R) + " networks on " + std::to_string(threads) + " threads";
   for (int repeat = -1; repeat < config.repeats; ++repeat) {
-    for (size_t k = 0; k < R; ++k) backends[k]->begin_epoch({true, epoch_seed(k + 1, uint64_t(repeat + 1))});
+    for (size_t k = 0; k < R; ++k) backends[k]->begin_epoch({config.shuffle, epoch_seed(k + 1, uint64_t(repeat + 1))});
     const auto start = Clock::now();
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
     for (long k = 0; k < long(R); ++k) backends[size_t(k)]->train_steps(0, r.samples_per_repeat, batch, lr);
@@ -185,6 +187,7 @@ BenchResult run_case(const BenchConfig& config, const NetworkSpec& spec, const s
     }
     r.network = network + " ×" + std::to_string(config.replicas);
     summarise(r, samples_per_second, us_per_step);
+    r.gflops = r.samples_per_second_median * flops / 1e9;
     return r;
   }
 
@@ -200,13 +203,13 @@ BenchResult run_case(const BenchConfig& config, const NetworkSpec& spec, const s
   // A small learning rate keeps a long run finite; the work per step does not depend on it.
   const double lr = 1e-4;
   const size_t warmup_steps = std::max<size_t>(2, steps / 10);
-  backend->begin_epoch({true, 1});
+  backend->begin_epoch({config.shuffle, 1});
   for (size_t s = 0; s < std::min(warmup_steps, steps); ++s) backend->train_step(s * batch, batch, lr);
   backend->epoch_loss_sum();  // waits for the device
 
   std::vector<double> samples_per_second, us_per_step;
   for (int repeat = 0; repeat < config.repeats; ++repeat) {
-    backend->begin_epoch({true, uint64_t(repeat + 2)});
+    backend->begin_epoch({config.shuffle, uint64_t(repeat + 2)});
     backend->epoch_loss_sum();  // the epoch's permutation is made before the clock starts
     const auto start = Clock::now();
     for (size_t s = 0; s < steps; ++s) backend->train_step(s * batch, batch, lr);
@@ -216,6 +219,7 @@ BenchResult run_case(const BenchConfig& config, const NetworkSpec& spec, const s
     us_per_step.push_back(seconds * 1e6 / double(steps));
   }
   summarise(r, samples_per_second, us_per_step);
+  r.gflops = r.samples_per_second_median * flops / 1e9;
   return r;
 }
 
@@ -246,7 +250,37 @@ std::string cpu_model() {
 
 }  // namespace
 
-std::vector<BenchResult> run_bench(const BenchConfig& config) {
+SgemmRate measure_sgemm() {
+  SgemmRate rate;
+  rate.threads = int(std::max(1u, std::thread::hardware_concurrency()));
+  if (!cpu_blas_available()) return rate;
+  rate.library = cpu_blas_name();
+  constexpr int n = 2048;
+  const double flops = 2.0 * n * n * n;
+  std::vector<std::vector<float>> a(size_t(rate.threads)), c(size_t(rate.threads));
+  for (int t = 0; t < rate.threads; ++t) {
+    Rng rng(uint64_t(t) + 1);
+    a[size_t(t)].resize(size_t(n) * n);
+    c[size_t(t)].resize(size_t(n) * n);
+    for (float& v : a[size_t(t)]) v = float(rng.uniform(-1, 1));
+  }
+  const auto time_calls = [&](int calls) {
+    std::vector<double> seconds;
+    for (int repeat = 0; repeat < 4; ++repeat) {  // the first warms up
+      const auto start = Clock::now();
+#pragma omp parallel for num_threads(calls)
+      for (int t = 0; t < calls; ++t)
+        cpu_sgemm(false, false, n, n, n, a[size_t(t)].data(), n, a[size_t(t)].data(), n, c[size_t(t)].data(), n);
+      if (repeat > 0) seconds.push_back(std::chrono::duration<double>(Clock::now() - start).count());
+    }
+    return flops * calls / median(seconds) / 1e9;
+  };
+  rate.one_thread_gflops = time_calls(1);
+  rate.all_threads_gflops = rate.threads > 1 ? time_calls(rate.threads) : rate.one_thread_gflops;
+  return rate;
+}
+
+BenchReport run_bench(const BenchConfig& config) {
   std::vector<BenchRunner> runners = available_runners();
   if (!config.runners.empty()) {
     std::vector<BenchRunner> chosen;
@@ -256,37 +290,58 @@ std::vector<BenchResult> run_bench(const BenchConfig& config) {
     }
     runners = chosen;
   }
-  std::vector<BenchResult> results;
+  BenchReport report;
   for (const std::string& network : config.networks) {
     const NetworkSpec spec = parse_network_name(network);
     for (size_t batch : config.batches)
       for (const BenchRunner& runner : runners) {
         if (config.on_case) config.on_case(network, batch, runner.label);
-        results.push_back(run_case(config, spec, network, batch, runner));
+        report.results.push_back(run_case(config, spec, network, batch, runner));
       }
   }
-  return results;
+  if (std::any_of(runners.begin(), runners.end(), [](const BenchRunner& r) { return r.backend == "cpu"; }))
+    report.sgemm = measure_sgemm();
+  return report;
 }
 
-std::string bench_markdown(const std::vector<BenchResult>& results) {
+namespace {
+
+// A cpu row's GFLOP/s as a fraction of the machine's SGEMM with as many threads; −1 where unknown.
+double sgemm_fraction(const BenchResult& r, const SgemmRate& sgemm) {
+  if (r.runner == "cpu-1" && sgemm.one_thread_gflops > 0) return r.gflops / sgemm.one_thread_gflops;
+  if (r.runner == "cpu-all" && sgemm.all_threads_gflops > 0) return r.gflops / sgemm.all_threads_gflops;
+  return -1;
+}
+
+}  // namespace
+
+std::string bench_markdown(const BenchReport& report) {
   std::string s =
-      "| network | batch | backend | samples/s (median) | min … max | µs/step (median) | min … max | rel. diff vs fp64 |\n"
-      "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |\n";
-  for (const BenchResult& r : results) {
+      "| network | batch | backend | samples/s (median) | min … max | µs/step (median) | min … max | GFLOP/s | of SGEMM | "
+      "rel. diff vs fp64 |\n"
+      "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n";
+  for (const BenchResult& r : report.results) {
     s += "| " + r.network + " | " + std::to_string(r.batch) + " | " + r.runner + " | ";
     if (!r.skipped.empty()) {
-      s += "skipped: " + r.skipped + " | | | | |\n";
+      s += "skipped: " + r.skipped + " | | | | | | |\n";
       continue;
     }
+    const double fraction = sgemm_fraction(r, report.sgemm);
     s += si(r.samples_per_second_median) + " | " + si(r.samples_per_second_min) + " … " + si(r.samples_per_second_max) +
          " | " + format("%.4g", r.us_per_step_median) + " | " + format("%.4g", r.us_per_step_min) + " … " +
-         format("%.4g", r.us_per_step_max) + " | " +
+         format("%.4g", r.us_per_step_max) + " | " + format("%.3g", r.gflops) + " | " +
+         (fraction < 0 ? std::string("—") : format("%.0f%%", 100 * fraction)) + " | " +
          (r.max_relative_difference < 0 ? std::string("—") : format("%.2g", r.max_relative_difference)) + " |\n";
   }
+  if (report.sgemm.one_thread_gflops > 0)
+    s += "\nMachine SGEMM (" + report.sgemm.library + ", 2048³, median of 3): " +
+         format("%.4g", report.sgemm.one_thread_gflops) + " GFLOP/s on 1 thread, " +
+         format("%.4g", report.sgemm.all_threads_gflops) + " GFLOP/s as " + std::to_string(report.sgemm.threads) +
+         " concurrent single-thread calls. GFLOP/s counts 6 FLOPs per weight and sample.\n";
   return s;
 }
 
-std::string bench_json(const std::vector<BenchResult>& results, const std::string& note) {
+std::string bench_json(const BenchReport& report, const std::string& note, bool shuffle) {
   nlohmann::json j;
   j["format"] = "sigtrain-bench";
   j["version"] = 1;
@@ -296,9 +351,13 @@ std::string bench_json(const std::vector<BenchResult>& results, const std::strin
   j["date"] = date;
   j["note"] = note;
   j["machine"] = {{"cpu", cpu_model()}, {"hardware_threads", std::thread::hardware_concurrency()}};
+  if (report.sgemm.one_thread_gflops > 0)
+    j["machine"]["sgemm"] = {{"library", report.sgemm.library}, {"gflops_one_thread", report.sgemm.one_thread_gflops},
+                             {"gflops_all_threads", report.sgemm.all_threads_gflops}, {"threads", report.sgemm.threads}};
   j["results"] = nlohmann::json::array();
-  for (const BenchResult& r : results) {
-    nlohmann::json row = {{"network", r.network}, {"batch", r.batch}, {"backend", r.runner}};
+  for (const BenchResult& r : report.results) {
+    nlohmann::json row = {{"network", r.network}, {"batch", r.batch}, {"backend", r.runner},
+                          {"order", shuffle ? "shuffled" : "file"}};
     if (!r.skipped.empty()) {
       row["skipped"] = r.skipped;
     } else {
@@ -307,6 +366,8 @@ std::string bench_json(const std::vector<BenchResult>& results, const std::strin
       row["steps_per_repeat"] = r.steps_per_repeat;
       row["samples_per_second"] = {{"median", r.samples_per_second_median}, {"min", r.samples_per_second_min}, {"max", r.samples_per_second_max}};
       row["us_per_step"] = {{"median", r.us_per_step_median}, {"min", r.us_per_step_min}, {"max", r.us_per_step_max}};
+      row["gflops"] = r.gflops;
+      if (sgemm_fraction(r, report.sgemm) >= 0) row["fraction_of_sgemm"] = sgemm_fraction(r, report.sgemm);
       if (r.max_relative_difference >= 0) row["max_relative_difference_vs_reference"] = r.max_relative_difference;
     }
     j["results"].push_back(row);

@@ -39,8 +39,9 @@ def read_raw(folder, hardware_threads):
             for r in bench["results"]:
                 if "skipped" in r:
                     continue
+                mode = r["backend"] + (" file-order" if r.get("order") == "file" else "")
                 records.append({
-                    "round": round_, "tool": "sigtrain", "mode": r["backend"], "network": r["network"],
+                    "round": round_, "tool": "sigtrain", "mode": mode, "network": r["network"],
                     "batch": r["batch"], "threads": 1 if r["backend"] == "cpu-1" else hardware_threads,
                     "samples_per_second": r["samples_per_second"]["median"],
                     "samples_per_repeat": r["samples_per_repeat"], "description": r.get("description", "")})
@@ -58,17 +59,23 @@ def read_raw(folder, hardware_threads):
     return records
 
 
-def counterpart(peer, sigtrain_batches):
-    """The sigtrain case a peer case is compared with: same network, batch, threads (or GPU mode); FANN's
-    incremental mode is batch 1; its full-batch mode has no equal, so the largest batch measured."""
+def counterparts(peer, sigtrain_batches):
+    """The sigtrain cases a peer case is compared with: same network, batch, threads (or GPU mode).
+    FANN's incremental mode (one update per sample) is compared with sigtrain at batch 1, and, as the
+    project's target reads, with sigtrain on one thread at the largest batch up to 256, shuffled and in
+    file order (as FANN visits its data); its full-batch mode has no equal: the largest batch measured."""
     if peer["tool"] == "torch":
         # torch's eager GPU mode launches every operation, as sigtrain's cuda-nographs does.
         mode = {"cuda": "cuda-nographs"}.get(peer["mode"], peer["mode"])
-        return mode, peer["batch"]
+        return [(mode, peer["batch"])]
+    larger = sorted(b for b in sigtrain_batches.get(peer["network"], []) if b > 1)
     if peer["mode"] == "incremental":
-        return "cpu-1", 1
-    larger = [b for b in sigtrain_batches.get(peer["network"], []) if b > 1]
-    return "cpu-1", max(larger) if larger else None
+        up_to_256 = [b for b in larger if b <= 256]
+        pairs = [("cpu-1", 1)]
+        if up_to_256:
+            pairs += [("cpu-1", up_to_256[-1]), ("cpu-1 file-order", up_to_256[-1])]
+        return pairs
+    return [("cpu-1", larger[-1] if larger else None)]
 
 
 def summarise(records):
@@ -90,14 +97,17 @@ def summarise(records):
         row = {"tool": tool, "mode": mode, "network": network, "batch": batch,
                "full_batch": tool == "fann" and mode == "batch", "rounds": len(runs),
                "samples_per_second": {"median": statistics.median(rates), "min": min(rates), "max": max(rates)}}
-        if tool != "sigtrain":
-            their_mode, their_batch = counterpart(runs[0], sigtrain_batches)
+        if tool == "sigtrain":
+            rows.append(row)
+            continue
+        for their_mode, their_batch in counterparts(runs[0], sigtrain_batches):
             ours = sigtrain.get((their_mode, network, their_batch), {})
             ratios = [ours[r["round"]] / r["samples_per_second"] for r in runs
                       if r["round"] in ours and r["samples_per_second"] > 0]
-            row["compared_with"] = {"tool": "sigtrain", "mode": their_mode, "batch": their_batch}
-            row["sigtrain_over_peer"] = statistics.median(ratios) if ratios else None
-        rows.append(row)
+            compared = dict(row)
+            compared["compared_with"] = {"tool": "sigtrain", "mode": their_mode, "batch": their_batch}
+            compared["sigtrain_over_peer"] = statistics.median(ratios) if ratios else None
+            rows.append(compared)
     # The table's order: networks as run, sigtrain's batch-1 row first, then by batch; sigtrain before peers.
     rows.sort(key=lambda r: (network_order[r["network"]], r["full_batch"], r["batch"], TOOL_ORDER[r["tool"]],
                              r["mode"]))

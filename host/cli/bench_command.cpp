@@ -19,6 +19,7 @@ struct BenchOptions {
   std::string svg;  // bar chart of samples/s
   int repeats = 3;
   int replicas = 1;
+  bool no_shuffle = false;
   double work = 0;
 };
 
@@ -47,6 +48,7 @@ int run_bench_command(const BenchOptions& o) {
   config.repeats = o.repeats;
   if (o.replicas < 1) throw UsageError("--replicas must be at least 1");
   config.replicas = o.replicas;
+  config.shuffle = !o.no_shuffle;
   if (o.work > 0) config.flops_per_repeat = o.work;
   if (!o.json.empty()) check_writable("--json", o.json);
   if (!o.markdown.empty()) check_writable("--markdown", o.markdown);
@@ -57,12 +59,12 @@ int run_bench_command(const BenchOptions& o) {
   std::string why_not;
   if (!cuda_backend_available(&why_not)) std::fprintf(stderr, "bench: no cuda backend here: %s\n", why_not.c_str());
 
-  const std::vector<BenchResult> results = run_bench(config);
-  const std::string table = bench_markdown(results);
+  const BenchReport report = run_bench(config);
+  const std::string table = bench_markdown(report);
   std::fputs(table.c_str(), stdout);
-  if (!o.json.empty()) write_file_atomically(o.json, bench_json(results, o.note));
+  if (!o.json.empty()) write_file_atomically(o.json, bench_json(report, o.note, config.shuffle));
   if (!o.markdown.empty()) write_file_atomically(o.markdown, table);
-  if (!o.svg.empty()) write_file_atomically(o.svg, bar_chart_svg(bench_chart(results)));
+  if (!o.svg.empty()) write_file_atomically(o.svg, bar_chart_svg(bench_chart(report.results)));
   return 0;
 }
 
@@ -78,6 +80,7 @@ Run add_bench(CLI::App& app) {
   c->add_option("--repeats", o->repeats, "timed repeats per case (median, min, max)")->capture_default_str();
   c->add_option("--replicas", o->replicas, "train this many networks at once per case (cpu-1, cpu-all, cuda-fused)")
       ->capture_default_str();
+  c->add_flag("--no-shuffle", o->no_shuffle, "every epoch in file order (as FANN trains) instead of a new permutation");
   c->add_option("--work", o->work, "FLOPs per repeat (default 1e9, --quick 1e8)");
   c->add_option("--json", o->json, "also write the results as JSON");
   c->add_option("--markdown", o->markdown, "also write the table to this file");
