@@ -3,13 +3,17 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <string>
 #include <vector>
 
 #include "backend.h"
 #include "dataset.h"
 #include "network.h"
+#include "reference_backend.h"
 #include "rng.h"
+#include "trainer.h"
 
 namespace sigtrain::testing {
 
@@ -40,6 +44,80 @@ inline std::string backend_case_name(const ::testing::TestParamInfo<BackendCase>
   std::string s;
   for (int w : info.param.widths) s += std::to_string(w) + "_";
   return s + (info.param.bias ? "bias_" : "nobias_") + "B" + std::to_string(info.param.batch);
+}
+
+// Relative difference (max|a − b| / max|b|) of layer l's parameters (W_l with b_l).
+inline double layer_difference(const Parameters& a, const Parameters& b, int l) {
+  const size_t offset = a.spec.weight_offset(l), n = a.spec.weight_offset(l + 1) - offset;
+  return relative_difference(a.values.data() + offset, b.values.data() + offset, n);
+}
+
+// How far a fast backend is from the fp64 reference on one case.
+struct Agreement {
+  double forward = 0;          // Ŷ on the batch (one step only)
+  double loss = 0;             // the loss (one step), or the largest per-epoch training MSE (100 steps)
+  std::vector<double> layers;  // each layer's gradient (one step) or parameters (100 steps)
+  double moved = 0;            // 100 steps: how far the reference's parameters moved from the start
+};
+
+// One step from random parameters on a random batch of c.batch samples: forward, loss, and every
+// layer's gradient, against the reference.
+inline Agreement one_step_agreement(Backend& fast, const BackendCase& c, uint64_t seed) {
+  const NetworkSpec spec{c.widths, c.bias};
+  const Parameters p = random_parameters(spec, seed);
+  const Dataset d = random_dataset(spec, c.batch, seed + 1);
+  ReferenceBackend reference(spec);
+  fast.set_parameters(p);
+  reference.set_parameters(p);
+  Agreement a;
+  std::vector<double> fast_out(c.batch * spec.outputs()), exact_out(fast_out.size());
+  fast.predict(d.x.data(), c.batch, fast_out.data());
+  reference.predict(d.x.data(), c.batch, exact_out.data());
+  a.forward = relative_difference(fast_out.data(), exact_out.data(), fast_out.size());
+  Parameters fast_grad, exact_grad;
+  const double fast_loss = fast.loss_and_gradients({d.x.data(), d.y.data(), c.batch}, fast_grad);
+  const double exact_loss = reference.loss_and_gradients({d.x.data(), d.y.data(), c.batch}, exact_grad);
+  a.loss = relative_difference(&fast_loss, &exact_loss, 1);
+  for (int l = 1; l <= spec.num_layers(); ++l) a.layers.push_back(layer_difference(fast_grad, exact_grad, l));
+  return a;
+}
+
+// 100 steps of shuffled SGD from the same random parameters, in the same order (4 epochs of 25
+// batches, the last of each epoch partial, so it must be averaged over its own size), against the
+// reference: every layer's parameters and every epoch's training MSE.
+inline Agreement hundred_steps_agreement(Backend& fast, const BackendCase& c, uint64_t seed) {
+  const NetworkSpec spec{c.widths, c.bias};
+  const Parameters p = random_parameters(spec, seed);
+  const size_t n = 24 * c.batch + (c.batch + 1) / 2;
+  const Dataset d = random_dataset(spec, n, seed + 1);
+  TrainConfig config;
+  config.epochs = 4;
+  config.batch = c.batch;
+  config.lr = 0.1 / std::sqrt(double(spec.max_width()));  // wide layers sum many terms: a smaller step stays stable
+  config.seed = seed + 2;
+  TrainObserver quiet;
+  ReferenceBackend reference(spec);
+  const TrainResult fast_result = train(fast, p, d, Dataset{}, config, quiet);
+  const TrainResult exact = train(reference, p, d, Dataset{}, config, quiet);
+  EXPECT_EQ(fast_result.outcome, TrainOutcome::completed);
+  EXPECT_EQ(fast_result.epochs.size(), exact.epochs.size());
+  Agreement a;
+  for (int l = 1; l <= spec.num_layers(); ++l) a.layers.push_back(layer_difference(fast_result.parameters, exact.parameters, l));
+  for (size_t e = 0; e < std::min(exact.epochs.size(), fast_result.epochs.size()); ++e)
+    a.loss = std::max(a.loss, relative_difference(&fast_result.epochs[e].train_mse, &exact.epochs[e].train_mse, 1));
+  a.moved = relative_difference(exact.parameters.values.data(), p.values.data(), p.values.size());
+  return a;
+}
+
+// Every figure of `a` within `tolerance`; for 100 steps, also that training moved the parameters (a
+// backend that ignored the update would otherwise pass).
+inline void expect_agreement(const Agreement& a, double tolerance, bool hundred_steps) {
+  EXPECT_LE(a.forward, tolerance) << "forward";
+  EXPECT_LE(a.loss, tolerance) << "loss";
+  for (size_t l = 0; l < a.layers.size(); ++l) EXPECT_LE(a.layers[l], tolerance) << "layer " << l + 1;
+  if (hundred_steps) {
+    EXPECT_GT(a.moved, 1e-3) << "the parameters hardly moved";
+  }
 }
 
 }  // namespace sigtrain::testing

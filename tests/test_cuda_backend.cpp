@@ -54,11 +54,6 @@ void report_difference(const std::string& what, double value) {
   std::printf("sigtrain-diff: %s.%s %s %.3g\n", test->test_suite_name(), test->name(), what.c_str(), value);
 }
 
-double layer_difference(const Parameters& a, const Parameters& b, int l) {
-  const size_t offset = a.spec.weight_offset(l), n = a.spec.weight_offset(l + 1) - offset;
-  return relative_difference(a.values.data() + offset, b.values.data() + offset, n);
-}
-
 // Catches --backend cuda crashing, or silently falling back, where no device is usable.
 TEST(CudaBackend, WithoutADeviceFailsWithOneClearError) {
   std::string why_not;
@@ -87,6 +82,16 @@ class CudaVsReference : public ::testing::TestWithParam<std::tuple<Case, std::st
   }
 };
 
+// Reports and checks an agreement: the device check collects the reported figures.
+void report_and_expect(const testing::Agreement& a, double tolerance, bool hundred_steps) {
+  const std::string prefix = hundred_steps ? "parameters_after_100_steps_" : "";
+  if (!hundred_steps) report_difference("forward", a.forward);
+  report_difference(hundred_steps ? "epoch_train_mse" : "loss", a.loss);
+  for (size_t l = 0; l < a.layers.size(); ++l)
+    report_difference(prefix + (hundred_steps ? "layer_" : "gradient_layer_") + std::to_string(l + 1), a.layers[l]);
+  testing::expect_agreement(a, tolerance, hundred_steps);
+}
+
 // Catches a wrong GEMM shape or transpose flag, a wrong fused kernel (bias, σ, σ', 2/B, row sums), or a
 // launch that misses the tail of a size that is not a multiple of the block: forward, loss and every
 // layer's gradient within 1e-5 of the reference.
@@ -94,28 +99,9 @@ TEST_P(CudaVsReference, OneStepForwardLossAndGradients) {
   SKIP_WITHOUT_CUDA();
   const Case c = std::get<0>(GetParam());
   const NetworkSpec spec{c.widths, c.bias};
-  const Parameters p = random_parameters(spec, 41);
-  const Dataset d = random_dataset(spec, c.batch, 42);
   auto gpu = this->gpu(spec);
   if (!gpu) GTEST_SKIP() << spec.to_string() << " does not fit the fused kernel";
-  ReferenceBackend reference(spec);
-  gpu->set_parameters(p);
-  reference.set_parameters(p);
-  std::vector<double> fast(c.batch * spec.outputs()), exact(fast.size());
-  gpu->predict(d.x.data(), c.batch, fast.data());
-  reference.predict(d.x.data(), c.batch, exact.data());
-  const double forward = relative_difference(fast.data(), exact.data(), fast.size());
-  report_difference("forward", forward);
-  EXPECT_LE(forward, 1e-5) << "forward";
-  Parameters fast_grad, exact_grad;
-  const double fast_loss = gpu->loss_and_gradients({d.x.data(), d.y.data(), c.batch}, fast_grad);
-  const double exact_loss = reference.loss_and_gradients({d.x.data(), d.y.data(), c.batch}, exact_grad);
-  report_difference("loss", std::abs(fast_loss - exact_loss) / exact_loss);
-  EXPECT_LE(std::abs(fast_loss - exact_loss) / exact_loss, 1e-5) << "loss";
-  for (int l = 1; l <= spec.num_layers(); ++l) {
-    report_difference("gradient_layer_" + std::to_string(l), layer_difference(fast_grad, exact_grad, l));
-    EXPECT_LE(layer_difference(fast_grad, exact_grad, l), 1e-5) << "layer " << l;
-  }
+  report_and_expect(testing::one_step_agreement(*gpu, c, 41), 1e-5, false);
 }
 
 // Catches drift, a wrong update, a device permutation that differs from the host's, or a partial last
@@ -126,27 +112,9 @@ TEST_P(CudaVsReference, HundredStepsOfSgd) {
   const NetworkSpec spec{c.widths, c.bias};
   if (double(spec.parameter_count()) * double(c.batch) * 100 > 2e9)
     GTEST_SKIP() << "100 fp64 reference steps of this size take minutes; the one-step test covers it";
-  const Parameters p = random_parameters(spec, 51);
-  const size_t n = 24 * c.batch + (c.batch + 1) / 2;  // 25 steps per epoch, the last one partial
-  const Dataset d = random_dataset(spec, n, 52);
-  TrainConfig config;
-  config.epochs = 4;
-  config.batch = c.batch;
-  config.lr = 0.1 / std::sqrt(double(spec.max_width()));
-  config.seed = 53;
-  TrainObserver quiet;
   auto gpu = this->gpu(spec);
   if (!gpu) GTEST_SKIP() << spec.to_string() << " does not fit the fused kernel";
-  ReferenceBackend reference(spec);
-  const TrainResult fast = train(*gpu, p, d, Dataset{}, config, quiet);
-  const TrainResult exact = train(reference, p, d, Dataset{}, config, quiet);
-  for (int l = 1; l <= spec.num_layers(); ++l) {
-    report_difference("parameters_after_100_steps_layer_" + std::to_string(l), layer_difference(fast.parameters, exact.parameters, l));
-    EXPECT_LE(layer_difference(fast.parameters, exact.parameters, l), 1e-4) << "layer " << l;
-  }
-  EXPECT_GT(relative_difference(exact.parameters.values.data(), p.values.data(), p.values.size()), 1e-3);
-  for (size_t e = 0; e < exact.epochs.size(); ++e)
-    EXPECT_LE(std::abs(fast.epochs[e].train_mse - exact.epochs[e].train_mse) / exact.epochs[e].train_mse, 1e-4);
+  report_and_expect(testing::hundred_steps_agreement(*gpu, c, 51), 1e-4, true);
 }
 
 std::string kernel_case_name(const ::testing::TestParamInfo<std::tuple<Case, std::string>>& info) {
