@@ -46,33 +46,31 @@ TrainValidation split_validation(const Dataset& d, double fraction) {
   return {select_rows(d, train_rows), select_rows(d, validation_rows)};
 }
 
-std::vector<uint32_t> epoch_permutation(size_t n, uint64_t epoch_seed_value) {
+const std::vector<uint32_t>& EpochPermutation::make(size_t n, uint64_t epoch_seed_value) {
   // The stable sort of the indices by their 64-bit keys — exactly Thrust's stable_sort_by_key on the
-  // device — made fast because it runs every epoch (a comparison sort was most of a small epoch). The
-  // keys are uniformly random, so a bucket sort takes linear time: bucket ⌊key·n / 2⁶⁴⌋ grows with the
-  // key, the indices enter their buckets in increasing order, and an insertion sort by key (stable)
-  // orders each bucket, which holds about one key.
-  struct Keyed {
-    uint64_t key;
-    uint32_t index;
-  };
+  // device — in linear time, because it runs every epoch: the keys are uniformly random, so bucket
+  // ⌊key·n / 2⁶⁴⌋ (which grows with the key) holds about one of them; the indices enter their buckets
+  // in increasing order, and one insertion-sort pass by key (stable) orders the few that share one.
   const auto bucket_of = [n](uint64_t key) { return size_t((unsigned __int128)key * n >> 64); };
-  std::vector<uint64_t> keys(n);
-  std::vector<size_t> start(n + 1, 0);
+  keys_.resize(n);
+  start_.assign(n + 1, 0);
   for (size_t i = 0; i < n; ++i) {
-    keys[i] = shuffle_key(epoch_seed_value, i);
-    ++start[bucket_of(keys[i]) + 1];
+    keys_[i] = shuffle_key(epoch_seed_value, i);
+    ++start_[bucket_of(keys_[i]) + 1];
   }
-  for (size_t b = 0; b < n; ++b) start[b + 1] += start[b];
-  std::vector<Keyed> items(n);
-  std::vector<size_t> next(start.begin(), start.end() - 1);
-  for (size_t i = 0; i < n; ++i) items[next[bucket_of(keys[i])]++] = {keys[i], uint32_t(i)};
-  for (size_t b = 0; b < n; ++b)
-    for (size_t j = start[b] + 1; j < start[b + 1]; ++j)
-      for (size_t k = j; k > start[b] && items[k - 1].key > items[k].key; --k) std::swap(items[k - 1], items[k]);
-  std::vector<uint32_t> order(n);
-  for (size_t i = 0; i < n; ++i) order[i] = items[i].index;
-  return order;
+  for (size_t b = 0; b < n; ++b) start_[b + 1] += start_[b];
+  items_.resize(n);
+  for (size_t i = 0; i < n; ++i) items_[start_[bucket_of(keys_[i])]++] = {keys_[i], uint32_t(i)};
+  for (size_t j = 1; j < n; ++j)
+    for (size_t k = j; k > 0 && items_[k - 1].key > items_[k].key; --k) std::swap(items_[k - 1], items_[k]);
+  order_.resize(n);
+  for (size_t i = 0; i < n; ++i) order_[i] = items_[i].index;
+  return order_;
+}
+
+std::vector<uint32_t> epoch_permutation(size_t n, uint64_t epoch_seed_value) {
+  EpochPermutation permutation;
+  return permutation.make(n, epoch_seed_value);
 }
 
 const std::vector<std::string>& synthetic_names() {

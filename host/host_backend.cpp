@@ -5,10 +5,8 @@
 namespace sigtrain {
 
 void HostBackend::begin_epoch(const EpochOrder& order) {
-  if (order.shuffle)
-    order_ = epoch_permutation(train().size, order.seed);
-  else
-    order_.clear();
+  shuffled_ = order.shuffle;
+  if (shuffled_) permutation_.make(train().size, order.seed);
   epoch_loss_sum_ = 0.0;
 }
 

@@ -16,16 +16,20 @@ class HostBackend : public Backend {
 
  protected:
   // Row of the training set taken at position `position` of this epoch's order.
-  size_t row_at(size_t position) const { return order_.empty() ? position : order_[position]; }
+  size_t row_at(size_t position) const { return shuffled_ ? permutation_.order()[position] : position; }
   const Dataset& train() const;
   // This epoch's order (empty: file order).
-  const std::vector<uint32_t>& epoch_order() const { return order_; }
+  const std::vector<uint32_t>& epoch_order() const {
+    static const std::vector<uint32_t> file_order;  // empty: the rows in sequence
+    return shuffled_ ? permutation_.order() : file_order;
+  }
 
   double epoch_loss_sum_ = 0.0;
 
  private:
   const Dataset* train_ = nullptr;
-  std::vector<uint32_t> order_;  // empty: file order
+  EpochPermutation permutation_;  // this epoch's order when shuffled_
+  bool shuffled_ = false;
 };
 
 }  // namespace sigtrain
