@@ -63,7 +63,14 @@ size_t fused_steps_per_launch(size_t batch) {
 FusedHostBackend::FusedHostBackend(const NetworkSpec& spec) : spec_(spec), params_(spec.parameter_count()) {
   std::string why_not;
   if (!make_fused_shape(spec, shape_, &why_not)) throw UsageError(why_not);
-  workspace_.assign((size_t(shape_.ws_floats) + 1) / 2, 0.0);
+}
+
+HostCluster FusedHostBackend::cluster(int blocks) {
+  while (int(workspaces_.size()) < blocks) {
+    workspaces_.emplace_back((size_t(shape_.ws_floats) + 1) / 2, 0.0);
+    workspace_pointers_.push_back(reinterpret_cast<float*>(workspaces_.back().data()));
+  }
+  return HostCluster{blocks, shape_.threads, workspace_pointers_.data()};
 }
 
 void FusedHostBackend::set_parameters(const Parameters& p) {
@@ -80,13 +87,14 @@ Parameters FusedHostBackend::parameters() const {
 void FusedHostBackend::train_steps(size_t first, size_t end, size_t batch, double lr) {
   const Dataset& d = train();
   const std::vector<uint32_t>& order = epoch_order();
-  fused_train_steps(HostBlock{shape_.threads}, shape_, workspace(), params_.data(), d.x.data(), d.y.data(),
-                    order.empty() ? nullptr : order.data(), first, end, batch, float(lr), &epoch_loss_sum_, nullptr);
+  fused_train_steps(cluster(fused_blocks_per_network(batch, shape_.chunk)), shape_, params_.data(), d.x.data(),
+                    d.y.data(), order.empty() ? nullptr : order.data(), first, end, batch, float(lr), &epoch_loss_sum_,
+                    nullptr);
 }
 
 void FusedHostBackend::predict(const float* x, size_t count, double* yhat) {
   std::vector<float> out(count * spec_.outputs());
-  fused_predict(HostBlock{shape_.threads}, shape_, workspace(), params_.data(), x, 0, count, out.data());
+  fused_predict(cluster(1), shape_, params_.data(), x, 0, count, out.data());
   std::copy(out.begin(), out.end(), yhat);
 }
 
@@ -94,8 +102,8 @@ double FusedHostBackend::loss_and_gradients(const Batch& batch, Parameters& grad
   // One step with lr 0 leaves θ as it is and reports the step's gradient and loss.
   std::vector<float> params = params_, grads(params_.size());
   double loss_sum = 0.0;
-  fused_train_steps(HostBlock{shape_.threads}, shape_, workspace(), params.data(), batch.x, batch.y, nullptr, 0,
-                    batch.count, batch.count, 0.0f, &loss_sum, grads.data());
+  fused_train_steps(cluster(fused_blocks_per_network(batch.count, shape_.chunk)), shape_, params.data(), batch.x,
+                    batch.y, nullptr, 0, batch.count, batch.count, 0.0f, &loss_sum, grads.data());
   grad = Parameters(spec_);
   std::copy(grads.begin(), grads.end(), grad.values.begin());
   return loss_sum / double(batch.count);

@@ -20,7 +20,8 @@ bool make_fused_shape(const NetworkSpec& spec, FusedShape& shape, std::string* w
 // use the same cut, so a replica and a single run launch the same steps).
 size_t fused_steps_per_launch(size_t batch);
 
-// The host twin as a backend, for the tests: every step runs fused_train_steps with a HostBlock.
+// The host twin as a backend, for the tests: every step runs fused_train_steps with a HostCluster of
+// as many blocks as the GPU would use for the batch.
 class FusedHostBackend : public HostBackend {
  public:
   explicit FusedHostBackend(const NetworkSpec& spec);
@@ -34,11 +35,13 @@ class FusedHostBackend : public HostBackend {
   double loss_and_gradients(const Batch& batch, Parameters& grad) override;
 
  private:
-  float* workspace() { return reinterpret_cast<float*>(workspace_.data()); }
+  // The group of `blocks` host blocks, each with its own workspace.
+  HostCluster cluster(int blocks);
 
   NetworkSpec spec_;
   FusedShape shape_;
-  std::vector<double> workspace_;  // doubles, so that the per-thread loss terms are aligned
+  std::vector<std::vector<double>> workspaces_;  // doubles, so that the per-thread loss terms are aligned
+  std::vector<float*> workspace_pointers_;
   std::vector<float> params_;
 };
 

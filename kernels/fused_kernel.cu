@@ -17,15 +17,16 @@ namespace sigtrain {
 
 namespace {
 
-// Block r trains network r: its parameters at params + r·P, its order at orders + r·order_stride.
+// The cluster of blocks r·K … r·K + K − 1 trains network r: its parameters at params + r·P, its order
+// at orders + r·order_stride. Launched with clusters of K blocks when K > 1 (launch_train below).
 __global__ void __launch_bounds__(kFusedThreads)
-    fused_train_kernel(FusedShape s, float* params, const float* X, const float* Y, const uint32_t* orders,
-                       size_t order_stride, size_t first, size_t end, size_t batch, const float* lrs,
-                       double* losses, float* grads) {
+    fused_train_kernel(FusedShape s, int blocks_per_network, float* params, const float* X, const float* Y,
+                       const uint32_t* orders, size_t order_stride, size_t first, size_t end, size_t batch,
+                       const float* lrs, double* losses, float* grads) {
   extern __shared__ double workspace[];  // doubles: the per-thread loss terms need 8-byte alignment
-  const size_t r = blockIdx.x;
-  fused_train_steps(DeviceBlock{}, s, reinterpret_cast<float*>(workspace), params + r * s.params, X, Y,
-                    orders ? orders + r * order_stride : nullptr, first, end, batch, lrs[r], losses + r,
+  const size_t r = blockIdx.x / unsigned(blocks_per_network);
+  fused_train_steps(DeviceCluster{blocks_per_network, reinterpret_cast<float*>(workspace)}, s, params + r * s.params,
+                    X, Y, orders ? orders + r * order_stride : nullptr, first, end, batch, lrs[r], losses + r,
                     grads ? grads + r * s.params : nullptr);
 }
 
@@ -35,11 +36,33 @@ __global__ void __launch_bounds__(kFusedThreads)
   extern __shared__ double workspace[];
   const size_t first = size_t(blockIdx.x) * per_block;
   const size_t n = std::min(per_block, count - first);
-  fused_predict(DeviceBlock{}, s, reinterpret_cast<float*>(workspace), params, X, first, n,
+  fused_predict(DeviceCluster{1, reinterpret_cast<float*>(workspace)}, s, params, X, first, n,
                 out + first * s.widths[s.layers]);
 }
 
 size_t workspace_bytes(const FusedShape& s) { return size_t(s.ws_floats) * sizeof(float); }
+
+// Networks × K blocks, in clusters of K (a cluster's blocks are resident together and reach each
+// other's shared memory).
+void launch_train(const FusedShape& s, size_t networks, size_t batch, float* params, const float* X, const float* Y,
+                  const uint32_t* orders, size_t order_stride, size_t first, size_t end, const float* lrs,
+                  double* losses, float* grads, cudaStream_t stream) {
+  const int K = fused_blocks_per_network(batch, s.chunk);
+  cudaLaunchConfig_t config{};
+  config.gridDim = dim3(unsigned(networks) * unsigned(K));
+  config.blockDim = dim3(unsigned(s.threads));
+  config.dynamicSmemBytes = size_t(s.ws_floats) * sizeof(float);
+  config.stream = stream;
+  cudaLaunchAttribute cluster{};
+  cluster.id = cudaLaunchAttributeClusterDimension;
+  cluster.val.clusterDim.x = unsigned(K);
+  cluster.val.clusterDim.y = 1;
+  cluster.val.clusterDim.z = 1;
+  config.attrs = &cluster;
+  config.numAttrs = K > 1 ? 1 : 0;
+  CUDA_CHECK(cudaLaunchKernelEx(&config, fused_train_kernel, s, K, params, X, Y, orders, order_stride, first, end,
+                                batch, lrs, losses, grads));
+}
 
 void allow_workspace(const FusedShape& s) {
   const int bytes = int(workspace_bytes(s));
@@ -132,9 +155,7 @@ void FusedNetworks::set_learning_rates(const std::vector<float>& lrs) {
 }
 
 void FusedNetworks::train_steps(size_t first, size_t end, size_t batch) {
-  fused_train_kernel<<<unsigned(count_), shape_.threads, workspace_bytes(shape_), stream_>>>(
-      shape_, params_, X_, Y_, orders_, train_size_, first, end, batch, lrs_, losses_, nullptr);
-  CUDA_CHECK_LAUNCH();
+  launch_train(shape_, count_, batch, params_, X_, Y_, orders_, train_size_, first, end, lrs_, losses_, nullptr, stream_);
 }
 
 std::vector<double> FusedNetworks::loss_sums() const {
@@ -187,9 +208,8 @@ double FusedNetworks::loss_and_gradients(size_t r, const Batch& batch, Parameter
   CUDA_CHECK(cudaMemcpyAsync(params_copy, params_ + r * shape_.params, shape_.params * sizeof(float), cudaMemcpyDeviceToDevice, stream_));
   CUDA_CHECK(cudaMemsetAsync(zero_lr, 0, sizeof(float), stream_));
   CUDA_CHECK(cudaMemsetAsync(loss, 0, sizeof(double), stream_));
-  fused_train_kernel<<<1, shape_.threads, workspace_bytes(shape_), stream_>>>(
-      shape_, params_copy, batch_x_, batch_y_, nullptr, 0, 0, batch.count, batch.count, zero_lr, loss, grads_);
-  CUDA_CHECK_LAUNCH();
+  launch_train(shape_, 1, batch.count, params_copy, batch_x_, batch_y_, nullptr, 0, 0, batch.count, zero_lr, loss,
+               grads_, stream_);
   std::vector<float> values(shape_.params);
   double loss_sum = 0;
   CUDA_CHECK(cudaMemcpyAsync(values.data(), grads_, values.size() * sizeof(float), cudaMemcpyDeviceToHost, stream_));

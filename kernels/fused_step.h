@@ -1,19 +1,23 @@
-// The fully fused training of a small network (every width ≤ 64): one thread block runs many SGD steps
-// with the parameters in its shared memory, never returning to the host between them.
+// The fully fused training of a small network (every width ≤ 64): a group of K thread blocks (a
+// thread-block cluster on the GPU; K = 1 for batches one block takes at once) runs many SGD steps with
+// the parameters in each block's shared memory, never returning to the host between them.
 //
-// The algorithm is written once, as a template over the block that runs it: DeviceBlock on the GPU
-// (threads of a CUDA block, __syncthreads between phases, warp shuffles for sums), HostBlock on the
-// CPU (the same phases, each thread's work run in turn; the warp sums in the same butterfly order).
-// Within a phase every thread writes its own places and reads only what earlier phases wrote, so the
-// host twin computes exactly what the block computes, and the CPU tests check this very code against
-// the fp64 reference (tests/test_fused.cpp).
+// The algorithm is written once, as a template over the group that runs it: DeviceCluster on the GPU
+// (the blocks of a CUDA cluster, __syncthreads between phases, warp shuffles for sums, the cluster's
+// barrier and distributed shared memory to add the blocks' gradients), HostCluster on the CPU (the
+// same phases, each block's and thread's work run in turn; the warp sums in the same butterfly order).
+// Within a phase every thread writes its own block's places and reads only what earlier phases wrote,
+// so the host twin computes exactly what the cluster computes, and the CPU tests check this very code
+// against the fp64 reference (tests/test_fused.cpp).
 //
-// One step over a batch of B samples (DESIGN.md §1), in passes of up to `chunk` samples:
+// One step over a batch of B samples (DESIGN.md §1), in passes of up to `chunk` samples, pass p taken
+// by block p mod K:
 //   forward    thread t: sample t of the pass through every layer, Δ_L = (2/B)(ŷ − y), loss term
 //   gradients  per layer, one warp per entry of dW_l (and db_l): lanes sum every 32nd sample, then a
 //              butterfly of shuffles adds the lanes — a fixed order, so the result is deterministic
 //   deltas     thread t: Δ_{l-1} = (W_lᵀ Δ_l) ⊙ a ⊙ (1 − a) for its sample
-//   update     θ ← θ − lr · dθ, once the whole batch is summed
+//   update     every block adds the K blocks' dθ in block order and takes θ ← θ − lr · dθ, so the K
+//              copies of θ stay identical
 #pragma once
 
 #include <cstddef>
@@ -21,8 +25,12 @@
 
 #include "sample_math.h"
 
-// The phase templates below are __host__ __device__ but call the host-only HostBlock or the
-// device-only DeviceBlock; each instantiation runs on one side only, which nvcc is told here.
+#if defined(__CUDACC__)
+#include <cooperative_groups.h>
+#endif
+
+// The phase templates below are __host__ __device__ but call the host-only HostCluster or the
+// device-only DeviceCluster; each instantiation runs on one side only, which nvcc is told here.
 #if defined(__CUDACC__)
 #define SIGTRAIN_HD_TEMPLATE _Pragma("nv_exec_check_disable")
 #else
@@ -36,6 +44,7 @@ constexpr int kFusedMaxWidth = 64;    // every width
 constexpr int kFusedThreads = 256;    // threads of a block
 constexpr int kFusedWarp = 32;
 constexpr size_t kFusedMaxWorkspaceBytes = 200 * 1024;  // shared memory one block may use (Hopper: 227 KB)
+constexpr int kFusedMaxBlocksPerNetwork = 8;             // the portable thread-block cluster size
 
 // One network's layout in the block's workspace (shared memory), in floats. Made on the host by
 // make_fused_shape (host/fused_host.h); passed to the kernel by value.
@@ -56,155 +65,210 @@ struct FusedShape {
   int ws_floats = 0;                        // total
 };
 
-// Every (virtual) thread of a block runs `body(t)`; then the block waits (one phase).
-// Sums over a warp: `warp_units(units, partial, store)` gives each unit to one warp, whose lanes
-// compute partial(unit, lane); the 32 partials are added in a butterfly and store(unit, total) runs once.
-struct HostBlock {
+// Blocks per network for batches of `batch`: one per pass of `chunk` samples, at most
+// kFusedMaxBlocksPerNetwork. A run's batch size fixes it, so its results are fixed too.
+SIGTRAIN_HD int fused_blocks_per_network(size_t batch, int chunk) {
+  const size_t passes = (batch + size_t(chunk) - 1) / size_t(chunk);
+  return int(passes < size_t(kFusedMaxBlocksPerNetwork) ? passes : size_t(kFusedMaxBlocksPerNetwork));
+}
+
+// The group that runs a phase: every (virtual) thread t of every block `rank` runs body(rank, t), then
+// all of the group's threads wait (one phase). warp_units(units, partial, store) gives each unit to one
+// warp of each block, whose lanes compute partial(rank, unit, lane); the 32 partials are added in a
+// butterfly and store(rank, unit, total) runs once. sync_blocks() waits for every block of the group;
+// workspace(rank) is that block's shared memory.
+struct HostCluster {
+  int blocks;
   int threads;
+  float* const* workspaces;  // one per block
+
+  int ranks() const { return blocks; }
+  float* workspace(int rank) const { return workspaces[rank]; }
+  void sync_blocks() const {}  // the phases already run block after block
   template <class Body>
   void phase(Body&& body) const {
-    for (int t = 0; t < threads; ++t) body(t);
+    for (int rank = 0; rank < blocks; ++rank)
+      for (int t = 0; t < threads; ++t) body(rank, t);
   }
   template <class Partial, class Store>
   void warp_units(int units, Partial&& partial, Store&& store) const {
-    for (int u = 0; u < units; ++u) {
-      float lanes[kFusedWarp];
-      for (int lane = 0; lane < kFusedWarp; ++lane) lanes[lane] = partial(u, lane);
-      // The butterfly of __shfl_xor_sync: after the round of `offset`, lane k holds v[k] + v[k ^ offset].
-      for (int offset = kFusedWarp / 2; offset > 0; offset /= 2) {
-        float next[kFusedWarp];
-        for (int lane = 0; lane < kFusedWarp; ++lane) next[lane] = lanes[lane] + lanes[lane ^ offset];
-        for (int lane = 0; lane < kFusedWarp; ++lane) lanes[lane] = next[lane];
+    for (int rank = 0; rank < blocks; ++rank)
+      for (int u = 0; u < units; ++u) {
+        float lanes[kFusedWarp];
+        for (int lane = 0; lane < kFusedWarp; ++lane) lanes[lane] = partial(rank, u, lane);
+        // The butterfly of __shfl_xor_sync: after the round of `offset`, lane k holds v[k] + v[k ^ offset].
+        for (int offset = kFusedWarp / 2; offset > 0; offset /= 2) {
+          float next[kFusedWarp];
+          for (int lane = 0; lane < kFusedWarp; ++lane) next[lane] = lanes[lane] + lanes[lane ^ offset];
+          for (int lane = 0; lane < kFusedWarp; ++lane) lanes[lane] = next[lane];
+        }
+        store(rank, u, lanes[0]);
       }
-      store(u, lanes[0]);
-    }
   }
 };
 
 #if defined(__CUDACC__)
-struct DeviceBlock {
+// One CUDA block of a cluster of `blocks` (launched with that cluster size when blocks > 1).
+struct DeviceCluster {
+  int blocks;
+  float* local;  // this block's shared memory
+
+  __device__ int ranks() const { return blocks; }
+  __device__ int rank() const { return blocks > 1 ? int(cooperative_groups::this_cluster().block_rank()) : 0; }
+  __device__ float* workspace(int r) const {
+    return r == rank() ? local : cooperative_groups::this_cluster().map_shared_rank(local, r);
+  }
+  __device__ void sync_blocks() const {
+    if (blocks > 1) cooperative_groups::this_cluster().sync();
+  }
   template <class Body>
   __device__ void phase(Body&& body) const {
-    body(int(threadIdx.x));
+    body(rank(), int(threadIdx.x));
     __syncthreads();
   }
   template <class Partial, class Store>
   __device__ void warp_units(int units, Partial&& partial, Store&& store) const {
-    const int warp = int(threadIdx.x) / kFusedWarp, lane = int(threadIdx.x) % kFusedWarp;
+    const int r = rank(), warp = int(threadIdx.x) / kFusedWarp, lane = int(threadIdx.x) % kFusedWarp;
     const int warps = int(blockDim.x) / kFusedWarp;
     for (int u = warp; u < units; u += warps) {
-      float v = partial(u, lane);
+      float v = partial(r, u, lane);
       for (int offset = kFusedWarp / 2; offset > 0; offset /= 2) v += __shfl_xor_sync(0xffffffffu, v, offset);
-      if (lane == 0) store(u, v);
+      if (lane == 0) store(r, u, v);
     }
     __syncthreads();
   }
 };
 #endif
 
-// The forward pass of one pass of `count` samples (rows order[base + t], or base + t when order is
-// null), with the parameters `theta` of the workspace; a_L ends in ws_acts[L].
+// Where a block's pass of a step lies: samples [start, start + count) of the batch (count may be 0).
+struct FusedPass {
+  int start;
+  int count;
+};
+SIGTRAIN_HD FusedPass fused_pass(int group, int rank, int blocks, int chunk, int batch) {
+  const int start = (group * blocks + rank) * chunk;
+  const int left = batch - start;
+  return {start, left <= 0 ? 0 : (left < chunk ? left : chunk)};
+}
+
+// The forward pass of thread t of one pass of `count` samples (rows order[base + t], or base + t when
+// order is null), with the parameters θ of the workspace; a_L ends in ws_acts[L].
 SIGTRAIN_HD_TEMPLATE
-template <class Block>
-SIGTRAIN_HD void fused_forward_pass(const Block& block, const FusedShape& s, float* ws, const float* X,
-                                    const uint32_t* order, size_t base, int count) {
+SIGTRAIN_HD void fused_forward_sample(const FusedShape& s, float* ws, const float* X, const uint32_t* order,
+                                              size_t base, int t) {
   const float* theta = ws + s.ws_params;
-  block.phase([&](int t) {
-    if (t >= count) return;
-    const size_t row = order ? order[base + t] : base + size_t(t);
-    const int n0 = s.widths[0];
-    float* a0 = ws + s.ws_acts[0] + t * n0;
-    for (int j = 0; j < n0; ++j) a0[j] = X[row * n0 + j];
-    for (int l = 1; l <= s.layers; ++l)
-      dense_forward_sample(theta + s.weight_offset[l], s.bias ? theta + s.bias_offset[l] : nullptr,
-                           ws + s.ws_acts[l - 1] + t * s.widths[l - 1], ws + s.ws_acts[l] + t * s.widths[l],
-                           s.widths[l - 1], s.widths[l], l < s.layers);
-  });
+  const size_t row = order ? order[base + size_t(t)] : base + size_t(t);
+  const int n0 = s.widths[0];
+  float* a0 = ws + s.ws_acts[0] + t * n0;
+  for (int j = 0; j < n0; ++j) a0[j] = X[row * n0 + j];
+  for (int l = 1; l <= s.layers; ++l)
+    dense_forward_sample(theta + s.weight_offset[l], s.bias ? theta + s.bias_offset[l] : nullptr,
+                         ws + s.ws_acts[l - 1] + t * s.widths[l - 1], ws + s.ws_acts[l] + t * s.widths[l],
+                         s.widths[l - 1], s.widths[l], l < s.layers);
 }
 
 // SGD steps of `batch` samples over positions [first, end) of the order (the last step may be
 // partial), starting from and ending in params_global (P floats). Adds Σ (ŷ − y)² over the samples to
 // *loss_global. With grads_global, also writes the last step's gradient there (lr 0 then leaves θ).
 SIGTRAIN_HD_TEMPLATE
-template <class Block>
-SIGTRAIN_HD void fused_train_steps(const Block& block, const FusedShape& s, float* ws, float* params_global,
-                                   const float* X, const float* Y, const uint32_t* order, size_t first, size_t end,
-                                   size_t batch, float lr, double* loss_global, float* grads_global) {
-  float* theta = ws + s.ws_params;
-  float* grad = ws + s.ws_grads;
-  double* loss = reinterpret_cast<double*>(ws + s.ws_loss);  // per thread: the same samples' terms, in step order
-  const int L = s.layers, T = s.threads, P = s.params, nL = s.widths[L];
-  block.phase([&](int t) {
+template <class Cluster>
+SIGTRAIN_HD void fused_train_steps(const Cluster& cluster, const FusedShape& s, float* params_global, const float* X,
+                                   const float* Y, const uint32_t* order, size_t first, size_t end, size_t batch,
+                                   float lr, double* loss_global, float* grads_global) {
+  const int L = s.layers, T = s.threads, P = s.params, nL = s.widths[L], K = cluster.ranks();
+  // Per thread, its samples' loss terms in step order; added over threads and blocks at the end.
+  const auto loss_terms = [&](int rank) { return reinterpret_cast<double*>(cluster.workspace(rank) + s.ws_loss); };
+  cluster.phase([&](int rank, int t) {
+    float* theta = cluster.workspace(rank) + s.ws_params;
     for (int e = t; e < P; e += T) theta[e] = params_global[e];
-    loss[t] = 0.0;
+    loss_terms(rank)[t] = 0.0;
   });
   for (size_t step = first; step < end; step += batch) {
     const int B = int(end - step < batch ? end - step : batch);
     const float inv_B = 1.0f / float(B);
-    block.phase([&](int t) {
+    cluster.phase([&](int rank, int t) {
+      float* grad = cluster.workspace(rank) + s.ws_grads;
       for (int e = t; e < P; e += T) grad[e] = 0.0f;
     });
-    for (int pass = 0; pass < B; pass += s.chunk) {
-      const int count = B - pass < s.chunk ? B - pass : s.chunk;
-      fused_forward_pass(block, s, ws, X, order, step + size_t(pass), count);
-      block.phase([&](int t) {  // Δ_L = (2/B)(ŷ − y) and the loss term, per sample
-        if (t >= count) return;
-        const size_t row = order ? order[step + pass + t] : step + size_t(pass + t);
-        loss[t] += output_delta_sample(ws + s.ws_acts[L] + t * nL, Y + row * nL, ws + s.ws_delta[L % 2] + t * nL, nL, inv_B);
+    for (int group = 0; group * K * s.chunk < B; ++group) {
+      cluster.phase([&](int rank, int t) {  // forward, Δ_L = (2/B)(ŷ − y) and the loss term, per sample
+        const FusedPass pass = fused_pass(group, rank, K, s.chunk, B);
+        if (t >= pass.count) return;
+        float* ws = cluster.workspace(rank);
+        const size_t base = step + size_t(pass.start);
+        fused_forward_sample(s, ws, X, order, base, t);
+        const size_t row = order ? order[base + size_t(t)] : base + size_t(t);
+        loss_terms(rank)[t] +=
+            output_delta_sample(ws + s.ws_acts[L] + t * nL, Y + row * nL, ws + s.ws_delta[L % 2] + t * nL, nL, inv_B);
       });
       for (int l = L; l >= 1; --l) {
         const int n_in = s.widths[l - 1], n_out = s.widths[l], row_entries = n_in + s.bias;
-        const float* delta = ws + s.ws_delta[l % 2];
-        const float* a_in = ws + s.ws_acts[l - 1];
         // dW_l += Δ_l a_{l-1}ᵀ (and db_l += Δ_l 1) over this pass: one warp per entry.
-        block.warp_units(
+        cluster.warp_units(
             n_out * row_entries,
-            [&](int entry, int lane) {
+            [&](int rank, int entry, int lane) {
+              const float* ws = cluster.workspace(rank);
               const int i = entry / row_entries, j = entry % row_entries;
-              return gradient_partial(delta, a_in, i, j < n_in ? j : -1, n_in, n_out, lane, kFusedWarp, count);
+              return gradient_partial(ws + s.ws_delta[l % 2], ws + s.ws_acts[l - 1], i, j < n_in ? j : -1, n_in, n_out,
+                                      lane, kFusedWarp, fused_pass(group, rank, K, s.chunk, B).count);
             },
-            [&](int entry, float total) {
+            [&](int rank, int entry, float total) {
               const int i = entry / row_entries, j = entry % row_entries;
-              grad[j < n_in ? s.weight_offset[l] + i * n_in + j : s.bias_offset[l] + i] += total;
+              cluster.workspace(rank)[s.ws_grads + (j < n_in ? s.weight_offset[l] + i * n_in + j : s.bias_offset[l] + i)] +=
+                  total;
             });
         if (l > 1)
-          block.phase([&](int t) {  // Δ_{l-1} = (W_lᵀ Δ_l) ⊙ a ⊙ (1 − a), per sample
-            if (t >= count) return;
-            dense_backward_sample(theta + s.weight_offset[l], delta + t * n_out, a_in + t * n_in,
-                                  ws + s.ws_delta[(l - 1) % 2] + t * n_in, n_in, n_out);
+          cluster.phase([&](int rank, int t) {  // Δ_{l-1} = (W_lᵀ Δ_l) ⊙ a ⊙ (1 − a), per sample
+            if (t >= fused_pass(group, rank, K, s.chunk, B).count) return;
+            float* ws = cluster.workspace(rank);
+            dense_backward_sample(ws + s.ws_params + s.weight_offset[l], ws + s.ws_delta[l % 2] + t * n_out,
+                                  ws + s.ws_acts[l - 1] + t * n_in, ws + s.ws_delta[(l - 1) % 2] + t * n_in, n_in,
+                                  n_out);
           });
       }
     }
-    block.phase([&](int t) {  // θ ← θ − lr · dθ
-      for (int e = t; e < P; e += T) theta[e] -= lr * grad[e];
+    cluster.sync_blocks();  // every block's part of dθ is complete
+    const bool last_step = step + batch >= end;
+    cluster.phase([&](int rank, int t) {  // dθ = Σ over blocks in block order; θ ← θ − lr · dθ
+      float* theta = cluster.workspace(rank) + s.ws_params;
+      for (int e = t; e < P; e += T) {
+        float total = 0.0f;
+        for (int k = 0; k < K; ++k) total += cluster.workspace(k)[s.ws_grads + e];
+        theta[e] -= lr * total;
+        if (grads_global && last_step && rank == 0) grads_global[e] = total;
+      }
     });
+    cluster.sync_blocks();  // no block clears its dθ while another still reads it
   }
-  block.phase([&](int t) {
-    for (int e = t; e < P; e += T) params_global[e] = theta[e];
-    if (grads_global)
-      for (int e = t; e < P; e += T) grads_global[e] = grad[e];
-    if (t == 0) {  // the threads' loss terms, added in thread order
+  cluster.phase([&](int rank, int t) {
+    if (rank != 0) return;  // the K copies of θ are identical
+    for (int e = t; e < P; e += T) params_global[e] = cluster.workspace(0)[s.ws_params + e];
+    if (t == 0) {  // the loss terms, added thread by thread, block by block
       double total = 0.0;
-      for (int k = 0; k < T; ++k) total += loss[k];
+      for (int k = 0; k < K; ++k)
+        for (int j = 0; j < T; ++j) total += loss_terms(k)[j];
       *loss_global += total;
     }
   });
+  cluster.sync_blocks();  // the blocks' shared memory stays until block 0 has read the loss terms
 }
 
-// Ŷ for `count` samples starting at row `first` of X (no order), in passes; out: nL × count, column-major.
+// Ŷ for `count` samples starting at row `first` of X (no order), in passes, by one block (a cluster of
+// one); out: nL × count, column-major.
 SIGTRAIN_HD_TEMPLATE
-template <class Block>
-SIGTRAIN_HD void fused_predict(const Block& block, const FusedShape& s, float* ws, const float* params_global,
-                               const float* X, size_t first, size_t count, float* out) {
+template <class Cluster>
+SIGTRAIN_HD void fused_predict(const Cluster& cluster, const FusedShape& s, const float* params_global, const float* X,
+                               size_t first, size_t count, float* out) {
   const int T = s.threads, P = s.params, L = s.layers, nL = s.widths[L];
-  block.phase([&](int t) {
-    for (int e = t; e < P; e += T) ws[s.ws_params + e] = params_global[e];
+  cluster.phase([&](int rank, int t) {
+    for (int e = t; e < P; e += T) cluster.workspace(rank)[s.ws_params + e] = params_global[e];
   });
   for (size_t pass = 0; pass < count; pass += size_t(s.chunk)) {
     const int n = int(count - pass < size_t(s.chunk) ? count - pass : size_t(s.chunk));
-    fused_forward_pass(block, s, ws, X, nullptr, first + pass, n);
-    block.phase([&](int t) {
+    cluster.phase([&](int rank, int t) {
       if (t >= n) return;
+      float* ws = cluster.workspace(rank);
+      fused_forward_sample(s, ws, X, nullptr, first + pass, t);
       for (int o = 0; o < nL; ++o) out[(pass + t) * nL + o] = ws[s.ws_acts[L] + t * nL + o];
     });
   }

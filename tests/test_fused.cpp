@@ -51,7 +51,9 @@ INSTANTIATE_TEST_SUITE_P(Networks, FusedVsReference,
                                            Case{{2, 3, 3, 1}, false, 256}, Case{{2, 3, 3, 1}, true, 300},
                                            Case{{3, 17, 4}, true, 31}, Case{{5, 64, 64, 3}, false, 100},
                                            Case{{4, 64, 1}, true, 513}, Case{{2, 8, 8, 8, 2}, true, 77},
-                                           Case{{64, 33, 64}, false, 40}),
+                                           Case{{64, 33, 64}, false, 40},
+                                           // batches over one block: 3 and 8 blocks per network
+                                           Case{{3, 17, 4}, true, 700}, Case{{2, 3, 3, 1}, false, 4096}),
                          testing::backend_case_name);
 
 // Catches networks the fused kernel cannot hold being accepted (they must fall back to cuBLAS).
@@ -67,20 +69,33 @@ TEST(FusedShape, RejectsWhatDoesNotFit) {
   EXPECT_LE(size_t(shape.ws_floats) * 4, kFusedMaxWorkspaceBytes);
 }
 
-// Catches a fused run whose result depends on how its steps are cut into launches.
+// Catches a fused run whose result depends on how its steps are cut into launches, with one block per
+// network and with several (batch 600: three blocks, the last step's batch smaller).
 TEST(FusedHost, SameBitsWhateverTheLaunchCut) {
   const NetworkSpec spec{{2, 5, 1}, true};
-  const Dataset d = random_dataset(spec, 1000, 91);
+  const Dataset d = random_dataset(spec, 2000, 91);
   const Parameters p = random_parameters(spec, 92);
-  FusedHostBackend a(spec), b(spec);
-  for (FusedHostBackend* x : {&a, &b}) {
-    x->set_parameters(p);
-    x->set_training_data(d);
-    x->begin_epoch({true, 5});
+  for (size_t batch : {64u, 600u}) {
+    FusedHostBackend a(spec), b(spec);
+    for (FusedHostBackend* x : {&a, &b}) {
+      x->set_parameters(p);
+      x->set_training_data(d);
+      x->begin_epoch({true, 5});
+    }
+    a.train_steps(0, 2000, batch, 0.1);
+    for (size_t first = 0; first < 2000; first += batch) b.train_step(first, std::min<size_t>(batch, 2000 - first), 0.1);
+    EXPECT_EQ(a.parameters().values, b.parameters().values) << batch;
+    EXPECT_EQ(a.epoch_loss_sum(), b.epoch_loss_sum()) << batch;
   }
-  a.train_steps(0, 1000, 64, 0.1);
-  for (size_t first = 0; first < 1000; first += 64) b.train_step(first, std::min<size_t>(64, 1000 - first), 0.1);
-  EXPECT_EQ(a.parameters().values, b.parameters().values);
+}
+
+// Catches a wrong count of blocks per network: one per pass of a block's samples, at most eight.
+TEST(FusedShape, BlocksPerNetworkFollowTheBatch) {
+  EXPECT_EQ(fused_blocks_per_network(1, 256), 1);
+  EXPECT_EQ(fused_blocks_per_network(256, 256), 1);
+  EXPECT_EQ(fused_blocks_per_network(257, 256), 2);
+  EXPECT_EQ(fused_blocks_per_network(4096, 256), kFusedMaxBlocksPerNetwork);
+  EXPECT_EQ(fused_blocks_per_network(100, 32), 4);
 }
 
 }  // namespace
