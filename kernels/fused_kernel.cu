@@ -20,9 +20,10 @@ namespace {
 // The cluster of blocks r·K … r·K + K − 1 trains network r: its parameters at params + r·P, its order
 // at orders + r·order_stride. Launched with clusters of K blocks when K > 1 (launch_train below).
 __global__ void __launch_bounds__(kFusedThreads)
-    fused_train_kernel(FusedShape s, int blocks_per_network, float* params, const float* X, const float* Y,
-                       const uint32_t* orders, size_t order_stride, size_t first, size_t end, size_t batch,
-                       const float* lrs, double* losses, float* grads) {
+    fused_train_kernel(const __grid_constant__ FusedShape s,  // read in place (no local copy: -Xptxas -v)
+                       int blocks_per_network, float* params, const float* X, const float* Y, const uint32_t* orders,
+                       size_t order_stride, size_t first, size_t end, size_t batch, const float* lrs, double* losses,
+                       float* grads) {
   extern __shared__ double workspace[];  // doubles: the per-thread loss terms need 8-byte alignment
   const size_t r = blockIdx.x / unsigned(blocks_per_network);
   fused_train_steps(DeviceCluster{blocks_per_network, reinterpret_cast<float*>(workspace)}, s, params + r * s.params,
@@ -32,7 +33,8 @@ __global__ void __launch_bounds__(kFusedThreads)
 
 // Block k predicts samples [k·per_block, …) of X with one network's parameters.
 __global__ void __launch_bounds__(kFusedThreads)
-    fused_predict_kernel(FusedShape s, const float* params, const float* X, size_t count, size_t per_block, float* out) {
+    fused_predict_kernel(const __grid_constant__ FusedShape s, const float* params, const float* X, size_t count,
+                         size_t per_block, float* out) {
   extern __shared__ double workspace[];
   const size_t first = size_t(blockIdx.x) * per_block;
   const size_t n = std::min(per_block, count - first);

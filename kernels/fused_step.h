@@ -25,9 +25,6 @@
 
 #include "sample_math.h"
 
-#if defined(__CUDACC__)
-#include <cooperative_groups.h>
-#endif
 
 // The phase templates below are __host__ __device__ but call the host-only HostCluster or the
 // device-only DeviceCluster; each instantiation runs on one side only, which nvcc is told here.
@@ -114,12 +111,17 @@ struct DeviceCluster {
   float* local;  // this block's shared memory
 
   __device__ int ranks() const { return blocks; }
-  __device__ int rank() const { return blocks > 1 ? int(cooperative_groups::this_cluster().block_rank()) : 0; }
+  // The sm_90 cluster intrinsics (what cooperative_groups::this_cluster() wraps; the wrappers cost a
+  // stack frame here).
+  __device__ int rank() const { return blocks > 1 ? int(__clusterRelativeBlockRank()) : 0; }
   __device__ float* workspace(int r) const {
-    return r == rank() ? local : cooperative_groups::this_cluster().map_shared_rank(local, r);
+    return r == rank() ? local : static_cast<float*>(__cluster_map_shared_rank(local, unsigned(r)));
   }
   __device__ void sync_blocks() const {
-    if (blocks > 1) cooperative_groups::this_cluster().sync();
+    if (blocks > 1) {  // the cluster's barrier, with release/acquire ordering of shared memory
+      __cluster_barrier_arrive();
+      __cluster_barrier_wait();
+    }
   }
   template <class Body>
   __device__ void phase(Body&& body) const {
