@@ -61,7 +61,7 @@ raw=$results/raw-$stamp
 mkdir -p "$raw"
 "${bench[@]}" --backends cuda-fused,cuda-graphs,cuda-nographs,cpu-all --networks 2-3-3-1 --batches 256,4096 \
   --json "$raw/bench-notes.json" >/dev/null
-"${bench[@]}" --backends cuda-fused --networks 2-3-3-1 --batches 256 --replicas 1024 --work 1e11 \
+"${bench[@]}" --backends cuda-fused --networks 2-3-3-1 --batches 256 --replicas 1024 --work 2e10 \
   --json "$raw/bench-replicas.json" >/dev/null
 "${bench[@]}" --backends cuda-graphs,cuda-nographs --networks 2-1024-1024-1 --batches 4096 --work 2e12 \
   --json "$raw/bench-wide.json" >/dev/null
