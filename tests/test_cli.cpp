@@ -1089,5 +1089,15 @@ TEST(CliReplicas, BadSweepsAreUsageErrors) {
   }
 }
 
+// Catches explain and train disagreeing on the default network: explain without --model shows the
+// network that train (same --seed default) starts from.
+TEST(CliExplain, DefaultNetworkIsTrainsStartingPoint) {
+  const fs::path dir = scratch_dir();
+  run_ok({"train", "--epochs", "0", "--quiet", "--save", (dir / "start.json").string()});
+  const RunResult by_default = run_ok({"explain", "--x", "0.5,-1", "--y", "0.3"});
+  const RunResult from_model = run_ok({"explain", "--model", (dir / "start.json").string(), "--x", "0.5,-1", "--y", "0.3"});
+  EXPECT_EQ(by_default.out, from_model.out);
+}
+
 }  // namespace
 }  // namespace sigtrain

@@ -15,7 +15,7 @@ namespace {
 struct NetworkOptions {
   std::string layers = "2,3,3,1";
   bool bias = false;
-  uint64_t seed = 1;
+  uint64_t seed = 2;  // as train's, so that explain shows the network train starts from
 };
 
 void add_network_options(CLI::App& c, NetworkOptions& o) {
