@@ -131,6 +131,14 @@ void FusedNetworks::set_training_data(const Dataset& train) {
   for (void* p : {static_cast<void*>(X_), static_cast<void*>(Y_), static_cast<void*>(orders_)})
     if (p) cudaFree(p);
   train_size_ = train.size;
+  // The fused kernel keeps the data and every network's order on the device; it does not stream.
+  const size_t needed = (train.x.size() + train.y.size()) * sizeof(float) + count_ * train.size * sizeof(uint32_t);
+  size_t free_bytes = 0, total_bytes = 0;
+  CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
+  if (needed > free_bytes / 10 * 8)
+    throw CudaError("the training data and epoch orders need " + std::to_string(needed >> 20) + " MiB of the " +
+                    std::to_string(free_bytes >> 20) + " MiB free on the device, and the fused kernel does not "
+                    "stream: use --kernel cublas, which streams data sets larger than device memory");
   X_ = device_alloc<float>(train.x.size(), "the training inputs");
   Y_ = device_alloc<float>(train.y.size(), "the training targets");
   orders_ = device_alloc<uint32_t>(count_ * train.size, "the epoch orders");
