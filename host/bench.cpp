@@ -87,19 +87,8 @@ void summarise(BenchResult& r, const std::vector<double>& samples_per_second, co
 // Largest relative difference of the loss and each layer's gradient from the reference on one batch.
 double difference_from_reference(Backend& backend, const Parameters& p, const Dataset& d, size_t batch) {
   const size_t count = std::min<size_t>(batch, 256);  // the fp64 reference is slow on wide networks
-  const Batch b{d.x.data(), d.y.data(), count};
-  ReferenceBackend reference(p.spec);
-  reference.set_parameters(p);
   backend.set_parameters(p);
-  Parameters fast, exact;
-  const double fast_loss = backend.loss_and_gradients(b, fast);
-  const double exact_loss = reference.loss_and_gradients(b, exact);
-  double worst = relative_difference(&fast_loss, &exact_loss, 1);
-  for (int l = 1; l <= p.spec.num_layers(); ++l) {
-    const size_t offset = p.spec.weight_offset(l), n = p.spec.weight_offset(l + 1) - offset;
-    worst = std::max(worst, relative_difference(fast.values.data() + offset, exact.values.data() + offset, n));
-  }
-  return worst;
+  return compare_with_reference(backend, {d.x.data(), d.y.data(), count}).worst();
 }
 
 // R networks at once: on the GPU in the fused kernel's shared launches, on the host with threads over

@@ -4,7 +4,7 @@
 
 #include "reference.h"
 #include "rng.h"
-#include "trainer.h"  // relative_difference
+#include "trainer.h"  // layer_relative_difference
 
 namespace sigtrain {
 
@@ -45,8 +45,7 @@ GradcheckResult gradcheck(const NetworkSpec& spec, uint64_t seed, int B) {
   result.loss = reference::loss_and_gradients(p, X.data(), Y.data(), B, backprop);
   const Parameters numeric = finite_difference_gradient(p, X.data(), Y.data(), B);
   for (int l = 1; l <= spec.num_layers(); ++l) {
-    const size_t offset = spec.weight_offset(l), n = spec.weight_offset(l + 1) - offset;
-    GradcheckLayer layer{l, relative_difference(backprop.values.data() + offset, numeric.values.data() + offset, n)};
+    GradcheckLayer layer{l, layer_relative_difference(backprop, numeric, l)};
     result.worst = std::max(result.worst, layer.relative_error);
     result.layers.push_back(layer);
   }

@@ -21,6 +21,31 @@ double relative_difference(const double* a, const double* b, size_t n) {
   return largest_reference > 0.0 ? largest_difference / largest_reference : std::numeric_limits<double>::infinity();
 }
 
+double layer_relative_difference(const Parameters& a, const Parameters& b, int l) {
+  const size_t offset = a.spec.weight_offset(l), n = a.spec.weight_offset(l + 1) - offset;
+  return relative_difference(a.values.data() + offset, b.values.data() + offset, n);
+}
+
+double ReferenceComparison::worst() const {
+  double largest = loss;
+  for (double d : layers) largest = std::max(largest, d);
+  return largest;
+}
+
+ReferenceComparison compare_with_reference(Backend& backend, const Batch& batch) {
+  const Parameters params = backend.parameters();
+  ReferenceBackend reference(params.spec);
+  reference.set_parameters(params);
+  Parameters fast_grad, reference_grad;
+  const double fast_loss = backend.loss_and_gradients(batch, fast_grad);
+  const double reference_loss = reference.loss_and_gradients(batch, reference_grad);
+  ReferenceComparison c;
+  c.loss = relative_difference(&fast_loss, &reference_loss, 1);
+  for (int l = 1; l <= params.spec.num_layers(); ++l)
+    c.layers.push_back(layer_relative_difference(fast_grad, reference_grad, l));
+  return c;
+}
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -33,7 +58,7 @@ double seconds_since(Clock::time_point start) {
 // current parameters, and compares loss and gradients layer by layer.
 class Verifier {
  public:
-  Verifier(const Dataset& train, const NetworkSpec& spec) : train_(train), reference_(spec) {}
+  explicit Verifier(const Dataset& train) : train_(train) {}
 
   VerifyReport compare(Backend& backend, const std::vector<uint32_t>& order, size_t first, size_t count, long step) {
     const int n0 = train_.inputs, nL = train_.outputs;
@@ -44,32 +69,20 @@ class Verifier {
       std::copy(train_.x_of(row), train_.x_of(row) + n0, x_.begin() + b * n0);
       std::copy(train_.y_of(row), train_.y_of(row) + nL, y_.begin() + b * nL);
     }
-    const Batch batch{x_.data(), y_.data(), count};
-    const Parameters params = backend.parameters();
-    reference_.set_parameters(params);
-    Parameters fast_grad, reference_grad;
-    const double fast_loss = backend.loss_and_gradients(batch, fast_grad);
-    const double reference_loss = reference_.loss_and_gradients(batch, reference_grad);
-
+    const ReferenceComparison c = compare_with_reference(backend, {x_.data(), y_.data(), count});
     VerifyReport report;
     report.step = step;
-    report.loss_difference = relative_difference(&fast_loss, &reference_loss, 1);
-    const NetworkSpec& spec = params.spec;
-    for (int l = 1; l <= spec.num_layers(); ++l) {
-      // W_l and b_l are adjacent in the flat layout: one tensor per layer.
-      const size_t offset = spec.weight_offset(l), n = spec.weight_offset(l + 1) - offset;
-      const double d = relative_difference(fast_grad.values.data() + offset, reference_grad.values.data() + offset, n);
-      if (d > report.gradient_difference || report.worst_layer == 0) {
-        report.gradient_difference = d;
+    report.loss_difference = c.loss;
+    for (int l = 1; l <= int(c.layers.size()); ++l)
+      if (c.layers[l - 1] > report.gradient_difference || report.worst_layer == 0) {
+        report.gradient_difference = c.layers[l - 1];
         report.worst_layer = l;
       }
-    }
     return report;
   }
 
  private:
   const Dataset& train_;
-  ReferenceBackend reference_;
   std::vector<float> x_, y_;
 };
 
@@ -81,7 +94,7 @@ TrainResult train(Backend& backend, const Parameters& initial, const Dataset& tr
   backend.set_parameters(initial);
   backend.set_training_data(train);
   Parameters last_good = initial;  // parameters at the end of the last epoch whose loss was finite
-  Verifier verifier(train, initial.spec);
+  Verifier verifier(train);
   const bool verify = config.verify_every > 0 && backend.name() != "reference";
   const bool check_every_step = backend.loss_is_cheap_to_read();
   const auto stop_requested = [&] { return stop && stop->load(std::memory_order_relaxed); };

@@ -62,6 +62,17 @@ constexpr double kVerifyTolerance = 1e-4;
 
 // Relative difference of two tensors: max|a − b| / max|b| (the reference is b); 0 when both are 0.
 double relative_difference(const double* a, const double* b, size_t n);
+// The same for layer l's parameters (W_l with b_l, adjacent in the flat layout) of a and b (the reference).
+double layer_relative_difference(const Parameters& a, const Parameters& b, int l);
+
+// A backend's loss and gradients on `batch` at its current parameters, against the fp64 reference at
+// the same parameters: the relative difference of the loss and of each layer's gradient.
+struct ReferenceComparison {
+  double loss = 0;
+  std::vector<double> layers;  // index l − 1
+  double worst() const;        // the largest of them all
+};
+ReferenceComparison compare_with_reference(Backend& backend, const Batch& batch);
 
 // Trains `backend` from `initial` on `train`, validating on `validation` (may be empty). Stops early,
 // after the step in progress, when `stop` becomes true (Ctrl-C). Throws InputError when a verification

@@ -46,11 +46,6 @@ inline std::string backend_case_name(const ::testing::TestParamInfo<BackendCase>
   return s + (info.param.bias ? "bias_" : "nobias_") + "B" + std::to_string(info.param.batch);
 }
 
-// Relative difference (max|a − b| / max|b|) of layer l's parameters (W_l with b_l).
-inline double layer_difference(const Parameters& a, const Parameters& b, int l) {
-  const size_t offset = a.spec.weight_offset(l), n = a.spec.weight_offset(l + 1) - offset;
-  return relative_difference(a.values.data() + offset, b.values.data() + offset, n);
-}
 
 // How far a fast backend is from the fp64 reference on one case.
 struct Agreement {
@@ -58,6 +53,11 @@ struct Agreement {
   double loss = 0;             // the loss (one step), or the largest per-epoch training MSE (100 steps)
   std::vector<double> layers;  // each layer's gradient (one step) or parameters (100 steps)
   double moved = 0;            // 100 steps: how far the reference's parameters moved from the start
+  double worst() const {
+    double largest = std::max(forward, loss);
+    for (double d : layers) largest = std::max(largest, d);
+    return largest;
+  }
 };
 
 // One step from random parameters on a random batch of c.batch samples: forward, loss, and every
@@ -74,11 +74,9 @@ inline Agreement one_step_agreement(Backend& fast, const BackendCase& c, uint64_
   fast.predict(d.x.data(), c.batch, fast_out.data());
   reference.predict(d.x.data(), c.batch, exact_out.data());
   a.forward = relative_difference(fast_out.data(), exact_out.data(), fast_out.size());
-  Parameters fast_grad, exact_grad;
-  const double fast_loss = fast.loss_and_gradients({d.x.data(), d.y.data(), c.batch}, fast_grad);
-  const double exact_loss = reference.loss_and_gradients({d.x.data(), d.y.data(), c.batch}, exact_grad);
-  a.loss = relative_difference(&fast_loss, &exact_loss, 1);
-  for (int l = 1; l <= spec.num_layers(); ++l) a.layers.push_back(layer_difference(fast_grad, exact_grad, l));
+  const ReferenceComparison gradients = compare_with_reference(fast, {d.x.data(), d.y.data(), c.batch});
+  a.loss = gradients.loss;
+  a.layers = gradients.layers;
   return a;
 }
 
@@ -102,7 +100,7 @@ inline Agreement hundred_steps_agreement(Backend& fast, const BackendCase& c, ui
   EXPECT_EQ(fast_result.outcome, TrainOutcome::completed);
   EXPECT_EQ(fast_result.epochs.size(), exact.epochs.size());
   Agreement a;
-  for (int l = 1; l <= spec.num_layers(); ++l) a.layers.push_back(layer_difference(fast_result.parameters, exact.parameters, l));
+  for (int l = 1; l <= spec.num_layers(); ++l) a.layers.push_back(layer_relative_difference(fast_result.parameters, exact.parameters, l));
   for (size_t e = 0; e < std::min(exact.epochs.size(), fast_result.epochs.size()); ++e)
     a.loss = std::max(a.loss, relative_difference(&fast_result.epochs[e].train_mse, &exact.epochs[e].train_mse, 1));
   a.moved = relative_difference(exact.parameters.values.data(), p.values.data(), p.values.size());

@@ -85,23 +85,7 @@ TEST(CpuBackend, GrowingBatchesReuseNothingStale) {
 
 // Largest relative difference of loss, outputs and each layer's gradient from the reference on one batch.
 double worst_difference_from_reference(CpuBackend& cpu, const NetworkSpec& spec, size_t batch, uint64_t seed) {
-  const Parameters p = random_parameters(spec, seed);
-  const Dataset d = random_dataset(spec, batch, seed + 1);
-  ReferenceBackend reference(spec);
-  cpu.set_parameters(p);
-  reference.set_parameters(p);
-  Parameters fast, exact;
-  const double fast_loss = cpu.loss_and_gradients({d.x.data(), d.y.data(), batch}, fast);
-  const double exact_loss = reference.loss_and_gradients({d.x.data(), d.y.data(), batch}, exact);
-  double worst = std::abs(fast_loss - exact_loss) / exact_loss;
-  for (int l = 1; l <= spec.num_layers(); ++l) {
-    const size_t offset = spec.weight_offset(l), n = spec.weight_offset(l + 1) - offset;
-    worst = std::max(worst, relative_difference(fast.values.data() + offset, exact.values.data() + offset, n));
-  }
-  std::vector<double> yhat(batch * spec.outputs()), yhat_exact(yhat.size());
-  cpu.predict(d.x.data(), batch, yhat.data());
-  reference.predict(d.x.data(), batch, yhat_exact.data());
-  return std::max(worst, relative_difference(yhat.data(), yhat_exact.data(), yhat.size()));
+  return testing::one_step_agreement(cpu, {spec.widths, spec.bias, batch}, seed).worst();
 }
 
 std::string variant_names() {
