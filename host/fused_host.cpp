@@ -28,8 +28,9 @@ bool make_fused_shape(const NetworkSpec& spec, FusedShape& s, std::string* why_n
     s.bias_offset[l] = int(spec.bias_offset(l));
   }
   s.threads = kFusedThreads;
-  int width_sum = 0;
-  for (int l = 0; l <= L; ++l) width_sum += spec.widths[l];
+  // Rows padded to an odd number of floats, so that a warp reading one value from each of 32 rows
+  // touches 32 banks of shared memory.
+  for (int l = 0; l <= L; ++l) s.row[l] = spec.widths[l] | 1;
   // Passes as long as the workspace allows: a whole block of samples where it fits.
   for (s.chunk = kFusedThreads; s.chunk >= kFusedWarp; s.chunk /= 2) {
     int offset = 0;
@@ -39,12 +40,13 @@ bool make_fused_shape(const NetworkSpec& spec, FusedShape& s, std::string* why_n
     offset += s.params;
     for (int l = 0; l <= L; ++l) {
       s.ws_acts[l] = offset;
-      offset += s.chunk * spec.widths[l];
+      offset += s.chunk * s.row[l];
     }
-    for (int& delta : s.ws_delta) {
-      delta = offset;
-      offset += s.chunk * spec.max_width();
+    for (int l = 1; l < L; ++l) {
+      s.ws_delta[l] = offset;
+      offset += s.chunk * s.row[l];
     }
+    s.ws_delta[L] = s.ws_acts[L];  // Δ_L is written over ŷ
     offset += offset % 2;  // the doubles start 8-byte aligned
     s.ws_loss = offset;
     offset += 2 * s.threads;

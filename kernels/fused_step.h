@@ -11,13 +11,17 @@
 // against the fp64 reference (tests/test_fused.cpp).
 //
 // One step over a batch of B samples (DESIGN.md §1), in passes of up to `chunk` samples, pass p taken
-// by block p mod K:
-//   forward    thread t: sample t of the pass through every layer, Δ_L = (2/B)(ŷ − y), loss term
-//   gradients  per layer, one warp per entry of dW_l (and db_l): lanes sum every 32nd sample, then a
-//              butterfly of shuffles adds the lanes — a fixed order, so the result is deterministic
-//   deltas     thread t: Δ_{l-1} = (W_lᵀ Δ_l) ⊙ a ⊙ (1 − a) for its sample
+// by block p mod K; three phases, so three barriers a step when one block takes the batch at once:
+//   samples    thread t, sample t of the pass alone: forward through every layer, Δ_L = (2/B)(ŷ − y)
+//              and its loss term, then Δ_{l-1} = (W_lᵀ Δ_l) ⊙ a ⊙ (1 − a) down to Δ_1. A thread reads
+//              and writes only its own rows of a_l and Δ_l, so no barrier is needed between layers.
+//   gradients  one warp per entry of θ (every layer's dW_l and db_l at once): lanes sum every 32nd
+//              sample of Δ_l[t][i] · a_{l-1}[t][j], then a butterfly of shuffles adds the lanes — a
+//              fixed order, so the result is deterministic
 //   update     every block adds the K blocks' dθ in block order and takes θ ← θ − lr · dθ, so the K
 //              copies of θ stay identical
+// Rows of a_l and Δ_l in the workspace are padded to an odd number of floats: the lanes of a warp read
+// one value from each of 32 consecutive rows, which an odd stride puts in 32 different banks.
 #pragma once
 
 #include <cstddef>
@@ -56,8 +60,9 @@ struct FusedShape {
   int chunk = 0;                            // samples per pass (≤ threads)
   // Workspace offsets, in floats.
   int ws_params = 0, ws_grads = 0;          // θ and dθ: P each
-  int ws_acts[kFusedMaxLayers + 1] = {};    // a_l for the pass: chunk rows of n_l
-  int ws_delta[2] = {};                     // Δ_l and Δ_{l-1}, alternating: chunk rows of max width
+  int row[kFusedMaxLayers + 1] = {};        // floats per row of a_l and Δ_l: n_l, made odd
+  int ws_acts[kFusedMaxLayers + 1] = {};    // a_l for the pass: chunk rows, l = 0 … L
+  int ws_delta[kFusedMaxLayers + 1] = {};   // Δ_l for the pass: chunk rows, l = 1 … L (Δ_L over a_L = ŷ)
   int ws_loss = 0;                          // one double per thread (8-byte aligned)
   int ws_floats = 0;                        // total
 };
@@ -153,20 +158,34 @@ SIGTRAIN_HD FusedPass fused_pass(int group, int rank, int blocks, int chunk, int
   return {start, left <= 0 ? 0 : (left < chunk ? left : chunk)};
 }
 
-// The forward pass of thread t of one pass of `count` samples (rows order[base + t], or base + t when
-// order is null), with the parameters θ of the workspace; a_L ends in ws_acts[L].
-SIGTRAIN_HD_TEMPLATE
-SIGTRAIN_HD void fused_forward_sample(const FusedShape& s, float* ws, const float* X, const uint32_t* order,
-                                              size_t base, int t) {
+// Where row t of a_l (and of Δ_l) lies in a workspace.
+SIGTRAIN_HD float* fused_act(const FusedShape& s, float* ws, int l, int t) { return ws + s.ws_acts[l] + t * s.row[l]; }
+SIGTRAIN_HD float* fused_delta(const FusedShape& s, float* ws, int l, int t) {
+  return ws + s.ws_delta[l] + t * s.row[l];
+}
+
+// The forward pass of sample x (row `row` of X) as row t of the pass, with the parameters θ of the
+// workspace; ŷ ends in row t of a_L.
+SIGTRAIN_HD void fused_forward_sample(const FusedShape& s, float* ws, const float* X, size_t row, int t) {
   const float* theta = ws + s.ws_params;
-  const size_t row = order ? order[base + size_t(t)] : base + size_t(t);
   const int n0 = s.widths[0];
-  float* a0 = ws + s.ws_acts[0] + t * n0;
+  float* a0 = fused_act(s, ws, 0, t);
   for (int j = 0; j < n0; ++j) a0[j] = X[row * n0 + j];
   for (int l = 1; l <= s.layers; ++l)
     dense_forward_sample(theta + s.weight_offset[l], s.bias ? theta + s.bias_offset[l] : nullptr,
-                         ws + s.ws_acts[l - 1] + t * s.widths[l - 1], ws + s.ws_acts[l] + t * s.widths[l],
-                         s.widths[l - 1], s.widths[l], l < s.layers);
+                         fused_act(s, ws, l - 1, t), fused_act(s, ws, l, t), s.widths[l - 1], s.widths[l],
+                         l < s.layers);
+}
+
+// Which gradient entry the flat parameter index e is: layer l, row i, column j (j = −1: the bias b_l[i]).
+struct FusedEntry {
+  int l, i, j;
+};
+SIGTRAIN_HD FusedEntry fused_entry(const FusedShape& s, int e) {
+  int l = 1;
+  while (l < s.layers && e >= s.weight_offset[l + 1]) ++l;
+  const int n_in = s.widths[l - 1], k = e - s.weight_offset[l];
+  return k < s.widths[l] * n_in ? FusedEntry{l, k / n_in, k % n_in} : FusedEntry{l, k - s.widths[l] * n_in, -1};
 }
 
 // SGD steps of `batch` samples over positions [first, end) of the order (the last step may be
@@ -188,46 +207,35 @@ SIGTRAIN_HD void fused_train_steps(const Cluster& cluster, const FusedShape& s, 
   for (size_t step = first; step < end; step += batch) {
     const int B = int(end - step < batch ? end - step : batch);
     const float inv_B = 1.0f / float(B);
-    cluster.phase([&](int rank, int t) {
-      float* grad = cluster.workspace(rank) + s.ws_grads;
-      for (int e = t; e < P; e += T) grad[e] = 0.0f;
-    });
     for (int group = 0; group * K * s.chunk < B; ++group) {
-      cluster.phase([&](int rank, int t) {  // forward, Δ_L = (2/B)(ŷ − y) and the loss term, per sample
+      cluster.phase([&](int rank, int t) {  // one sample, forward and backward (DESIGN.md §1)
         const FusedPass pass = fused_pass(group, rank, K, s.chunk, B);
         if (t >= pass.count) return;
         float* ws = cluster.workspace(rank);
-        const size_t base = step + size_t(pass.start);
-        fused_forward_sample(s, ws, X, order, base, t);
-        const size_t row = order ? order[base + size_t(t)] : base + size_t(t);
-        loss_terms(rank)[t] +=
-            output_delta_sample(ws + s.ws_acts[L] + t * nL, Y + row * nL, ws + s.ws_delta[L % 2] + t * nL, nL, inv_B);
+        const size_t position = step + size_t(pass.start + t);
+        const size_t row = order ? order[position] : position;
+        fused_forward_sample(s, ws, X, row, t);
+        loss_terms(rank)[t] +=  // Δ_L = (2/B)(ŷ − y), written over ŷ
+            output_delta_sample(fused_act(s, ws, L, t), Y + row * nL, fused_delta(s, ws, L, t), nL, inv_B);
+        for (int l = L; l > 1; --l)  // Δ_{l-1} = (W_lᵀ Δ_l) ⊙ a_{l-1} ⊙ (1 − a_{l-1})
+          dense_backward_sample(ws + s.ws_params + s.weight_offset[l], fused_delta(s, ws, l, t),
+                                fused_act(s, ws, l - 1, t), fused_delta(s, ws, l - 1, t), s.widths[l - 1],
+                                s.widths[l]);
       });
-      for (int l = L; l >= 1; --l) {
-        const int n_in = s.widths[l - 1], n_out = s.widths[l], row_entries = n_in + s.bias;
-        // dW_l += Δ_l a_{l-1}ᵀ (and db_l += Δ_l 1) over this pass: one warp per entry.
-        cluster.warp_units(
-            n_out * row_entries,
-            [&](int rank, int entry, int lane) {
-              const float* ws = cluster.workspace(rank);
-              const int i = entry / row_entries, j = entry % row_entries;
-              return gradient_partial(ws + s.ws_delta[l % 2], ws + s.ws_acts[l - 1], i, j < n_in ? j : -1, n_in, n_out,
-                                      lane, kFusedWarp, fused_pass(group, rank, K, s.chunk, B).count);
-            },
-            [&](int rank, int entry, float total) {
-              const int i = entry / row_entries, j = entry % row_entries;
-              cluster.workspace(rank)[s.ws_grads + (j < n_in ? s.weight_offset[l] + i * n_in + j : s.bias_offset[l] + i)] +=
-                  total;
-            });
-        if (l > 1)
-          cluster.phase([&](int rank, int t) {  // Δ_{l-1} = (W_lᵀ Δ_l) ⊙ a ⊙ (1 − a), per sample
-            if (t >= fused_pass(group, rank, K, s.chunk, B).count) return;
+      // dW_l += Δ_l a_{l-1}ᵀ and db_l += Δ_l 1 over this pass, every layer at once: one warp per entry.
+      cluster.warp_units(
+          P,
+          [&](int rank, int e, int lane) {
             float* ws = cluster.workspace(rank);
-            dense_backward_sample(ws + s.ws_params + s.weight_offset[l], ws + s.ws_delta[l % 2] + t * n_out,
-                                  ws + s.ws_acts[l - 1] + t * n_in, ws + s.ws_delta[(l - 1) % 2] + t * n_in, n_in,
-                                  n_out);
+            const FusedEntry g = fused_entry(s, e);
+            return gradient_partial(fused_delta(s, ws, g.l, 0), s.row[g.l], fused_act(s, ws, g.l - 1, 0),
+                                    s.row[g.l - 1], g.i, g.j, lane, kFusedWarp,
+                                    fused_pass(group, rank, K, s.chunk, B).count);
+          },
+          [&](int rank, int e, float total) {  // the first pass of the step starts the sums
+            float& grad = cluster.workspace(rank)[s.ws_grads + e];
+            grad = group == 0 ? total : grad + total;
           });
-      }
     }
     cluster.sync_blocks();  // every block's part of dθ is complete
     const bool last_step = step + batch >= end;
@@ -240,7 +248,7 @@ SIGTRAIN_HD void fused_train_steps(const Cluster& cluster, const FusedShape& s, 
         if (grads_global && last_step && rank == 0) grads_global[e] = total;
       }
     });
-    cluster.sync_blocks();  // no block clears its dθ while another still reads it
+    cluster.sync_blocks();  // no block starts the next step's dθ while another still reads this one
   }
   cluster.phase([&](int rank, int t) {
     if (rank != 0) return;  // the K copies of θ are identical
@@ -270,8 +278,9 @@ SIGTRAIN_HD void fused_predict(const Cluster& cluster, const FusedShape& s, cons
     cluster.phase([&](int rank, int t) {
       if (t >= n) return;
       float* ws = cluster.workspace(rank);
-      fused_forward_sample(s, ws, X, nullptr, first + pass, t);
-      for (int o = 0; o < nL; ++o) out[(pass + t) * nL + o] = ws[s.ws_acts[L] + t * nL + o];
+      fused_forward_sample(s, ws, X, first + pass + size_t(t), t);
+      const float* yhat = fused_act(s, ws, L, t);
+      for (int o = 0; o < nL; ++o) out[(pass + t) * nL + o] = yhat[o];
     });
   }
 }

@@ -22,6 +22,7 @@ SIGTRAIN_HD void dense_forward_sample(const T* W, const T* b, const T* a_in, T* 
 }
 
 // The output layer's delta for one sample: Δ_L = (2/B)(ŷ − y); returns Σ_o (ŷ − y)², its loss term.
+// delta may be yhat itself (each ŷ_o is read before Δ_o is written).
 template <typename T>
 SIGTRAIN_HD T output_delta_sample(const T* yhat, const T* y, T* delta, int n_out, T inv_B) {
   T squared = T(0);
@@ -45,12 +46,12 @@ SIGTRAIN_HD void dense_backward_sample(const T* W, const T* delta, const T* a_in
 
 // Part of one entry of a layer's gradient over a group of `count` samples: the samples t = start,
 // start + stride, … < count of dW[i][j] = Σ_t Δ[t][i] · a_in[t][j] (or of db[i] = Σ_t Δ[t][i] when
-// j < 0), in sample order. Rows of Δ have n_out values and rows of a_in n_in.
+// j < 0), in sample order. Row t of Δ starts at delta + t·delta_row, row t of a_in at a_in + t·a_row.
 template <typename T>
-SIGTRAIN_HD T gradient_partial(const T* delta, const T* a_in, int i, int j, int n_in, int n_out, int start,
+SIGTRAIN_HD T gradient_partial(const T* delta, int delta_row, const T* a_in, int a_row, int i, int j, int start,
                                int stride, int count) {
   T sum = T(0);
-  for (int t = start; t < count; t += stride) sum += delta[t * n_out + i] * (j < 0 ? T(1) : a_in[t * n_in + j]);
+  for (int t = start; t < count; t += stride) sum += delta[t * delta_row + i] * (j < 0 ? T(1) : a_in[t * a_row + j]);
   return sum;
 }
 
