@@ -151,17 +151,11 @@ std::string CpuBackend::description() const {
 }
 
 void CpuBackend::set_parameters(const Parameters& p) {
-  if (p.spec != spec_)
-    throw std::invalid_argument("parameters of " + p.spec.to_string() + " given to a " + spec_.to_string() +
-                                " backend");
-  for (size_t k = 0; k < params_.size(); ++k) params_[k] = float(p.values[k]);
+  p.check_spec(spec_);
+  params_ = p.to_float();
 }
 
-Parameters CpuBackend::parameters() const {
-  Parameters p(spec_);
-  for (size_t k = 0; k < params_.size(); ++k) p.values[k] = params_[k];
-  return p;
-}
+Parameters CpuBackend::parameters() const { return Parameters::from_float(spec_, params_.data()); }
 
 void CpuBackend::reserve(size_t batch) {
   if (batch <= capacity_) return;

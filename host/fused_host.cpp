@@ -76,15 +76,11 @@ HostCluster FusedHostBackend::cluster(int blocks) {
 }
 
 void FusedHostBackend::set_parameters(const Parameters& p) {
-  if (p.spec != spec_) throw std::invalid_argument("parameters of another network");
-  for (size_t k = 0; k < params_.size(); ++k) params_[k] = float(p.values[k]);
+  p.check_spec(spec_);
+  params_ = p.to_float();
 }
 
-Parameters FusedHostBackend::parameters() const {
-  Parameters p(spec_);
-  for (size_t k = 0; k < params_.size(); ++k) p.values[k] = params_[k];
-  return p;
-}
+Parameters FusedHostBackend::parameters() const { return Parameters::from_float(spec_, params_.data()); }
 
 void FusedHostBackend::train_steps(size_t first, size_t end, size_t batch, double lr) {
   const Dataset& d = train();
@@ -106,8 +102,7 @@ double FusedHostBackend::loss_and_gradients(const Batch& batch, Parameters& grad
   double loss_sum = 0.0;
   fused_train_steps(cluster(fused_blocks_per_network(batch.count, shape_.chunk)), shape_, params.data(), batch.x,
                     batch.y, nullptr, 0, batch.count, batch.count, 0.0f, &loss_sum, grads.data());
-  grad = Parameters(spec_);
-  std::copy(grads.begin(), grads.end(), grad.values.begin());
+  grad = Parameters::from_float(spec_, grads.data());
   return loss_sum / double(batch.count);
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <sstream>
+#include <stdexcept>
 
 #include "errors.h"
 #include "rng.h"
@@ -71,6 +72,19 @@ NetworkSpec parse_widths(const std::string& text, bool bias) {
 
 bool Parameters::all_finite() const {
   return std::all_of(values.begin(), values.end(), [](double v) { return std::isfinite(v); });
+}
+
+std::vector<float> Parameters::to_float() const { return std::vector<float>(values.begin(), values.end()); }
+
+Parameters Parameters::from_float(const NetworkSpec& spec, const float* values) {
+  Parameters p(spec);
+  std::copy(values, values + p.values.size(), p.values.begin());
+  return p;
+}
+
+void Parameters::check_spec(const NetworkSpec& expected) const {
+  if (spec != expected)
+    throw std::invalid_argument("parameters of " + spec.to_string() + " given to a " + expected.to_string() + " backend");
 }
 
 Parameters glorot_uniform(const NetworkSpec& spec, uint64_t seed) {

@@ -57,6 +57,14 @@ struct Parameters {
   double W(int l, int i, int j) const { return W(l)[size_t(i) * spec.widths[l - 1] + j]; }
 
   bool all_finite() const;
+
+  // The values in fp32, the precision the fast backends train in, and back (each float is exactly a
+  // double, so a round trip from fp32 changes nothing).
+  std::vector<float> to_float() const;
+  static Parameters from_float(const NetworkSpec& spec, const float* values);
+
+  // Throws std::invalid_argument unless these are parameters of `expected` (a backend's network).
+  void check_spec(const NetworkSpec& expected) const;
 };
 
 // Glorot-uniform initialisation (Glorot & Bengio 2010): W_l ~ U(−a, a), a = sqrt(6 / (n_{l-1} + n_l));

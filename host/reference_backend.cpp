@@ -7,7 +7,7 @@
 namespace sigtrain {
 
 void ReferenceBackend::set_parameters(const Parameters& p) {
-  if (p.spec != params_.spec) throw std::invalid_argument("parameters of " + p.spec.to_string() + " given to a " + params_.spec.to_string() + " backend");
+  p.check_spec(params_.spec);
   params_ = p;
 }
 

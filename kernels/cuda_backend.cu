@@ -259,8 +259,8 @@ void CudaBackend::clear_graphs() {
 }
 
 void CudaBackend::set_parameters(const Parameters& p) {
-  if (p.spec != spec_) throw std::invalid_argument("parameters of " + p.spec.to_string() + " given to a " + spec_.to_string() + " backend");
-  const std::vector<float> values(p.values.begin(), p.values.end());
+  p.check_spec(spec_);
+  const std::vector<float> values = p.to_float();
   CUDA_CHECK(cudaMemcpyAsync(params_.get(), values.data(), values.size() * sizeof(float), cudaMemcpyHostToDevice, stream_));
   CUDA_CHECK(cudaStreamSynchronize(stream_));
 }
@@ -269,9 +269,7 @@ Parameters CudaBackend::parameters() const {
   std::vector<float> values(spec_.parameter_count());
   CUDA_CHECK(cudaMemcpyAsync(values.data(), params_.get(), values.size() * sizeof(float), cudaMemcpyDeviceToHost, stream_));
   CUDA_CHECK(cudaStreamSynchronize(stream_));
-  Parameters p(spec_);
-  std::copy(values.begin(), values.end(), p.values.begin());
-  return p;
+  return Parameters::from_float(spec_, values.data());
 }
 
 void CudaBackend::reserve(size_t batch) {
@@ -526,8 +524,7 @@ double CudaBackend::loss_and_gradients(const Batch& batch, Parameters& grad) {
   CUDA_CHECK(cudaMemcpyAsync(values.data(), grads_.get(), values.size() * sizeof(float), cudaMemcpyDeviceToHost, stream_));
   CUDA_CHECK(cudaMemcpyAsync(&loss_sum, scratch_loss_.get(), sizeof loss_sum, cudaMemcpyDeviceToHost, stream_));
   CUDA_CHECK(cudaStreamSynchronize(stream_));
-  grad = Parameters(spec_);
-  std::copy(values.begin(), values.end(), grad.values.begin());
+  grad = Parameters::from_float(spec_, values.data());
   return loss_sum / double(B);
 }
 

@@ -110,7 +110,8 @@ FusedNetworks::~FusedNetworks() {
 }
 
 void FusedNetworks::set_parameters(size_t r, const Parameters& p) {
-  const std::vector<float> values(p.values.begin(), p.values.end());
+  p.check_spec(spec_);
+  const std::vector<float> values = p.to_float();
   CUDA_CHECK(cudaMemcpyAsync(params_ + r * shape_.params, values.data(), values.size() * sizeof(float),
                              cudaMemcpyHostToDevice, stream_));
   CUDA_CHECK(cudaStreamSynchronize(stream_));
@@ -121,9 +122,7 @@ Parameters FusedNetworks::parameters(size_t r) const {
   CUDA_CHECK(cudaMemcpyAsync(values.data(), params_ + r * shape_.params, values.size() * sizeof(float),
                              cudaMemcpyDeviceToHost, stream_));
   CUDA_CHECK(cudaStreamSynchronize(stream_));
-  Parameters p(spec_);
-  std::copy(values.begin(), values.end(), p.values.begin());
-  return p;
+  return Parameters::from_float(spec_, values.data());
 }
 
 void FusedNetworks::set_training_data(const Dataset& train) {
@@ -228,8 +227,7 @@ double FusedNetworks::loss_and_gradients(size_t r, const Batch& batch, Parameter
   cudaFree(params_copy);
   cudaFree(zero_lr);
   cudaFree(loss);
-  grad = Parameters(spec_);
-  std::copy(values.begin(), values.end(), grad.values.begin());
+  grad = Parameters::from_float(spec_, values.data());
   return loss_sum / double(batch.count);
 }
 
