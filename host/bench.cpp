@@ -102,16 +102,16 @@ void time_replicas(const BenchConfig& config, const NetworkSpec& spec, size_t ba
     FusedNetworks networks(spec, R);
     for (size_t k = 0; k < R; ++k) networks.set_parameters(k, glorot_uniform(spec, k + 1));
     networks.set_training_data(data);
-    networks.set_learning_rates(std::vector<float>(R, float(lr)));
+    networks.set_learning_rates(std::vector<double>(R, lr));
     r.description = "cuda fused kernel, " + std::to_string(R) + " networks per launch";
     for (int repeat = -1; repeat < config.repeats; ++repeat) {  // repeat −1 warms up
       std::vector<EpochOrder> orders(R);
       for (size_t k = 0; k < R; ++k) orders[k] = {config.shuffle, epoch_seed(k + 1, uint64_t(repeat + 1))};
       networks.begin_epoch(orders);
-      networks.loss_sums();  // the orders are made before the clock starts
+      networks.epoch_loss_sums();  // the orders are made before the clock starts
       const auto start = Clock::now();
       networks.train_steps(0, r.samples_per_repeat, batch);
-      networks.loss_sums();
+      networks.epoch_loss_sums();
       if (repeat >= 0) seconds.push_back(std::chrono::duration<double>(Clock::now() - start).count());
     }
     return;

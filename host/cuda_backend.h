@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "backend.h"
+#include "network_group.h"
 #include "fused_step.h"
 
 struct CUstream_st;  // cudaStream_t is CUstream_st*
@@ -23,22 +24,25 @@ std::unique_ptr<Backend> make_fused_cuda_backend(const NetworkSpec& spec);
 // Many networks of one shape (every width ≤ 64) trained by the fused kernel in one launch, one block
 // each, over the same resident training set; each with its own order and learning rate. Network r
 // computes exactly what a single fused run with its settings computes.
-class FusedNetworks {
+class FusedNetworks : public NetworkGroup {
  public:
   FusedNetworks(const NetworkSpec& spec, size_t count);
-  ~FusedNetworks();
+  ~FusedNetworks() override;
   FusedNetworks(const FusedNetworks&) = delete;
   FusedNetworks& operator=(const FusedNetworks&) = delete;
 
-  size_t count() const { return count_; }
-  void set_parameters(size_t r, const Parameters& p);
-  Parameters parameters(size_t r) const;
-  void set_training_data(const Dataset& train);
-  void begin_epoch(const std::vector<EpochOrder>& orders);  // one per network; zeroes the loss sums
-  void set_learning_rates(const std::vector<float>& lrs);   // one per network
+  size_t size() const override { return count_; }
+  void set_parameters(size_t r, const Parameters& p) override;
+  Parameters parameters(size_t r) const override;
+  void set_training_data(const Dataset& train) override;
+  void begin_epoch(const std::vector<EpochOrder>& orders) override;  // zeroes the loss sums
+  void set_learning_rates(const std::vector<double>& lrs) override;
   // Steps of `batch` over positions [first, end) of each network's order, all networks in one launch.
-  void train_steps(size_t first, size_t end, size_t batch);
-  std::vector<double> loss_sums() const;  // Σ (ŷ − y)² per network since begin_epoch
+  void train_steps(size_t first, size_t end, size_t batch) override;
+  size_t steps_per_call(size_t batch) const override;
+  std::vector<double> epoch_loss_sums() override;  // Σ (ŷ − y)² per network since begin_epoch
+  bool loss_is_cheap_to_read() const override { return false; }
+  double mean_squared_error(size_t r, const Dataset& d) override;
   void predict(size_t r, const float* x, size_t count, double* yhat);
   double loss_and_gradients(size_t r, const Batch& batch, Parameters& grad);
 

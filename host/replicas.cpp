@@ -1,6 +1,5 @@
 #include "replicas.h"
 
-#include <chrono>
 #include <cmath>
 #include <exception>
 #include <limits>
@@ -8,7 +7,6 @@
 #include <sstream>
 
 #include "errors.h"
-#include "shuffle_key.h"
 
 #ifdef SIGTRAIN_HAVE_CUDA
 #include "cuda_backend.h"
@@ -50,7 +48,7 @@ std::vector<double> parse_values(const std::string& key, const std::string& text
 
 }  // namespace
 
-std::vector<ReplicaSettings> expand_sweeps(const std::vector<std::string>& sweeps, int replicas, uint64_t base_seed,
+std::vector<NetworkSettings> expand_sweeps(const std::vector<std::string>& sweeps, int replicas, uint64_t base_seed,
                                            double base_lr) {
   if (replicas < 1) throw UsageError("--replicas must be at least 1, got " + std::to_string(replicas));
   std::vector<double> lrs = {base_lr};
@@ -78,7 +76,7 @@ std::vector<ReplicaSettings> expand_sweeps(const std::vector<std::string>& sweep
   if (seed_swept && replicas > 1) throw UsageError("give --replicas or a seed sweep, not both");
   if (!seed_swept)
     for (int r = 0; r < replicas; ++r) seeds.push_back(base_seed + uint64_t(r));
-  std::vector<ReplicaSettings> settings;
+  std::vector<NetworkSettings> settings;
   for (double lr : lrs)
     for (uint64_t seed : seeds) settings.push_back({seed, lr});
   return settings;
@@ -93,7 +91,7 @@ void finish(ReplicaResult& out) {
 }
 
 // On the host: threads over networks, each replica one ordinary training run with its own backend.
-std::vector<ReplicaResult> train_each(const ReplicaRun& run, const std::vector<ReplicaSettings>& settings,
+std::vector<ReplicaResult> train_each(const ReplicaRun& run, const std::vector<NetworkSettings>& settings,
                                       const Dataset& train, const Dataset& validation, const std::atomic<bool>* stop) {
   std::vector<ReplicaResult> results(settings.size());
   std::exception_ptr first_error;
@@ -127,78 +125,20 @@ std::vector<ReplicaResult> train_each(const ReplicaRun& run, const std::vector<R
 }
 
 #ifdef SIGTRAIN_HAVE_CUDA
-// On the GPU: every replica in the same launches of the fused kernel, one block each. This is the
-// trainer's loop (host/trainer.cpp) for many networks at once, with the same epoch orders, the same
-// cut of each epoch into launches (fused_steps_per_launch) and the same validation, so replica r ends
-// exactly where the single fused run with its settings ends.
-std::vector<ReplicaResult> train_fused(const ReplicaRun& run, const std::vector<ReplicaSettings>& settings,
+// On the GPU: every replica in the same launches of the fused kernel, one block (or cluster) each,
+// driven by the trainer's own loop (train_group), so replica r ends exactly where the single fused run
+// with its settings ends.
+std::vector<ReplicaResult> train_fused(const ReplicaRun& run, const std::vector<NetworkSettings>& settings,
                                        const Dataset& train, const Dataset& validation, const std::atomic<bool>* stop) {
-  const size_t R = settings.size();
-  std::vector<ReplicaResult> results(R);
-  std::vector<Parameters> last_good(R);
-  std::vector<bool> active(R, true);
-  std::vector<float> lrs(R);
-  FusedNetworks networks(run.initial(settings[0]).spec, R);
-  for (size_t r = 0; r < R; ++r) {
+  std::vector<Parameters> initial;
+  for (const NetworkSettings& s : settings) initial.push_back(run.initial(s));
+  FusedNetworks networks(initial[0].spec, settings.size());
+  TrainObserver quiet;
+  std::vector<TrainResult> trained = train_group(networks, initial, settings, train, validation, run.config, quiet, stop);
+  std::vector<ReplicaResult> results(settings.size());
+  for (size_t r = 0; r < settings.size(); ++r) {
     results[r].settings = settings[r];
-    last_good[r] = run.initial(settings[r]);
-    networks.set_parameters(r, last_good[r]);
-    lrs[r] = float(settings[r].lr);
-  }
-  networks.set_training_data(train);
-  networks.set_learning_rates(lrs);
-  const TrainConfig& config = run.config;
-  const size_t steps_per_call = fused_steps_per_launch(config.batch);
-  const auto start = std::chrono::steady_clock::now();
-  bool interrupted = false;
-  for (int epoch = 1; epoch <= config.epochs && !interrupted; ++epoch) {
-    const auto epoch_start = std::chrono::steady_clock::now();
-    std::vector<EpochOrder> orders(R);
-    for (size_t r = 0; r < R; ++r) orders[r] = {config.shuffle, epoch_seed(settings[r].seed, uint64_t(epoch - 1))};
-    networks.begin_epoch(orders);
-    for (size_t first = 0; first < train.size;) {
-      const size_t end = std::min(train.size, first + steps_per_call * config.batch);
-      networks.train_steps(first, end, config.batch);
-      if (stop && stop->load()) {
-        interrupted = true;
-        break;
-      }
-      first = end;
-    }
-    const std::vector<double> loss_sums = networks.loss_sums();
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
-    for (size_t r = 0; r < R; ++r) {
-      if (!active[r]) continue;
-      TrainResult& result = results[r].result;
-      Parameters now = networks.parameters(r);
-      if (!std::isfinite(loss_sums[r]) || !now.all_finite()) {
-        active[r] = false;
-        result.outcome = TrainOutcome::diverged;
-        result.message = "the training loss became " + std::string(std::isnan(loss_sums[r]) ? "NaN" : "infinite") +
-                         " in epoch " + std::to_string(epoch);
-        continue;
-      }
-      if (interrupted) {
-        result.outcome = TrainOutcome::interrupted;
-        result.message = "interrupted in epoch " + std::to_string(epoch);
-        last_good[r] = std::move(now);
-        continue;
-      }
-      last_good[r] = std::move(now);
-      EpochReport report;
-      report.epoch = epoch;
-      report.train_mse = loss_sums[r] / double(train.size);
-      report.validation_mse =
-          validation.size > 0
-              ? mean_squared_error(validation, [&](const float* x, size_t n, double* yhat) { networks.predict(r, x, n, yhat); })
-              : std::numeric_limits<double>::quiet_NaN();
-      report.samples_per_second = double(train.size) * double(R) / std::max(seconds, 1e-9);
-      report.elapsed_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      result.epochs.push_back(report);
-    }
-  }
-  for (size_t r = 0; r < R; ++r) {
-    results[r].result.parameters = last_good[r];
+    results[r].result = std::move(trained[r]);
     finish(results[r]);
     if (run.on_done) run.on_done(r, results[r]);
   }
@@ -208,7 +148,7 @@ std::vector<ReplicaResult> train_fused(const ReplicaRun& run, const std::vector<
 
 }  // namespace
 
-std::vector<ReplicaResult> train_replicas(const ReplicaRun& run, const std::vector<ReplicaSettings>& settings,
+std::vector<ReplicaResult> train_replicas(const ReplicaRun& run, const std::vector<NetworkSettings>& settings,
                                           const Dataset& train, const Dataset& validation,
                                           const std::atomic<bool>* stop) {
 #ifdef SIGTRAIN_HAVE_CUDA

@@ -13,21 +13,15 @@
 
 namespace sigtrain {
 
-// The settings that differ between replicas.
-struct ReplicaSettings {
-  uint64_t seed = 1;
-  double lr = 0.1;
-};
-
 // The replicas of a run: with no sweep, `replicas` networks seeded base_seed, base_seed+1, …; each
 // --sweep ("lr=0.1,0.3,1", "seed=1-16", "seed=3,5,9") sets one key to a list, and the networks are the
 // cartesian product, lr outermost (with --replicas R and no seed sweep, each lr gets R seeds).
 // Throws UsageError for an unknown key, a malformed list, or --replicas > 1 with a seed sweep.
-std::vector<ReplicaSettings> expand_sweeps(const std::vector<std::string>& sweeps, int replicas, uint64_t base_seed,
+std::vector<NetworkSettings> expand_sweeps(const std::vector<std::string>& sweeps, int replicas, uint64_t base_seed,
                                            double base_lr);
 
 struct ReplicaResult {
-  ReplicaSettings settings;
+  NetworkSettings settings;
   TrainResult result;
   double train_mse = 0;       // of the last finished epoch (NaN if none)
   double validation_mse = 0;  // likewise
@@ -39,12 +33,12 @@ struct ReplicaRun {
   int parallel = 1;        // replicas trained at once on the host (threads over networks)
   TrainConfig config;      // everything but seed and lr, which come from each replica's settings
   // The initial parameters of a replica (Glorot from its seed, or a --init model).
-  std::function<Parameters(const ReplicaSettings&)> initial;
+  std::function<Parameters(const NetworkSettings&)> initial;
   std::function<void(size_t index, const ReplicaResult&)> on_done;  // called as each replica finishes
 };
 
 // Trains every replica; results in the order of `settings`. Rethrows the first error a replica hit.
-std::vector<ReplicaResult> train_replicas(const ReplicaRun& run, const std::vector<ReplicaSettings>& settings,
+std::vector<ReplicaResult> train_replicas(const ReplicaRun& run, const std::vector<NetworkSettings>& settings,
                                           const Dataset& train, const Dataset& validation,
                                           const std::atomic<bool>* stop = nullptr);
 

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <stdexcept>
 
 #include "errors.h"
 #include "reference_backend.h"
@@ -86,84 +87,131 @@ class Verifier {
   std::vector<float> x_, y_;
 };
 
-}  // namespace
-
-TrainResult train(Backend& backend, const Parameters& initial, const Dataset& train, const Dataset& validation,
-                  const TrainConfig& config, TrainObserver& observer, const std::atomic<bool>* stop) {
-  TrainResult result;
-  backend.set_parameters(initial);
-  backend.set_training_data(train);
-  Parameters last_good = initial;  // parameters at the end of the last epoch whose loss was finite
+// The loop of train() and train_group(); `verified` is the one backend --verify-every compares, or null.
+std::vector<TrainResult> run_training(NetworkGroup& group, const std::vector<Parameters>& initial,
+                                      const std::vector<NetworkSettings>& settings, const Dataset& train,
+                                      const Dataset& validation, const TrainConfig& config, TrainObserver& observer,
+                                      const std::atomic<bool>* stop, Backend* verified) {
+  const size_t R = group.size();
+  if (initial.size() != R || settings.size() != R)
+    throw std::invalid_argument("train_group: one initial model and one setting per network");
+  std::vector<TrainResult> results(R);
+  std::vector<Parameters> last_good = initial;  // each network's parameters at the end of its last finite epoch
+  std::vector<bool> active(R, true);             // not diverged
+  size_t active_count = R;
+  std::vector<double> lrs;
+  for (size_t r = 0; r < R; ++r) {
+    group.set_parameters(r, initial[r]);
+    lrs.push_back(settings[r].lr);
+  }
+  group.set_learning_rates(lrs);
+  group.set_training_data(train);
   Verifier verifier(train);
-  const bool verify = config.verify_every > 0 && backend.name() != "reference";
-  const bool check_every_step = backend.loss_is_cheap_to_read();
+  const bool verify = verified && config.verify_every > 0 && verified->name() != "reference";
+  const bool check_every_step = group.loss_is_cheap_to_read();
   const auto stop_requested = [&] { return stop && stop->load(std::memory_order_relaxed); };
-  const auto diverged = [&](int epoch) {
-    result.outcome = TrainOutcome::diverged;
-    result.parameters = last_good;
-    result.message = "the training loss became " + std::string(std::isnan(backend.epoch_loss_sum()) ? "NaN" : "infinite") +
-                     " in epoch " + std::to_string(epoch) + " (try a smaller --lr); keeping the model from " +
-                     (epoch == 1 ? std::string("before training") : "the end of epoch " + std::to_string(epoch - 1));
-    return result;
+  const auto diverge = [&](size_t r, int epoch, double loss_sum) {
+    active[r] = false;
+    --active_count;
+    results[r].outcome = TrainOutcome::diverged;
+    results[r].message = "the training loss became " + std::string(std::isnan(loss_sum) ? "NaN" : "infinite") +
+                         " in epoch " + std::to_string(epoch) + " (try a smaller --lr); keeping the model from " +
+                         (epoch == 1 ? std::string("before training") : "the end of epoch " + std::to_string(epoch - 1));
+  };
+  const auto finish = [&] {
+    for (size_t r = 0; r < R; ++r)
+      if (results[r].outcome != TrainOutcome::interrupted) results[r].parameters = last_good[r];
+    return results;
   };
 
   const auto start = Clock::now();
   long step = 0;
-  for (int epoch = 1; epoch <= config.epochs; ++epoch) {
+  for (int epoch = 1; epoch <= config.epochs && active_count > 0; ++epoch) {
     const auto epoch_start = Clock::now();
-    const uint64_t seed = epoch_seed(config.seed, uint64_t(epoch - 1));
-    backend.begin_epoch({config.shuffle, seed});
+    std::vector<EpochOrder> orders;
+    for (size_t r = 0; r < R; ++r) orders.push_back({config.shuffle, epoch_seed(settings[r].seed, uint64_t(epoch - 1))});
+    group.begin_epoch(orders);
     std::vector<uint32_t> order;  // the host's copy of the order, needed only to verify
-    if (verify && config.shuffle) order = epoch_permutation(train.size, seed);
+    if (verify && config.shuffle) order = epoch_permutation(train.size, orders[0].seed);
 
-    // Steps go to the backend a call at a time: one step, or as many as it likes at once (the fused
+    // Steps go to the group a call at a time: one step, or as many as it likes at once (the fused
     // kernel runs an epoch's steps in few launches); one step at a time while verifying.
-    const size_t steps_per_call = verify ? 1 : std::max<size_t>(1, backend.steps_per_call(config.batch));
+    const size_t steps_per_call = verify ? 1 : std::max<size_t>(1, group.steps_per_call(config.batch));
     for (size_t first = 0; first < train.size;) {
       const size_t end = std::min(train.size, first + steps_per_call * config.batch);
       if (verify && step % config.verify_every == 0) {
-        const VerifyReport report = verifier.compare(backend, order, first, end - first, step);
+        const VerifyReport report = verifier.compare(*verified, order, first, end - first, step);
         observer.on_verify(report);
         if (!(report.loss_difference <= kVerifyTolerance && report.gradient_difference <= kVerifyTolerance))
-          throw InputError("--verify-every: at step " + std::to_string(step) + " the " + backend.name() +
+          throw InputError("--verify-every: at step " + std::to_string(step) + " the " + verified->name() +
                            " backend differs from the fp64 reference by " + std::to_string(report.gradient_difference) +
                            " in the gradient of layer " + std::to_string(report.worst_layer) + " and " +
                            std::to_string(report.loss_difference) + " in the loss (tolerance " +
                            std::to_string(kVerifyTolerance) + ")");
       }
-      backend.train_steps(first, end, config.batch, config.lr);
+      group.train_steps(first, end, config.batch);
       step += long((end - first + config.batch - 1) / config.batch);
-      if (check_every_step && !std::isfinite(backend.epoch_loss_sum())) return diverged(epoch);
+      if (check_every_step) {
+        const std::vector<double> sums = group.epoch_loss_sums();
+        for (size_t r = 0; r < R; ++r)
+          if (active[r] && !std::isfinite(sums[r])) diverge(r, epoch, sums[r]);
+        if (active_count == 0) return finish();
+      }
       observer.on_step(epoch, end, train.size);
       if (stop_requested()) break;
       first = end;
     }
     const double epoch_seconds = seconds_since(epoch_start);
-    if (!std::isfinite(backend.epoch_loss_sum())) return diverged(epoch);
+    const std::vector<double> sums = group.epoch_loss_sums();
+    for (size_t r = 0; r < R; ++r)
+      if (active[r] && !std::isfinite(sums[r])) diverge(r, epoch, sums[r]);
     if (stop_requested()) {
       // An interrupted epoch reports nothing; the model after the last finished step is kept.
-      Parameters now = backend.parameters();
-      result.outcome = TrainOutcome::interrupted;
-      result.parameters = now.all_finite() ? now : last_good;
-      result.message = "interrupted in epoch " + std::to_string(epoch);
-      return result;
+      for (size_t r = 0; r < R; ++r) {
+        if (!active[r]) continue;
+        Parameters now = group.parameters(r);
+        results[r].outcome = TrainOutcome::interrupted;
+        results[r].parameters = now.all_finite() ? std::move(now) : last_good[r];
+        results[r].message = "interrupted in epoch " + std::to_string(epoch);
+      }
+      return finish();
     }
-    Parameters now = backend.parameters();
-    if (!now.all_finite()) return diverged(epoch);
-    last_good = std::move(now);
-
-    EpochReport report;
-    report.epoch = epoch;
-    report.train_mse = backend.epoch_loss_sum() / double(train.size);
-    report.validation_mse =
-        validation.size > 0 ? backend.mean_squared_error(validation) : std::numeric_limits<double>::quiet_NaN();
-    report.samples_per_second = double(train.size) / std::max(epoch_seconds, 1e-9);
-    report.elapsed_seconds = seconds_since(start);
-    result.epochs.push_back(report);
-    observer.on_epoch(report);
+    for (size_t r = 0; r < R; ++r) {
+      if (!active[r]) continue;
+      Parameters now = group.parameters(r);
+      if (!now.all_finite()) {
+        diverge(r, epoch, sums[r]);
+        continue;
+      }
+      last_good[r] = std::move(now);
+      EpochReport report;
+      report.network = r;
+      report.epoch = epoch;
+      report.train_mse = sums[r] / double(train.size);
+      report.validation_mse =
+          validation.size > 0 ? group.mean_squared_error(r, validation) : std::numeric_limits<double>::quiet_NaN();
+      report.samples_per_second = double(train.size) * double(R) / std::max(epoch_seconds, 1e-9);
+      report.elapsed_seconds = seconds_since(start);
+      results[r].epochs.push_back(report);
+      observer.on_epoch(report);
+    }
   }
-  result.parameters = last_good;
-  return result;
+  return finish();
+}
+
+}  // namespace
+
+TrainResult train(Backend& backend, const Parameters& initial, const Dataset& train, const Dataset& validation,
+                  const TrainConfig& config, TrainObserver& observer, const std::atomic<bool>* stop) {
+  BackendGroup one({&backend});
+  return run_training(one, {initial}, {{config.seed, config.lr}}, train, validation, config, observer, stop, &backend)[0];
+}
+
+std::vector<TrainResult> train_group(NetworkGroup& group, const std::vector<Parameters>& initial,
+                                     const std::vector<NetworkSettings>& settings, const Dataset& train,
+                                     const Dataset& validation, const TrainConfig& config, TrainObserver& observer,
+                                     const std::atomic<bool>* stop) {
+  return run_training(group, initial, settings, train, validation, config, observer, stop, nullptr);
 }
 
 }  // namespace sigtrain

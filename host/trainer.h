@@ -1,6 +1,7 @@
 // The training loop (DESIGN.md §1, §3): mini-batch SGD over epochs, each epoch in a new seeded order
 // (or file order), the last partial batch averaged over its own size, validation MSE per epoch.
-// The trainer only drives a Backend; it prints nothing and reports through a TrainObserver.
+// The trainer only drives a Backend (or a group of networks trained together, host/network_group.h);
+// it prints nothing and reports through a TrainObserver.
 #pragma once
 
 #include <atomic>
@@ -11,6 +12,7 @@
 #include "backend.h"
 #include "dataset.h"
 #include "network.h"
+#include "network_group.h"
 
 namespace sigtrain {
 
@@ -27,8 +29,9 @@ struct EpochReport {
   int epoch = 0;                     // 1-based
   double train_mse = 0;              // mean over the epoch's samples, each before its own step's update
   double validation_mse = 0;         // at the end of the epoch; NaN when there is no validation set
-  double samples_per_second = 0;     // training steps only
+  double samples_per_second = 0;     // training steps only, of every network of the group together
   double elapsed_seconds = 0;        // since training started
+  size_t network = 0;                // which of a group's networks (0 for a single run)
 };
 
 // Largest relative difference between a backend and the reference on one batch (verify-every).
@@ -79,5 +82,21 @@ ReferenceComparison compare_with_reference(Backend& backend, const Batch& batch)
 // exceeds kVerifyTolerance.
 TrainResult train(Backend& backend, const Parameters& initial, const Dataset& train, const Dataset& validation,
                   const TrainConfig& config, TrainObserver& observer, const std::atomic<bool>* stop = nullptr);
+
+// What differs between the networks of a group (replicas): the seed of the epoch orders, and the
+// learning rate.
+struct NetworkSettings {
+  uint64_t seed = 1;
+  double lr = 0.1;
+};
+
+// The same loop for the networks of a group at once, network r from initial[r] with settings[r]
+// (config's own seed and lr unused); results in network order. Network r ends exactly where the single
+// run with its settings ends. A network that diverges stops counting (the others go on); training
+// ends when every network has diverged, or at `stop`. No --verify-every here: it needs one backend.
+std::vector<TrainResult> train_group(NetworkGroup& group, const std::vector<Parameters>& initial,
+                                     const std::vector<NetworkSettings>& settings, const Dataset& train,
+                                     const Dataset& validation, const TrainConfig& config, TrainObserver& observer,
+                                     const std::atomic<bool>* stop = nullptr);
 
 }  // namespace sigtrain

@@ -156,9 +156,10 @@ void FusedNetworks::begin_epoch(const std::vector<EpochOrder>& orders) {
   CUDA_CHECK(cudaMemsetAsync(losses_, 0, count_ * sizeof(double), stream_));
 }
 
-void FusedNetworks::set_learning_rates(const std::vector<float>& lrs) {
-  if (lrs == current_lrs_) return;
-  current_lrs_ = lrs;
+void FusedNetworks::set_learning_rates(const std::vector<double>& lrs) {
+  const std::vector<float> in_fp32(lrs.begin(), lrs.end());
+  if (in_fp32 == current_lrs_) return;
+  current_lrs_ = in_fp32;
   CUDA_CHECK(cudaMemcpyAsync(lrs_, current_lrs_.data(), count_ * sizeof(float), cudaMemcpyHostToDevice, stream_));
   CUDA_CHECK(cudaStreamSynchronize(stream_));
 }
@@ -167,7 +168,13 @@ void FusedNetworks::train_steps(size_t first, size_t end, size_t batch) {
   launch_train(shape_, count_, batch, params_, X_, Y_, orders_, train_size_, first, end, lrs_, losses_, nullptr, stream_);
 }
 
-std::vector<double> FusedNetworks::loss_sums() const {
+size_t FusedNetworks::steps_per_call(size_t batch) const { return fused_steps_per_launch(batch); }
+
+double FusedNetworks::mean_squared_error(size_t r, const Dataset& d) {
+  return sigtrain::mean_squared_error(d, [&](const float* x, size_t n, double* yhat) { predict(r, x, n, yhat); });
+}
+
+std::vector<double> FusedNetworks::epoch_loss_sums() {
   std::vector<double> sums(count_);
   CUDA_CHECK(cudaMemcpyAsync(sums.data(), losses_, count_ * sizeof(double), cudaMemcpyDeviceToHost, stream_));
   CUDA_CHECK(cudaStreamSynchronize(stream_));
@@ -252,11 +259,11 @@ class FusedCudaBackend : public Backend {
   void begin_epoch(const EpochOrder& order) override { networks_.begin_epoch({order}); }
   void train_step(size_t first, size_t count, double lr) override { train_steps(first, first + count, count, lr); }
   void train_steps(size_t first, size_t end, size_t batch, double lr) override {
-    networks_.set_learning_rates({float(lr)});
+    networks_.set_learning_rates({lr});
     networks_.train_steps(first, end, batch);
   }
-  size_t steps_per_call(size_t batch) const override { return fused_steps_per_launch(batch); }
-  double epoch_loss_sum() override { return networks_.loss_sums()[0]; }
+  size_t steps_per_call(size_t batch) const override { return networks_.steps_per_call(batch); }
+  double epoch_loss_sum() override { return networks_.epoch_loss_sums()[0]; }
   bool loss_is_cheap_to_read() const override { return false; }
   void predict(const float* x, size_t count, double* yhat) override { networks_.predict(0, x, count, yhat); }
   double loss_and_gradients(const Batch& batch, Parameters& grad) override {

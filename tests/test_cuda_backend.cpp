@@ -239,8 +239,8 @@ TEST(CudaBackend, FusedReplicasEqualSingleRuns) {
   run.backend = "cuda";
   run.config.epochs = 3;
   run.config.batch = 64;
-  run.initial = [&](const ReplicaSettings& s) { return glorot_uniform(spec, s.seed); };
-  const std::vector<ReplicaSettings> settings = expand_sweeps({"lr=0.1,0.5", "seed=1-8"}, 1, 0, 0);
+  run.initial = [&](const NetworkSettings& s) { return glorot_uniform(spec, s.seed); };
+  const std::vector<NetworkSettings> settings = expand_sweeps({"lr=0.1,0.5", "seed=1-8"}, 1, 0, 0);
   const std::vector<ReplicaResult> results = train_replicas(run, settings, train, validation);
   ASSERT_EQ(results.size(), 16u);
   for (size_t r : {0u, 5u, 15u}) {

@@ -3,6 +3,7 @@
 
 #include "backend_test_util.h"
 #include "errors.h"
+#include "fused_host.h"
 #include "replicas.h"
 
 namespace sigtrain {
@@ -12,19 +13,19 @@ using testing::random_dataset;
 
 // Catches a wrong product order, a lost range end, or sweeps that ignore --replicas.
 TEST(Replicas, SweepsExpandToTheCartesianProduct) {
-  const std::vector<ReplicaSettings> s = expand_sweeps({"lr=0.1,0.3,1", "seed=1-4"}, 1, 9, 0.5);
+  const std::vector<NetworkSettings> s = expand_sweeps({"lr=0.1,0.3,1", "seed=1-4"}, 1, 9, 0.5);
   ASSERT_EQ(s.size(), 12u);
   EXPECT_EQ(s[0].lr, 0.1);
   EXPECT_EQ(s[0].seed, 1u);
   EXPECT_EQ(s[3].seed, 4u);
   EXPECT_EQ(s[4].lr, 0.3);
   EXPECT_EQ(s[11].lr, 1.0);
-  const std::vector<ReplicaSettings> r = expand_sweeps({"lr=0.2,0.4"}, 3, 7, 0.5);  // 3 seeds per lr
+  const std::vector<NetworkSettings> r = expand_sweeps({"lr=0.2,0.4"}, 3, 7, 0.5);  // 3 seeds per lr
   ASSERT_EQ(r.size(), 6u);
   EXPECT_EQ(r[2].seed, 9u);
   EXPECT_EQ(r[3].seed, 7u);
   EXPECT_EQ(r[3].lr, 0.4);
-  const std::vector<ReplicaSettings> plain = expand_sweeps({}, 1, 5, 0.25);  // no sweep: the single run
+  const std::vector<NetworkSettings> plain = expand_sweeps({}, 1, 5, 0.25);  // no sweep: the single run
   ASSERT_EQ(plain.size(), 1u);
   EXPECT_EQ(plain[0].seed, 5u);
   EXPECT_EQ(plain[0].lr, 0.25);
@@ -57,8 +58,8 @@ TEST(Replicas, EachReplicaEqualsTheSingleRunWithItsSettings) {
     run.backend = backend;
     run.parallel = 2;
     run.config = small_config();
-    run.initial = [&](const ReplicaSettings& s) { return glorot_uniform(spec, s.seed); };
-    const std::vector<ReplicaSettings> settings = expand_sweeps({"lr=0.05,0.2", "seed=1-3"}, 1, 0, 0);
+    run.initial = [&](const NetworkSettings& s) { return glorot_uniform(spec, s.seed); };
+    const std::vector<NetworkSettings> settings = expand_sweeps({"lr=0.05,0.2", "seed=1-3"}, 1, 0, 0);
     const std::vector<ReplicaResult> results = train_replicas(run, settings, train, validation);
     ASSERT_EQ(results.size(), 6u);
     for (size_t r = 0; r < results.size(); ++r) {
@@ -73,6 +74,53 @@ TEST(Replicas, EachReplicaEqualsTheSingleRunWithItsSettings) {
     }
     // … and the replicas really differ from each other.
     EXPECT_NE(results[0].result.parameters.values, results[1].result.parameters.values);
+  }
+}
+
+// Catches the group loop (train_group, which drives the fused kernel's replicas on the GPU) parting from
+// the single-run loop: networks in lockstep, here the fused kernel's host twin, each equal to its single
+// run bit for bit — parameters, every epoch's figures, the outcome and its message — including a network
+// that diverges in epoch 1 while the others go on, and a run stopped (Ctrl-C) before it starts.
+TEST(TrainGroup, EachNetworkEqualsItsSingleRun) {
+  const NetworkSpec spec{{2, 4, 3, 2}, true};
+  const Dataset train = random_dataset(spec, 200, 3), validation = random_dataset(spec, 40, 4);
+  const std::vector<NetworkSettings> settings = {{1, 0.1}, {2, 1e30}, {3, 0.5}};
+  for (const bool stopped : {false, true}) {
+    const std::atomic<bool> stop{stopped};
+    std::vector<std::unique_ptr<FusedHostBackend>> backends;
+    std::vector<Backend*> members;
+    std::vector<Parameters> initial;
+    for (const NetworkSettings& s : settings) {
+      backends.push_back(std::make_unique<FusedHostBackend>(spec));
+      members.push_back(backends.back().get());
+      initial.push_back(glorot_uniform(spec, s.seed));
+    }
+    BackendGroup group(members);
+    TrainObserver quiet;
+    const std::vector<TrainResult> together =
+        train_group(group, initial, settings, train, validation, small_config(), quiet, &stop);
+    ASSERT_EQ(together.size(), settings.size());
+    for (size_t r = 0; r < settings.size(); ++r) {
+      TrainConfig single = small_config();
+      single.seed = settings[r].seed;
+      single.lr = settings[r].lr;
+      FusedHostBackend b(spec);
+      const TrainResult alone = sigtrain::train(b, initial[r], train, validation, single, quiet, &stop);
+      EXPECT_EQ(together[r].outcome, alone.outcome) << r;
+      EXPECT_EQ(together[r].message, alone.message) << r;
+      EXPECT_EQ(together[r].parameters.values, alone.parameters.values) << r;
+      ASSERT_EQ(together[r].epochs.size(), alone.epochs.size()) << r;
+      for (size_t e = 0; e < alone.epochs.size(); ++e) {
+        EXPECT_EQ(together[r].epochs[e].train_mse, alone.epochs[e].train_mse) << r;
+        EXPECT_EQ(together[r].epochs[e].validation_mse, alone.epochs[e].validation_mse) << r;
+        EXPECT_EQ(together[r].epochs[e].network, r);
+      }
+    }
+    // The scenario itself: network 1 diverged in its first steps (stopped or not), the others trained or
+    // were interrupted.
+    EXPECT_EQ(together[1].outcome, TrainOutcome::diverged);
+    EXPECT_EQ(together[0].outcome, stopped ? TrainOutcome::interrupted : TrainOutcome::completed);
+    EXPECT_EQ(together[2].epochs.size(), stopped ? 0u : 3u);
   }
 }
 

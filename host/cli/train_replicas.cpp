@@ -16,9 +16,9 @@ namespace sigtrain::cli {
 
 namespace {
 
-std::string settings_text(const ReplicaSettings& s) { return "seed " + std::to_string(s.seed) + ", lr " + format_number(s.lr); }
+std::string settings_text(const NetworkSettings& s) { return "seed " + std::to_string(s.seed) + ", lr " + format_number(s.lr); }
 
-std::string model_file_name(size_t r, const ReplicaSettings& s) {
+std::string model_file_name(size_t r, const NetworkSettings& s) {
   return "net-" + std::to_string(r) + "-seed" + std::to_string(s.seed) + "-lr" + format_number(s.lr) + ".json";
 }
 
@@ -29,7 +29,7 @@ int run_train_replicas(const TrainOptions& o) {
   const NetworkSpec& spec = from_flags.spec;
   const Dataset data = load_data(o.data, spec);
   const TrainValidation split = split_validation(data, o.val_split);
-  const std::vector<ReplicaSettings> settings = expand_sweeps(o.sweeps, o.replicas, o.seed, o.lr);
+  const std::vector<NetworkSettings> settings = expand_sweeps(o.sweeps, o.replicas, o.seed, o.lr);
 
   ReplicaRun run;
   run.backend = o.backend;
@@ -39,7 +39,7 @@ int run_train_replicas(const TrainOptions& o) {
   run.config.epochs = o.epochs;
   run.config.batch = size_t(o.batch);
   run.config.shuffle = !o.no_shuffle;
-  run.initial = [&](const ReplicaSettings& s) { return o.init.empty() ? glorot_uniform(spec, s.seed) : from_flags; };
+  run.initial = [&](const NetworkSettings& s) { return o.init.empty() ? glorot_uniform(spec, s.seed) : from_flags; };
   const bool terminal = !o.quiet && isatty(STDERR_FILENO);
   size_t done = 0;
   run.on_done = [&](size_t, const ReplicaResult&) {
