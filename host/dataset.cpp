@@ -115,12 +115,22 @@ Dataset random_dataset(int inputs, int outputs, size_t samples, uint64_t seed) {
   d.inputs = inputs;
   d.outputs = outputs;
   d.size = samples;
-  Rng rng(seed);
   d.x.resize(samples * size_t(inputs));
   d.y.resize(samples * size_t(outputs));
-  for (float& v : d.x) v = float(rng.uniform(-2, 2));
-  for (float& v : d.y) v = float(rng.uniform(-1, 1));
+  draw_random_samples(seed, d.x, d.y);
   return d;
 }
+
+namespace {
+template <typename T>
+void draw(uint64_t seed, std::vector<T>& X, std::vector<T>& Y) {
+  Rng rng(seed);
+  for (T& v : X) v = T(rng.uniform(-2, 2));
+  for (T& v : Y) v = T(rng.uniform(-1, 1));
+}
+}  // namespace
+
+void draw_random_samples(uint64_t seed, std::vector<float>& X, std::vector<float>& Y) { draw(seed, X, Y); }
+void draw_random_samples(uint64_t seed, std::vector<double>& X, std::vector<double>& Y) { draw(seed, X, Y); }
 
 }  // namespace sigtrain

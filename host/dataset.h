@@ -68,5 +68,8 @@ const std::vector<std::string>& synthetic_names();
 // Random data for a network with `inputs` inputs and `outputs` outputs: inputs uniform in [-2, 2],
 // targets in [-1, 1] (never zeros), for the tests and the benchmark.
 Dataset random_dataset(int inputs, int outputs, size_t samples, uint64_t seed);
+// The same draws into X and Y as they are sized (fp32 for a Dataset, fp64 for gradcheck's batch).
+void draw_random_samples(uint64_t seed, std::vector<float>& X, std::vector<float>& Y);
+void draw_random_samples(uint64_t seed, std::vector<double>& X, std::vector<double>& Y);
 
 }  // namespace sigtrain

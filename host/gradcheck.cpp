@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "dataset.h"
 #include "reference.h"
 #include "rng.h"
 #include "trainer.h"  // layer_relative_difference
@@ -23,11 +24,9 @@ Parameters finite_difference_gradient(const Parameters& p, const double* X, cons
 }
 
 void random_batch(const NetworkSpec& spec, uint64_t seed, int B, std::vector<double>& X, std::vector<double>& Y) {
-  Rng rng(seed ^ 0xBA7C4ull);  // a different stream from the initialisation's
   X.resize(size_t(spec.inputs()) * B);
   Y.resize(size_t(spec.outputs()) * B);
-  for (double& v : X) v = rng.uniform(-2.0, 2.0);
-  for (double& v : Y) v = rng.uniform(-1.0, 1.0);
+  draw_random_samples(seed ^ 0xBA7C4ull, X, Y);  // a different stream from the initialisation's
 }
 
 GradcheckResult gradcheck(const NetworkSpec& spec, uint64_t seed, int B) {
