@@ -7,7 +7,9 @@
 #      batches 256 and 4096, 2-1024-1024-1 at 4096) beside the cpu backend;
 #   4. writes bench/results/device-check-<date>.json and .md (and copies to $OUT when set): GPU, date,
 #      commit, test counts, the largest GPU-vs-reference differences seen, the benchmark table.
-# Sized to finish in under 8 minutes on the lent H200 (16 cores). Prints a short table last.
+# Sized to finish in under 8 minutes on the lent H200 (16 cores); every benchmark has its own time
+# limit. What is done reaches $OUT as it is done (the log as it is written, the test results after
+# the tests), so a run cut short still brings back what it had. Prints a short table last.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 started=$(date +%s)
@@ -15,7 +17,10 @@ stamp=$(date -u +%Y%m%dT%H%M%SZ)
 results=bench/results
 mkdir -p "$results"
 log=$results/device-check-$stamp.log
-exec > >(tee "$log") 2>&1
+out_files=()  # what goes to $OUT as soon as it exists (at most 8 files come back)
+[ -n "${OUT:-}" ] && out_files=("$OUT/device-check-$stamp.log")
+exec > >(tee "$log" "${out_files[@]}") 2>&1
+to_out() { [ -n "${OUT:-}" ] && cp "$@" "$OUT"/ 2>/dev/null; true; }
 
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 if [ -n "$(git status --porcelain 2>/dev/null | grep -v '^?? bench/results/')" ]; then commit="$commit+changes"; fi
@@ -49,6 +54,7 @@ if [ -n "$gpu" ] && [ "$gpu_skipped" -gt 0 ]; then
   ctest_status=1
 fi
 grep -h "sigtrain-diff:" "$test_log" | sort -k4 -g -r >"$results/diffs-$stamp.txt" || true
+to_out "$results/ctest-$stamp.txt" "$results/diffs-$stamp.txt"
 # Where a GPU is present, the fused kernel's resources: registers, shared memory, spills (none wanted).
 cuobjdump --dump-resource-usage build-device/host/libsigtrain_core.a 2>/dev/null | grep -A1 "fused" | head -n 8 \
   >"$results/ptxas-$stamp.txt" || true
@@ -59,18 +65,24 @@ test_seconds=$(($(date +%s) - started - build_seconds))
 bench=(build-device/sigtrain bench --note "commit $commit")
 raw=$results/raw-$stamp
 mkdir -p "$raw"
-"${bench[@]}" --backends cuda-fused,cuda-graphs,cuda-nographs,cpu-all --networks 2-3-3-1 --batches 256,4096 \
-  --json "$raw/bench-notes.json" >/dev/null
-"${bench[@]}" --backends cuda-fused --networks 2-3-3-1 --batches 256 --replicas 1024 --work 2e10 \
-  --json "$raw/bench-replicas.json" >/dev/null
-"${bench[@]}" --backends cuda-graphs,cuda-nographs --networks 2-1024-1024-1 --batches 4096 --work 2e12 \
-  --json "$raw/bench-wide.json" >/dev/null
-"${bench[@]}" --backends cpu-all --networks 2-1024-1024-1 --batches 4096 --work 2e11 \
-  --json "$raw/bench-widecpu.json" >/dev/null
+run_bench() {  # name, then the bench's arguments; 120 s at most each
+  local name=$1
+  shift
+  timeout 120 "${bench[@]}" "$@" --json "$raw/bench-$name.json" >/dev/null ||
+    echo "device check: bench $name failed or ran out of time (exit $?)"
+}
+run_bench notes --backends cuda-fused,cuda-graphs,cuda-nographs,cpu-all --networks 2-3-3-1 --batches 256,4096
+# --work is per network: 1e8 FLOPs ≈ 0.93 M samples each, 1024 × 0.93 M epoch orders ≈ 3.8 GB.
+run_bench replicas --backends cuda-fused --networks 2-3-3-1 --batches 256 --replicas 1024 --work 1e8
+run_bench wide --backends cuda-graphs,cuda-nographs --networks 2-1024-1024-1 --batches 4096 --work 2e12
+run_bench widecpu --backends cpu-all --networks 2-1024-1024-1 --batches 4096 --work 2e11
 for graphs in "" --graphs; do
   timeout 120 python3 bench/peers/torch_peer.py --cuda $graphs --networks 2-3-3-1 --batches 256,4096 \
     >>"$raw/torch.jsonl" || echo "device check: the PyTorch peer failed or is missing"
 done
+# The raw outputs in one file, in case the summary below fails.
+for f in "$raw"/*; do echo "== $f"; cat "$f"; done >"$results/raw-$stamp.txt"
+to_out "$results/raw-$stamp.txt"
 
 # 4. One JSON and one markdown summary.
 python3 - "$results" "$stamp" "$commit" "$gpu" "$passed" "$failed" "$skipped" "$gpu_skipped" "$ctest_status" \
@@ -135,8 +147,7 @@ open(f"{results}/device-check-{stamp}.md", "w").write("\n".join(md) + "\n")
 print("\n".join(md))
 EOF
 
-if [ -n "${OUT:-}" ]; then  # at most 8 files come back from the device machine: the raw files are in the summary
-  cp "$results"/*"$stamp"*.* "$OUT"/ 2>/dev/null
-fi
+# $OUT now holds 7 files: the log, ctest output, differences, raw bench output, ptxas, JSON, markdown.
+to_out "$results/ptxas-$stamp.txt" "$results/device-check-$stamp.json" "$results/device-check-$stamp.md"
 echo "device check: $(($(date +%s) - started)) s in all; results in $results/*$stamp*"
 [ "$ctest_status" -eq 0 ]

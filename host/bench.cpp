@@ -136,6 +136,14 @@ void time_replicas(const BenchConfig& config, const NetworkSpec& spec, size_t ba
   }
 }
 
+// The first `steps` steps of an epoch, given to the backend as the trainer gives them: as many per call
+// as it likes (the fused kernel runs them in few launches, the others one at a time).
+void run_steps(Backend& backend, size_t steps, size_t batch, double lr) {
+  const size_t per_call = std::max<size_t>(1, backend.steps_per_call(batch));
+  for (size_t s = 0; s < steps; s += per_call)
+    backend.train_steps(s * batch, std::min(steps, s + per_call) * batch, batch, lr);
+}
+
 BenchResult run_case(const BenchConfig& config, const NetworkSpec& spec, const std::string& network, size_t batch,
                      const BenchRunner& runner) {
   BenchResult r;
@@ -193,7 +201,7 @@ BenchResult run_case(const BenchConfig& config, const NetworkSpec& spec, const s
   const double lr = 1e-4;
   const size_t warmup_steps = std::max<size_t>(2, steps / 10);
   backend->begin_epoch({config.shuffle, 1});
-  for (size_t s = 0; s < std::min(warmup_steps, steps); ++s) backend->train_step(s * batch, batch, lr);
+  run_steps(*backend, std::min(warmup_steps, steps), batch, lr);
   backend->epoch_loss_sum();  // waits for the device
 
   std::vector<double> samples_per_second, us_per_step;
@@ -201,7 +209,7 @@ BenchResult run_case(const BenchConfig& config, const NetworkSpec& spec, const s
     backend->begin_epoch({config.shuffle, uint64_t(repeat + 2)});
     backend->epoch_loss_sum();  // the epoch's permutation is made before the clock starts
     const auto start = Clock::now();
-    for (size_t s = 0; s < steps; ++s) backend->train_step(s * batch, batch, lr);
+    run_steps(*backend, steps, batch, lr);
     backend->epoch_loss_sum();
     const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
     samples_per_second.push_back(double(r.samples_per_repeat) / seconds);

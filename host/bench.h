@@ -26,7 +26,7 @@ struct BenchConfig {
   std::vector<std::string> networks = {"2-3-3-1", "2-64-64-1", "784-256-256-10", "2-1024-1024-1"};
   std::vector<size_t> batches = {32, 256, 4096};
   std::vector<std::string> runners;  // labels to run; empty: all available
-  double flops_per_repeat = 1e9;     // each repeat trains about this many FLOPs' worth of samples
+  double flops_per_repeat = 1e9;     // each repeat trains about this many FLOPs' worth of samples (per network)
   int repeats = 3;
   bool shuffle = true;  // false: every epoch in file order (as FANN trains), for like-for-like comparisons
   int replicas = 1;  // > 1: that many networks at once per case (cpu-1, cpu-all, cuda-fused); totals reported

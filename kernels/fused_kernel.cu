@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <mutex>
 #include <stdexcept>
 
 #include "cuda_backend.h"
@@ -49,6 +50,8 @@ size_t workspace_bytes(const FusedShape& s) { return size_t(s.ws_floats) * sizeo
 void launch_train(const FusedShape& s, size_t networks, size_t batch, float* params, const float* X, const float* Y,
                   const uint32_t* orders, size_t order_stride, size_t first, size_t end, const float* lrs,
                   double* losses, float* grads, cudaStream_t stream) {
+  // No steps, no launch: the kernel's blocks meet at a cluster barrier only between steps and at the end.
+  if (end <= first) return;
   const int K = fused_blocks_per_network(batch, s.chunk);
   cudaLaunchConfig_t config{};
   config.gridDim = dim3(unsigned(networks) * unsigned(K));
@@ -66,10 +69,15 @@ void launch_train(const FusedShape& s, size_t networks, size_t batch, float* par
                                 batch, lrs, losses, grads));
 }
 
-void allow_workspace(const FusedShape& s) {
-  const int bytes = int(workspace_bytes(s));
-  CUDA_CHECK(cudaFuncSetAttribute(fused_train_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes));
-  CUDA_CHECK(cudaFuncSetAttribute(fused_predict_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes));
+// Lets the kernels take the largest workspace any shape may have (the attribute is per kernel and per
+// process: set to one shape's size, it would refuse a larger shape trained at the same time).
+void allow_largest_workspace() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    const int bytes = int(kFusedMaxWorkspaceBytes);
+    CUDA_CHECK(cudaFuncSetAttribute(fused_train_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes));
+    CUDA_CHECK(cudaFuncSetAttribute(fused_predict_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes));
+  });
 }
 
 template <typename T>
@@ -92,7 +100,7 @@ T* device_alloc(size_t count, const char* what) {
 FusedNetworks::FusedNetworks(const NetworkSpec& spec, size_t count) : spec_(spec), count_(count) {
   std::string why_not;
   if (!make_fused_shape(spec, shape_, &why_not)) throw UsageError("--kernel fused: " + why_not);
-  allow_workspace(shape_);
+  allow_largest_workspace();
   CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
   params_ = device_alloc<float>(count * shape_.params, "the parameters");
   lrs_ = device_alloc<float>(count, "the learning rates");

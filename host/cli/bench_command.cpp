@@ -81,7 +81,7 @@ Run add_bench(CLI::App& app) {
   c->add_option("--replicas", o->replicas, "train this many networks at once per case (cpu-1, cpu-all, cuda-fused)")
       ->capture_default_str();
   c->add_flag("--no-shuffle", o->no_shuffle, "every epoch in file order (as FANN trains) instead of a new permutation");
-  c->add_option("--work", o->work, "FLOPs per repeat (default 1e9, --quick 1e8)");
+  c->add_option("--work", o->work, "FLOPs per repeat, per network with --replicas (default 1e9, --quick 1e8)");
   c->add_option("--json", o->json, "also write the results as JSON");
   c->add_option("--markdown", o->markdown, "also write the table to this file");
   c->add_option("--svg", o->svg, "also draw samples/s per case and backend as a bar chart (SVG)");
