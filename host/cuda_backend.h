@@ -60,7 +60,6 @@ class FusedNetworks : public NetworkGroup {
   size_t train_size_ = 0;
   float *X_ = nullptr, *Y_ = nullptr;
   uint32_t* orders_ = nullptr;  // count × N
-  bool shuffled_ = false;
   size_t batch_capacity_ = 0;
   float *batch_x_ = nullptr, *batch_y_ = nullptr, *grads_ = nullptr, *out_ = nullptr;
 };

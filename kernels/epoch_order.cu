@@ -1,10 +1,15 @@
 // The epoch's order on the device with Thrust: the same permutation as the host's epoch_permutation
 // (host/dataset.cpp), because both sort the indices stably by the same shuffle_key.
+#include <cub/device/device_segmented_sort.cuh>
 #include <thrust/execution_policy.h>
 #include <thrust/iterator/counting_iterator.h>
+#include <thrust/iterator/transform_iterator.h>
 #include <thrust/sequence.h>
 #include <thrust/sort.h>
 #include <thrust/transform.h>
+
+#include <algorithm>
+#include <vector>
 
 #include "cuda_check.h"
 #include "shuffle_key.h"
@@ -19,6 +24,32 @@ struct ShuffleKeyOf {
   __host__ __device__ uint64_t operator()(uint64_t index) const { return shuffle_key(seed, index); }
 };
 
+// Entry k of a group of networks' orders: network r = k / n, sample i = k mod n.
+struct GroupKeyOf {
+  const uint64_t* seeds;    // device, one per network of the group
+  const uint8_t* shuffled;  // device, likewise
+  uint64_t n;
+  __device__ uint64_t operator()(uint64_t k) const {
+    const uint64_t r = k / n, i = k % n;
+    return shuffled[r] ? shuffle_key(seeds[r], i) : i;  // file order: the indices' own order
+  }
+};
+struct IndexInSegment {
+  uint64_t n;
+  __device__ uint32_t operator()(uint64_t k) const { return uint32_t(k % n); }
+};
+struct SegmentStart {
+  int64_t n;
+  __host__ __device__ int64_t operator()(int64_t r) const { return r * n; }
+};
+
+template <typename T>
+T* stream_alloc(size_t count, cudaStream_t stream) {
+  T* p = nullptr;
+  CUDA_CHECK(cudaMallocAsync(reinterpret_cast<void**>(&p), std::max<size_t>(count, 1) * sizeof(T), stream));
+  return p;
+}
+
 }  // namespace
 
 void epoch_order(uint32_t* order, size_t n, bool shuffle, uint64_t seed, cudaStream_t stream) {
@@ -32,6 +63,49 @@ void epoch_order(uint32_t* order, size_t n, bool shuffle, uint64_t seed, cudaStr
                     ShuffleKeyOf{seed});
   thrust::stable_sort_by_key(policy, keys, keys + n, order);
   CUDA_CHECK(cudaFreeAsync(keys, stream));
+}
+
+void epoch_orders(uint32_t* orders, size_t n, size_t networks, const bool* shuffled, const uint64_t* seeds,
+                  cudaStream_t stream) {
+  if (n == 0 || networks == 0) return;
+  if (networks == 1) return epoch_order(orders, n, shuffled[0], seeds[0], stream);
+  const auto policy = thrust::cuda::par.on(stream);
+  // About 16 M entries a group: 20 bytes each of keys and values in flight.
+  const size_t group = std::max<size_t>(1, (size_t(1) << 24) / n);
+  const size_t most = std::min(group, networks) * n;
+  uint64_t* keys = stream_alloc<uint64_t>(most, stream);
+  uint64_t* keys_sorted = stream_alloc<uint64_t>(most, stream);
+  uint32_t* indices = stream_alloc<uint32_t>(most, stream);
+  uint64_t* group_seeds = stream_alloc<uint64_t>(group, stream);
+  uint8_t* group_shuffled = stream_alloc<uint8_t>(group, stream);
+  void* temp = nullptr;
+  size_t temp_bytes = 0;
+  for (size_t first = 0; first < networks; first += group) {
+    const size_t count = std::min(group, networks - first), items = count * n;
+    // Copies from pageable host memory return once the data is staged: `flags` may go at the loop's end.
+    const std::vector<uint8_t> flags(shuffled + first, shuffled + first + count);
+    CUDA_CHECK(cudaMemcpyAsync(group_seeds, seeds + first, count * sizeof(uint64_t), cudaMemcpyHostToDevice, stream));
+    CUDA_CHECK(cudaMemcpyAsync(group_shuffled, flags.data(), count, cudaMemcpyHostToDevice, stream));
+    thrust::transform(policy, thrust::counting_iterator<uint64_t>(0), thrust::counting_iterator<uint64_t>(items), keys,
+                      GroupKeyOf{group_seeds, group_shuffled, n});
+    thrust::transform(policy, thrust::counting_iterator<uint64_t>(0), thrust::counting_iterator<uint64_t>(items), indices,
+                      IndexInSegment{n});
+    const auto starts = thrust::make_transform_iterator(thrust::counting_iterator<int64_t>(0), SegmentStart{int64_t(n)});
+    uint32_t* out = orders + first * n;
+    size_t needed = 0;
+    CUDA_CHECK(cub::DeviceSegmentedSort::StableSortPairs(nullptr, needed, keys, keys_sorted, indices, out,
+                                                         int64_t(items), int64_t(count), starts, starts + 1, stream));
+    if (needed > temp_bytes) {
+      if (temp) CUDA_CHECK(cudaFreeAsync(temp, stream));
+      temp = stream_alloc<unsigned char>(needed, stream);
+      temp_bytes = needed;
+    }
+    CUDA_CHECK(cub::DeviceSegmentedSort::StableSortPairs(temp, temp_bytes, keys, keys_sorted, indices, out,
+                                                         int64_t(items), int64_t(count), starts, starts + 1, stream));
+  }
+  for (void* p : {temp, static_cast<void*>(keys), static_cast<void*>(keys_sorted), static_cast<void*>(indices),
+                  static_cast<void*>(group_seeds), static_cast<void*>(group_shuffled)})
+    if (p) CUDA_CHECK(cudaFreeAsync(p, stream));
 }
 
 }  // namespace sigtrain::kernels

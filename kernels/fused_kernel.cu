@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <memory>
 #include <mutex>
 #include <stdexcept>
 
@@ -155,12 +156,14 @@ void FusedNetworks::set_training_data(const Dataset& train) {
 }
 
 void FusedNetworks::begin_epoch(const std::vector<EpochOrder>& orders) {
-  shuffled_ = false;
+  // Each network's permutation is the one a single run with its seed makes (kernels::epoch_orders).
+  std::unique_ptr<bool[]> shuffled(new bool[count_]);
+  std::vector<uint64_t> seeds(count_);
   for (size_t r = 0; r < count_; ++r) {
-    // Each network's permutation is the one a single run with its seed makes (kernels::epoch_order).
-    kernels::epoch_order(orders_ + r * train_size_, train_size_, orders[r].shuffle, orders[r].seed, stream_);
-    shuffled_ = shuffled_ || orders[r].shuffle;
+    shuffled[r] = orders[r].shuffle;
+    seeds[r] = orders[r].seed;
   }
+  kernels::epoch_orders(orders_, train_size_, count_, shuffled.get(), seeds.data(), stream_);
   CUDA_CHECK(cudaMemsetAsync(losses_, 0, count_ * sizeof(double), stream_));
 }
 

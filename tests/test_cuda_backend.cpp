@@ -5,9 +5,12 @@
 // machine must fail with one clear error.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <memory>
 #include <tuple>
+#include <utility>
 
 #include "backend_test_util.h"
 #include "fused_host.h"
@@ -350,6 +353,36 @@ TEST(CudaKernels, DeviceEpochOrderEqualsTheHostPermutation) {
     cudaMemcpy(device.data(), order, n * sizeof(uint32_t), cudaMemcpyDeviceToHost);
     cudaFree(order);
     EXPECT_EQ(device, epoch_permutation(n, epoch_seed(5, 3))) << n;
+  }
+}
+
+// Catches the replicas' orders (one segmented sort over many networks) differing from a single run's:
+// networks shuffled with their own seeds or in file order, many small segments, and segments of over
+// 8 M samples, where each group of the sort holds one network.
+TEST(CudaKernels, ManyNetworksOrdersEqualTheHostPermutations) {
+  SKIP_WITHOUT_CUDA();
+  for (const auto& [n, networks] : {std::pair<size_t, size_t>{1, 3}, {1000, 37}, {100003, 5}, {(1u << 23) + 7, 2}}) {
+    uint32_t* orders = nullptr;
+    ASSERT_EQ(cudaMalloc(reinterpret_cast<void**>(&orders), n * networks * sizeof(uint32_t)), cudaSuccess);
+    std::unique_ptr<bool[]> shuffled(new bool[networks]);
+    std::vector<uint64_t> seeds(networks);
+    for (size_t r = 0; r < networks; ++r) {
+      shuffled[r] = r % 3 != 1;  // every third network in file order
+      seeds[r] = epoch_seed(100 + r, 4);
+    }
+    kernels::epoch_orders(orders, n, networks, shuffled.get(), seeds.data(), nullptr);
+    std::vector<uint32_t> device(n * networks);
+    ASSERT_EQ(cudaMemcpy(device.data(), orders, device.size() * sizeof(uint32_t), cudaMemcpyDeviceToHost), cudaSuccess);
+    cudaFree(orders);
+    for (size_t r = 0; r < networks; ++r) {
+      std::vector<uint32_t> expected(n);
+      if (shuffled[r]) {
+        expected = epoch_permutation(n, seeds[r]);
+      } else {
+        for (size_t i = 0; i < n; ++i) expected[i] = uint32_t(i);
+      }
+      EXPECT_TRUE(std::equal(expected.begin(), expected.end(), device.begin() + r * n)) << n << " network " << r;
+    }
   }
 }
 
