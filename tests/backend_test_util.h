@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -40,11 +41,16 @@ struct BackendCase {
 };
 
 // "2_3_3_1_nobias_B31": readable names for parameterised tests.
-inline std::string backend_case_name(const ::testing::TestParamInfo<BackendCase>& info) {
+inline std::string backend_case_text(const BackendCase& c) {
   std::string s;
-  for (int w : info.param.widths) s += std::to_string(w) + "_";
-  return s + (info.param.bias ? "bias_" : "nobias_") + "B" + std::to_string(info.param.batch);
+  for (int w : c.widths) s += std::to_string(w) + "_";
+  return s + (c.bias ? "bias_" : "nobias_") + "B" + std::to_string(c.batch);
 }
+inline std::string backend_case_name(const ::testing::TestParamInfo<BackendCase>& info) {
+  return backend_case_text(info.param);
+}
+// How GoogleTest prints a case (in failures and in ctest's test names), instead of its bytes.
+inline void PrintTo(const BackendCase& c, std::ostream* os) { *os << backend_case_text(c); }
 
 
 // How far a fast backend is from the fp64 reference on one case.
