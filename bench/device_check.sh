@@ -58,6 +58,22 @@ to_out "$results/ctest-$stamp.txt" "$results/diffs-$stamp.txt"
 # Where a GPU is present, the fused kernel's resources: registers, shared memory, spills (none wanted).
 cuobjdump --dump-resource-usage build-device/host/libsigtrain_core.a 2>/dev/null | grep -A1 "fused" | head -n 8 \
   >"$results/ptxas-$stamp.txt" || true
+# Races and bad accesses in the fused kernel (one block per network, and clusters of 8 blocks that read
+# each other's shared memory), where the machine's runtime lets compute-sanitizer run (60 s each).
+sanitizer="not run"
+if [ -n "$gpu" ] && command -v compute-sanitizer >/dev/null; then
+  sanitizer=""
+  fused_tests='Networks/CudaVsReference.OneStepForwardLossAndGradients/fused_2_3_3_1_bias_B256:Networks/CudaVsReference.OneStepForwardLossAndGradients/fused_3_17_2_bias_B4099'
+  for tool in racecheck memcheck synccheck; do
+    timeout 60 compute-sanitizer --tool "$tool" --error-exitcode 3 build-device/tests/sigtrain_tests \
+      --gtest_filter="$fused_tests" >"$results/sanitizer.txt" 2>&1
+    status=$?
+    tail -n 4 "$results/sanitizer.txt"
+    sanitizer="$sanitizer $tool=exit$status"
+  done
+  rm -f "$results/sanitizer.txt"
+  echo "device check: compute-sanitizer:$sanitizer (0: clean, 3: errors found, 124: out of time, else: did not run)"
+fi
 test_seconds=$(($(date +%s) - started - build_seconds))
 
 # 3. The benchmark: the cuda backend's three paths beside the cpu backend, 1024 networks at once, a
@@ -86,9 +102,9 @@ to_out "$results/raw-$stamp.txt"
 
 # 4. One JSON and one markdown summary.
 python3 - "$results" "$stamp" "$commit" "$gpu" "$passed" "$failed" "$skipped" "$gpu_skipped" "$ctest_status" \
-  "$build_seconds" "$test_seconds" <<'EOF'
+  "$build_seconds" "$test_seconds" "$sanitizer" <<'EOF'
 import json, sys, time
-results, stamp, commit, gpu, passed, failed, skipped, gpu_skipped, ctest_status, build_s, test_s = sys.argv[1:]
+results, stamp, commit, gpu, passed, failed, skipped, gpu_skipped, ctest_status, build_s, test_s, sanitizer = sys.argv[1:]
 diffs = []
 for line in open(f"{results}/diffs-{stamp}.txt"):
     _, test, what, value = line.split()
@@ -123,14 +139,14 @@ summary = {
     "commit": commit, "gpu": gpu,
     "tests": {"passed": int(passed), "failed": int(failed), "skipped": int(skipped), "gpu_tests_skipped": int(gpu_skipped),
               "ctest_status": int(ctest_status)},
-    "seconds": {"build": int(build_s), "tests": int(test_s)},
+    "seconds": {"build": int(build_s), "tests": int(test_s)}, "compute_sanitizer": sanitizer.strip(),
     "largest_differences_from_reference": diffs[:10], "bench": bench, "torch": torch, "ratios_vs_torch": ratios,
 }
 json.dump(summary, open(f"{results}/device-check-{stamp}.json", "w"), indent=2)
 md = [f"# Device check {summary['date']}", "", f"- GPU: {gpu}", f"- commit: {commit}",
       f"- tests: {passed} passed, {failed} failed, {skipped} skipped, of which GPU tests {gpu_skipped} "
       f"(ctest exit {ctest_status})",
-      f"- build {build_s} s, tests {test_s} s", "", "## Largest GPU-vs-reference differences (tests)", "",
+      f"- build {build_s} s, tests {test_s} s", f"- compute-sanitizer on the fused kernel: {sanitizer.strip()}", "", "## Largest GPU-vs-reference differences (tests)", "",
       "| test | quantity | relative difference |", "| --- | --- | ---: |"]
 md += [f"| {d['test']} | {d['what']} | {d['relative_difference']:.3g} |" for d in diffs[:10]]
 md += ["", "## Benchmark (sigtrain bench)", "", "| network | batch | backend | samples/s | µs/step | rel. diff |",
