@@ -55,7 +55,8 @@ class FusedNetworks : public NetworkGroup {
   CUstream_st* stream_ = nullptr;
   float* params_ = nullptr;  // count × P
   float* lrs_ = nullptr;
-  double* losses_ = nullptr;
+  double* losses_ = nullptr;      // count: each network's epoch loss, summed from its slots when read
+  double* loss_slots_ = nullptr;  // count × kFusedLossSlots (fused_step.h)
   std::vector<float> current_lrs_;
   size_t train_size_ = 0;
   float *X_ = nullptr, *Y_ = nullptr;

@@ -1,5 +1,6 @@
 #include "fused_host.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "errors.h"
@@ -28,6 +29,10 @@ bool make_fused_shape(const NetworkSpec& spec, FusedShape& s, std::string* why_n
     s.bias_offset[l] = int(spec.bias_offset(l));
   }
   s.threads = kFusedThreads;
+  // Lanes per entry of dθ: as many as leave every thread an entry (a power of 2 from 1 to 32). Few
+  // entries (the notes' network has 25) get many lanes each, many entries one each.
+  s.lanes_per_entry = kFusedWarp;
+  while (s.lanes_per_entry > 1 && s.lanes_per_entry * s.params > s.threads) s.lanes_per_entry /= 2;
   // Rows padded to an odd number of floats, so that a warp reading one value from each of 32 rows
   // touches 32 banks of shared memory.
   for (int l = 0; l <= L; ++l) s.row[l] = spec.widths[l] | 1;
@@ -82,11 +87,16 @@ void FusedHostBackend::set_parameters(const Parameters& p) {
 
 Parameters FusedHostBackend::parameters() const { return Parameters::from_float(spec_, params_.data()); }
 
+void FusedHostBackend::begin_epoch(const EpochOrder& order) {
+  HostBackend::begin_epoch(order);
+  std::fill(loss_slots_.begin(), loss_slots_.end(), 0.0);
+}
+
 void FusedHostBackend::train_steps(size_t first, size_t end, size_t batch, double lr) {
   const Dataset& d = train();
   const std::vector<uint32_t>& order = epoch_order();
   fused_train_steps(cluster(fused_blocks_per_network(batch, shape_.chunk)), shape_, params_.data(), d.x.data(),
-                    d.y.data(), order.empty() ? nullptr : order.data(), first, end, batch, float(lr), &epoch_loss_sum_,
+                    d.y.data(), order.empty() ? nullptr : order.data(), first, end, batch, float(lr), loss_slots_.data(),
                     nullptr);
 }
 
@@ -99,11 +109,11 @@ void FusedHostBackend::predict(const float* x, size_t count, double* yhat) {
 double FusedHostBackend::loss_and_gradients(const Batch& batch, Parameters& grad) {
   // One step with lr 0 leaves θ as it is and reports the step's gradient and loss.
   std::vector<float> params = params_, grads(params_.size());
-  double loss_sum = 0.0;
+  std::vector<double> loss_slots(kFusedLossSlots);
   fused_train_steps(cluster(fused_blocks_per_network(batch.count, shape_.chunk)), shape_, params.data(), batch.x,
-                    batch.y, nullptr, 0, batch.count, batch.count, 0.0f, &loss_sum, grads.data());
+                    batch.y, nullptr, 0, batch.count, batch.count, 0.0f, loss_slots.data(), grads.data());
   grad = Parameters::from_float(spec_, grads.data());
-  return loss_sum / double(batch.count);
+  return fused_loss_sum(loss_slots.data()) / double(batch.count);
 }
 
 }  // namespace sigtrain

@@ -28,6 +28,8 @@ class FusedHostBackend : public HostBackend {
   std::string name() const override { return "fused-host"; }
   void set_parameters(const Parameters& p) override;
   Parameters parameters() const override;
+  void begin_epoch(const EpochOrder& order) override;
+  double epoch_loss_sum() override { return fused_loss_sum(loss_slots_.data()); }
   void train_step(size_t first, size_t count, double lr) override { train_steps(first, first + count, count, lr); }
   void train_steps(size_t first, size_t end, size_t batch, double lr) override;
   size_t steps_per_call(size_t batch) const override { return fused_steps_per_launch(batch); }
@@ -43,6 +45,7 @@ class FusedHostBackend : public HostBackend {
   std::vector<std::vector<double>> workspaces_;  // doubles, so that the per-thread loss terms are aligned
   std::vector<float*> workspace_pointers_;
   std::vector<float> params_;
+  std::vector<double> loss_slots_ = std::vector<double>(kFusedLossSlots);  // this epoch's, as on the GPU
 };
 
 }  // namespace sigtrain

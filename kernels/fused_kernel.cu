@@ -20,17 +20,24 @@ namespace sigtrain {
 namespace {
 
 // The cluster of blocks r·K … r·K + K − 1 trains network r: its parameters at params + r·P, its order
-// at orders + r·order_stride. Launched with clusters of K blocks when K > 1 (launch_train below).
+// at orders + r·order_stride, its loss slots at loss_slots + r·kFusedLossSlots. Launched with clusters
+// of K blocks when K > 1 (launch_train below).
 __global__ void __launch_bounds__(kFusedThreads)
     fused_train_kernel(const __grid_constant__ FusedShape s,  // read in place (no local copy: -Xptxas -v)
                        int blocks_per_network, float* params, const float* X, const float* Y, const uint32_t* orders,
-                       size_t order_stride, size_t first, size_t end, size_t batch, const float* lrs, double* losses,
-                       float* grads) {
+                       size_t order_stride, size_t first, size_t end, size_t batch, const float* lrs,
+                       double* loss_slots, float* grads) {
   extern __shared__ double workspace[];  // doubles: the per-thread loss terms need 8-byte alignment
   const size_t r = blockIdx.x / unsigned(blocks_per_network);
   fused_train_steps(DeviceCluster{blocks_per_network, reinterpret_cast<float*>(workspace)}, s, params + r * s.params,
-                    X, Y, orders ? orders + r * order_stride : nullptr, first, end, batch, lrs[r], losses + r,
+                    X, Y, orders ? orders + r * order_stride : nullptr, first, end, batch, lrs[r], loss_slots + r * kFusedLossSlots,
                     grads ? grads + r * s.params : nullptr);
+}
+
+// Network r's loss: the sum of its slots in slot order (fused_loss_sum), one thread per network.
+__global__ void sum_loss_slots_kernel(const double* loss_slots, size_t networks, double* losses) {
+  const size_t r = size_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (r < networks) losses[r] = fused_loss_sum(loss_slots + r * kFusedLossSlots);
 }
 
 // Block k predicts samples [k·per_block, …) of X with one network's parameters.
@@ -50,7 +57,7 @@ size_t workspace_bytes(const FusedShape& s) { return size_t(s.ws_floats) * sizeo
 // other's shared memory).
 void launch_train(const FusedShape& s, size_t networks, size_t batch, float* params, const float* X, const float* Y,
                   const uint32_t* orders, size_t order_stride, size_t first, size_t end, const float* lrs,
-                  double* losses, float* grads, cudaStream_t stream) {
+                  double* loss_slots, float* grads, cudaStream_t stream) {
   // No steps, no launch: the kernel's blocks meet at a cluster barrier only between steps and at the end.
   if (end <= first) return;
   const int K = fused_blocks_per_network(batch, s.chunk);
@@ -67,7 +74,7 @@ void launch_train(const FusedShape& s, size_t networks, size_t batch, float* par
   config.attrs = &cluster;
   config.numAttrs = K > 1 ? 1 : 0;
   CUDA_CHECK(cudaLaunchKernelEx(&config, fused_train_kernel, s, K, params, X, Y, orders, order_stride, first, end,
-                                batch, lrs, losses, grads));
+                                batch, lrs, loss_slots, grads));
 }
 
 // Lets the kernels take the largest workspace any shape may have (the attribute is per kernel and per
@@ -106,12 +113,14 @@ FusedNetworks::FusedNetworks(const NetworkSpec& spec, size_t count) : spec_(spec
   params_ = device_alloc<float>(count * shape_.params, "the parameters");
   lrs_ = device_alloc<float>(count, "the learning rates");
   losses_ = device_alloc<double>(count, "the losses");
-  CUDA_CHECK(cudaMemsetAsync(losses_, 0, count * sizeof(double), stream_));
+  loss_slots_ = device_alloc<double>(count * kFusedLossSlots, "the loss slots");
+  CUDA_CHECK(cudaMemsetAsync(loss_slots_, 0, count * kFusedLossSlots * sizeof(double), stream_));
 }
 
 FusedNetworks::~FusedNetworks() {
   if (stream_) cudaStreamSynchronize(stream_);
   for (void* p : {static_cast<void*>(params_), static_cast<void*>(lrs_), static_cast<void*>(losses_),
+                  static_cast<void*>(loss_slots_),
                   static_cast<void*>(X_), static_cast<void*>(Y_), static_cast<void*>(orders_), static_cast<void*>(batch_x_),
                   static_cast<void*>(batch_y_), static_cast<void*>(grads_), static_cast<void*>(out_)})
     if (p) cudaFree(p);
@@ -164,7 +173,7 @@ void FusedNetworks::begin_epoch(const std::vector<EpochOrder>& orders) {
     seeds[r] = orders[r].seed;
   }
   kernels::epoch_orders(orders_, train_size_, count_, shuffled.get(), seeds.data(), stream_);
-  CUDA_CHECK(cudaMemsetAsync(losses_, 0, count_ * sizeof(double), stream_));
+  CUDA_CHECK(cudaMemsetAsync(loss_slots_, 0, count_ * kFusedLossSlots * sizeof(double), stream_));
 }
 
 void FusedNetworks::set_learning_rates(const std::vector<double>& lrs) {
@@ -176,7 +185,7 @@ void FusedNetworks::set_learning_rates(const std::vector<double>& lrs) {
 }
 
 void FusedNetworks::train_steps(size_t first, size_t end, size_t batch) {
-  launch_train(shape_, count_, batch, params_, X_, Y_, orders_, train_size_, first, end, lrs_, losses_, nullptr, stream_);
+  launch_train(shape_, count_, batch, params_, X_, Y_, orders_, train_size_, first, end, lrs_, loss_slots_, nullptr, stream_);
 }
 
 size_t FusedNetworks::steps_per_call(size_t batch) const { return fused_steps_per_launch(batch); }
@@ -187,6 +196,8 @@ double FusedNetworks::mean_squared_error(size_t r, const Dataset& d) {
 
 std::vector<double> FusedNetworks::epoch_loss_sums() {
   std::vector<double> sums(count_);
+  sum_loss_slots_kernel<<<unsigned((count_ + 127) / 128), 128, 0, stream_>>>(loss_slots_, count_, losses_);
+  CUDA_CHECK_LAUNCH();
   CUDA_CHECK(cudaMemcpyAsync(sums.data(), losses_, count_ * sizeof(double), cudaMemcpyDeviceToHost, stream_));
   CUDA_CHECK(cudaStreamSynchronize(stream_));
   return sums;
@@ -231,20 +242,21 @@ double FusedNetworks::loss_and_gradients(size_t r, const Batch& batch, Parameter
   CUDA_CHECK(cudaMemcpyAsync(batch_y_, batch.y, batch.count * spec_.outputs() * sizeof(float), cudaMemcpyHostToDevice, stream_));
   float* params_copy = device_alloc<float>(shape_.params, "a copy of the parameters");
   float* zero_lr = device_alloc<float>(1, "a learning rate");
-  double* loss = device_alloc<double>(1, "a loss");
+  double* slots = device_alloc<double>(kFusedLossSlots, "loss slots");
   CUDA_CHECK(cudaMemcpyAsync(params_copy, params_ + r * shape_.params, shape_.params * sizeof(float), cudaMemcpyDeviceToDevice, stream_));
   CUDA_CHECK(cudaMemsetAsync(zero_lr, 0, sizeof(float), stream_));
-  CUDA_CHECK(cudaMemsetAsync(loss, 0, sizeof(double), stream_));
-  launch_train(shape_, 1, batch.count, params_copy, batch_x_, batch_y_, nullptr, 0, 0, batch.count, zero_lr, loss,
+  CUDA_CHECK(cudaMemsetAsync(slots, 0, kFusedLossSlots * sizeof(double), stream_));
+  launch_train(shape_, 1, batch.count, params_copy, batch_x_, batch_y_, nullptr, 0, 0, batch.count, zero_lr, slots,
                grads_, stream_);
   std::vector<float> values(shape_.params);
-  double loss_sum = 0;
+  std::vector<double> loss_slots(kFusedLossSlots);
   CUDA_CHECK(cudaMemcpyAsync(values.data(), grads_, values.size() * sizeof(float), cudaMemcpyDeviceToHost, stream_));
-  CUDA_CHECK(cudaMemcpyAsync(&loss_sum, loss, sizeof loss_sum, cudaMemcpyDeviceToHost, stream_));
+  CUDA_CHECK(cudaMemcpyAsync(loss_slots.data(), slots, kFusedLossSlots * sizeof(double), cudaMemcpyDeviceToHost, stream_));
   CUDA_CHECK(cudaStreamSynchronize(stream_));
   cudaFree(params_copy);
   cudaFree(zero_lr);
-  cudaFree(loss);
+  cudaFree(slots);
+  const double loss_sum = fused_loss_sum(loss_slots.data());
   grad = Parameters::from_float(spec_, values.data());
   return loss_sum / double(batch.count);
 }

@@ -15,13 +15,14 @@
 //   samples    thread t, sample t of the pass alone: forward through every layer, Δ_L = (2/B)(ŷ − y)
 //              and its loss term, then Δ_{l-1} = (W_lᵀ Δ_l) ⊙ a ⊙ (1 − a) down to Δ_1. A thread reads
 //              and writes only its own rows of a_l and Δ_l, so no barrier is needed between layers.
-//   gradients  one warp per entry of θ (every layer's dW_l and db_l at once): lanes sum every 32nd
-//              sample of Δ_l[t][i] · a_{l-1}[t][j], then a butterfly of shuffles adds the lanes — a
-//              fixed order, so the result is deterministic
+//   gradients  G lanes of a warp per entry of θ (every layer's dW_l and db_l at once; G = 1 … 32, as
+//              many as the block has threads for, so that every thread has work): lane k sums samples
+//              k, k + G, … of Δ_l[t][i] · a_{l-1}[t][j] in order, then a butterfly of shuffles adds the
+//              G lanes — a fixed order, so the result is deterministic
 //   update     every block adds the K blocks' dθ in block order and takes θ ← θ − lr · dθ, so the K
 //              copies of θ stay identical
-// Rows of a_l and Δ_l in the workspace are padded to an odd number of floats: the lanes of a warp read
-// one value from each of 32 consecutive rows, which an odd stride puts in 32 different banks.
+// Rows of a_l and Δ_l in the workspace are padded to an odd number of floats: the G lanes of an entry
+// read one value from each of G consecutive rows, which an odd stride puts in G different banks.
 #pragma once
 
 #include <cstddef>
@@ -58,6 +59,7 @@ struct FusedShape {
   int bias_offset[kFusedMaxLayers + 1] = {};
   int threads = kFusedThreads;
   int chunk = 0;                            // samples per pass (≤ threads)
+  int lanes_per_entry = kFusedWarp;         // G: the lanes that sum one entry of dθ (a power of 2, ≤ 32)
   // Workspace offsets, in floats.
   int ws_params = 0, ws_grads = 0;          // θ and dθ: P each
   int row[kFusedMaxLayers + 1] = {};        // floats per row of a_l and Δ_l: n_l, made odd
@@ -75,10 +77,11 @@ SIGTRAIN_HD int fused_blocks_per_network(size_t batch, int chunk) {
 }
 
 // The group that runs a phase: every (virtual) thread t of every block `rank` runs body(rank, t), then
-// all of the group's threads wait (one phase). warp_units(units, partial, store) gives each unit to one
-// warp of each block, whose lanes compute partial(rank, unit, lane); the 32 partials are added in a
-// butterfly and store(rank, unit, total) runs once. sync_blocks() waits for every block of the group;
-// workspace(rank) is that block's shared memory.
+// all of the group's threads wait (one phase). lane_units(units, G, partial, store) gives each unit to
+// G consecutive lanes of a warp of each block, which compute partial(rank, unit, lane) for lane = 0 …
+// G − 1; the G partials are added in a butterfly and store(rank, unit, total) runs once. Units go to
+// the T / G lane groups in rounds, unit = round · (T / G) + group. sync_blocks() waits for every block
+// of the group; workspace(rank) is that block's shared memory.
 struct HostCluster {
   int blocks;
   int threads;
@@ -93,16 +96,16 @@ struct HostCluster {
       for (int t = 0; t < threads; ++t) body(rank, t);
   }
   template <class Partial, class Store>
-  void warp_units(int units, Partial&& partial, Store&& store) const {
+  void lane_units(int units, int G, Partial&& partial, Store&& store) const {
     for (int rank = 0; rank < blocks; ++rank)
       for (int u = 0; u < units; ++u) {
         float lanes[kFusedWarp];
-        for (int lane = 0; lane < kFusedWarp; ++lane) lanes[lane] = partial(rank, u, lane);
+        for (int lane = 0; lane < G; ++lane) lanes[lane] = partial(rank, u, lane);
         // The butterfly of __shfl_xor_sync: after the round of `offset`, lane k holds v[k] + v[k ^ offset].
-        for (int offset = kFusedWarp / 2; offset > 0; offset /= 2) {
+        for (int offset = G / 2; offset > 0; offset /= 2) {
           float next[kFusedWarp];
-          for (int lane = 0; lane < kFusedWarp; ++lane) next[lane] = lanes[lane] + lanes[lane ^ offset];
-          for (int lane = 0; lane < kFusedWarp; ++lane) lanes[lane] = next[lane];
+          for (int lane = 0; lane < G; ++lane) next[lane] = lanes[lane] + lanes[lane ^ offset];
+          for (int lane = 0; lane < G; ++lane) lanes[lane] = next[lane];
         }
         store(rank, u, lanes[0]);
       }
@@ -134,13 +137,14 @@ struct DeviceCluster {
     __syncthreads();
   }
   template <class Partial, class Store>
-  __device__ void warp_units(int units, Partial&& partial, Store&& store) const {
-    const int r = rank(), warp = int(threadIdx.x) / kFusedWarp, lane = int(threadIdx.x) % kFusedWarp;
-    const int warps = int(blockDim.x) / kFusedWarp;
-    for (int u = warp; u < units; u += warps) {
-      float v = partial(r, u, lane);
-      for (int offset = kFusedWarp / 2; offset > 0; offset /= 2) v += __shfl_xor_sync(0xffffffffu, v, offset);
-      if (lane == 0) store(r, u, v);
+  __device__ void lane_units(int units, int G, Partial&& partial, Store&& store) const {
+    const int r = rank(), group = int(threadIdx.x) / G, lane = int(threadIdx.x) % G, groups = int(blockDim.x) / G;
+    // Every lane runs every round (a unit past the end adds zeros), so each shuffle has the whole warp.
+    for (int first = 0; first < units; first += groups) {
+      const int u = first + group;
+      float v = u < units ? partial(r, u, lane) : 0.0f;
+      for (int offset = G / 2; offset > 0; offset /= 2) v += __shfl_xor_sync(0xffffffffu, v, offset);
+      if (u < units && lane == 0) store(r, u, v);
     }
     __syncthreads();
   }
@@ -188,21 +192,32 @@ SIGTRAIN_HD FusedEntry fused_entry(const FusedShape& s, int e) {
   return k < s.widths[l] * n_in ? FusedEntry{l, k / n_in, k % n_in} : FusedEntry{l, k - s.widths[l] * n_in, -1};
 }
 
+// The loss terms of a network: one running sum per thread slot of each of its blocks (slot k·T + t
+// for thread t of block k), kept between launches, so that each slot adds its samples' (ŷ − y)² in
+// step order however the steps are cut into launches. The epoch's loss is their sum in slot order.
+constexpr int kFusedLossSlots = kFusedMaxBlocksPerNetwork * kFusedThreads;
+SIGTRAIN_HD double fused_loss_sum(const double* loss_slots) {
+  double total = 0.0;
+  for (int k = 0; k < kFusedLossSlots; ++k) total += loss_slots[k];
+  return total;
+}
+
 // SGD steps of `batch` samples over positions [first, end) of the order (the last step may be
-// partial), starting from and ending in params_global (P floats). Adds Σ (ŷ − y)² over the samples to
-// *loss_global. With grads_global, also writes the last step's gradient there (lr 0 then leaves θ).
+// partial), starting from and ending in params_global (P floats). Adds each sample's Σ_o (ŷ − y)² to
+// the loss slot of the thread that took it (loss_slots: kFusedLossSlots doubles). With grads_global,
+// also writes the last step's gradient there (lr 0 then leaves θ).
 SIGTRAIN_HD_TEMPLATE
 template <class Cluster>
 SIGTRAIN_HD void fused_train_steps(const Cluster& cluster, const FusedShape& s, float* params_global, const float* X,
                                    const float* Y, const uint32_t* order, size_t first, size_t end, size_t batch,
-                                   float lr, double* loss_global, float* grads_global) {
+                                   float lr, double* loss_slots, float* grads_global) {
   const int L = s.layers, T = s.threads, P = s.params, nL = s.widths[L], K = cluster.ranks();
-  // Per thread, its samples' loss terms in step order; added over threads and blocks at the end.
+  // Per thread, the running sum of its samples' loss terms, in shared memory for the launch.
   const auto loss_terms = [&](int rank) { return reinterpret_cast<double*>(cluster.workspace(rank) + s.ws_loss); };
   cluster.phase([&](int rank, int t) {
     float* theta = cluster.workspace(rank) + s.ws_params;
     for (int e = t; e < P; e += T) theta[e] = params_global[e];
-    loss_terms(rank)[t] = 0.0;
+    loss_terms(rank)[t] = loss_slots[rank * T + t];
   });
   for (size_t step = first; step < end; step += batch) {
     const int B = int(end - step < batch ? end - step : batch);
@@ -222,14 +237,14 @@ SIGTRAIN_HD void fused_train_steps(const Cluster& cluster, const FusedShape& s, 
                                 fused_act(s, ws, l - 1, t), fused_delta(s, ws, l - 1, t), s.widths[l - 1],
                                 s.widths[l]);
       });
-      // dW_l += Δ_l a_{l-1}ᵀ and db_l += Δ_l 1 over this pass, every layer at once: one warp per entry.
-      cluster.warp_units(
-          P,
+      // dW_l += Δ_l a_{l-1}ᵀ and db_l += Δ_l 1 over this pass, every layer at once: G lanes per entry.
+      cluster.lane_units(
+          P, s.lanes_per_entry,
           [&](int rank, int e, int lane) {
             float* ws = cluster.workspace(rank);
             const FusedEntry g = fused_entry(s, e);
             return gradient_partial(fused_delta(s, ws, g.l, 0), s.row[g.l], fused_act(s, ws, g.l - 1, 0),
-                                    s.row[g.l - 1], g.i, g.j, lane, kFusedWarp,
+                                    s.row[g.l - 1], g.i, g.j, lane, s.lanes_per_entry,
                                     fused_pass(group, rank, K, s.chunk, B).count);
           },
           [&](int rank, int e, float total) {  // the first pass of the step starts the sums
@@ -250,17 +265,11 @@ SIGTRAIN_HD void fused_train_steps(const Cluster& cluster, const FusedShape& s, 
     });
     cluster.sync_blocks();  // no block starts the next step's dθ while another still reads this one
   }
-  cluster.phase([&](int rank, int t) {
-    if (rank != 0) return;  // the K copies of θ are identical
-    for (int e = t; e < P; e += T) params_global[e] = cluster.workspace(0)[s.ws_params + e];
-    if (t == 0) {  // the loss terms, added thread by thread, block by block
-      double total = 0.0;
-      for (int k = 0; k < K; ++k)
-        for (int j = 0; j < T; ++j) total += loss_terms(k)[j];
-      *loss_global += total;
-    }
+  cluster.phase([&](int rank, int t) {  // each block its own slots; block 0 θ (the K copies are identical)
+    loss_slots[rank * T + t] = loss_terms(rank)[t];
+    if (rank == 0)
+      for (int e = t; e < P; e += T) params_global[e] = cluster.workspace(0)[s.ws_params + e];
   });
-  cluster.sync_blocks();  // the blocks' shared memory stays until block 0 has read the loss terms
 }
 
 // Ŷ for `count` samples starting at row `first` of X (no order), in passes, by one block (a cluster of
