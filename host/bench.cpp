@@ -108,10 +108,11 @@ void time_replicas(const BenchConfig& config, const NetworkSpec& spec, size_t ba
       std::vector<EpochOrder> orders(R);
       for (size_t k = 0; k < R; ++k) orders[k] = {config.shuffle, epoch_seed(k + 1, uint64_t(repeat + 1))};
       networks.begin_epoch(orders);
-      networks.epoch_loss_sums();  // the orders are made before the clock starts
+      std::vector<double> sums(R);
+      networks.epoch_loss_sums(sums.data());  // the orders are made before the clock starts
       const auto start = Clock::now();
       networks.train_steps(0, r.samples_per_repeat, batch);
-      networks.epoch_loss_sums();
+      networks.epoch_loss_sums(sums.data());
       if (repeat >= 0) seconds.push_back(std::chrono::duration<double>(Clock::now() - start).count());
     }
     return;

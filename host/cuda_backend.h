@@ -40,7 +40,7 @@ class FusedNetworks : public NetworkGroup {
   // Steps of `batch` over positions [first, end) of each network's order, all networks in one launch.
   void train_steps(size_t first, size_t end, size_t batch) override;
   size_t steps_per_call(size_t batch) const override;
-  std::vector<double> epoch_loss_sums() override;  // Σ (ŷ − y)² per network since begin_epoch
+  void epoch_loss_sums(double* sums) override;  // Σ (ŷ − y)² per network since begin_epoch
   bool loss_is_cheap_to_read() const override { return false; }
   double mean_squared_error(size_t r, const Dataset& d) override;
   void predict(size_t r, const float* x, size_t count, double* yhat);

@@ -24,10 +24,8 @@ size_t BackendGroup::steps_per_call(size_t batch) const {
   return std::max<size_t>(steps, 1);
 }
 
-std::vector<double> BackendGroup::epoch_loss_sums() {
-  std::vector<double> sums;
-  for (Backend* b : backends_) sums.push_back(b->epoch_loss_sum());
-  return sums;
+void BackendGroup::epoch_loss_sums(double* sums) {
+  for (size_t r = 0; r < backends_.size(); ++r) sums[r] = backends_[r]->epoch_loss_sum();
 }
 
 bool BackendGroup::loss_is_cheap_to_read() const {

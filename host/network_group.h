@@ -25,7 +25,9 @@ class NetworkGroup {
   virtual void begin_epoch(const std::vector<EpochOrder>& orders) = 0;  // one per network
   virtual void train_steps(size_t first, size_t end, size_t batch) = 0;
   virtual size_t steps_per_call(size_t batch) const = 0;
-  virtual std::vector<double> epoch_loss_sums() = 0;  // Backend::epoch_loss_sum of each network
+  // Backend::epoch_loss_sum of each network, into sums[0 … R) (the trainer reads them after every
+  // step where that is cheap, so no allocation here).
+  virtual void epoch_loss_sums(double* sums) = 0;
   virtual bool loss_is_cheap_to_read() const = 0;
   virtual double mean_squared_error(size_t r, const Dataset& d) = 0;
 };
@@ -43,7 +45,7 @@ class BackendGroup : public NetworkGroup {
   void begin_epoch(const std::vector<EpochOrder>& orders) override;
   void train_steps(size_t first, size_t end, size_t batch) override;
   size_t steps_per_call(size_t batch) const override;
-  std::vector<double> epoch_loss_sums() override;
+  void epoch_loss_sums(double* sums) override;
   bool loss_is_cheap_to_read() const override;
   double mean_squared_error(size_t r, const Dataset& d) override { return backends_[r]->mean_squared_error(d); }
 

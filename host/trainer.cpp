@@ -126,6 +126,7 @@ std::vector<TrainResult> run_training(NetworkGroup& group, const std::vector<Par
 
   const auto start = Clock::now();
   long step = 0;
+  std::vector<double> sums(R);  // each network's loss sum so far this epoch
   for (int epoch = 1; epoch <= config.epochs && active_count > 0; ++epoch) {
     const auto epoch_start = Clock::now();
     std::vector<EpochOrder> orders;
@@ -152,7 +153,7 @@ std::vector<TrainResult> run_training(NetworkGroup& group, const std::vector<Par
       group.train_steps(first, end, config.batch);
       step += long((end - first + config.batch - 1) / config.batch);
       if (check_every_step) {
-        const std::vector<double> sums = group.epoch_loss_sums();
+        group.epoch_loss_sums(sums.data());
         for (size_t r = 0; r < R; ++r)
           if (active[r] && !std::isfinite(sums[r])) diverge(r, epoch, sums[r]);
         if (active_count == 0) return finish();
@@ -162,7 +163,7 @@ std::vector<TrainResult> run_training(NetworkGroup& group, const std::vector<Par
       first = end;
     }
     const double epoch_seconds = seconds_since(epoch_start);
-    const std::vector<double> sums = group.epoch_loss_sums();
+    group.epoch_loss_sums(sums.data());
     for (size_t r = 0; r < R; ++r)
       if (active[r] && !std::isfinite(sums[r])) diverge(r, epoch, sums[r]);
     if (stop_requested()) {

@@ -194,13 +194,11 @@ double FusedNetworks::mean_squared_error(size_t r, const Dataset& d) {
   return sigtrain::mean_squared_error(d, [&](const float* x, size_t n, double* yhat) { predict(r, x, n, yhat); });
 }
 
-std::vector<double> FusedNetworks::epoch_loss_sums() {
-  std::vector<double> sums(count_);
+void FusedNetworks::epoch_loss_sums(double* sums) {
   sum_loss_slots_kernel<<<unsigned((count_ + 127) / 128), 128, 0, stream_>>>(loss_slots_, count_, losses_);
   CUDA_CHECK_LAUNCH();
-  CUDA_CHECK(cudaMemcpyAsync(sums.data(), losses_, count_ * sizeof(double), cudaMemcpyDeviceToHost, stream_));
+  CUDA_CHECK(cudaMemcpyAsync(sums, losses_, count_ * sizeof(double), cudaMemcpyDeviceToHost, stream_));
   CUDA_CHECK(cudaStreamSynchronize(stream_));
-  return sums;
 }
 
 void FusedNetworks::ensure_batch_buffers(size_t samples) {
@@ -286,7 +284,11 @@ class FusedCudaBackend : public Backend {
     networks_.train_steps(first, end, batch);
   }
   size_t steps_per_call(size_t batch) const override { return networks_.steps_per_call(batch); }
-  double epoch_loss_sum() override { return networks_.epoch_loss_sums()[0]; }
+  double epoch_loss_sum() override {
+    double sum = 0.0;
+    networks_.epoch_loss_sums(&sum);
+    return sum;
+  }
   bool loss_is_cheap_to_read() const override { return false; }
   void predict(const float* x, size_t count, double* yhat) override { networks_.predict(0, x, count, yhat); }
   double loss_and_gradients(const Batch& batch, Parameters& grad) override {
