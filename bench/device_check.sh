@@ -59,13 +59,14 @@ to_out "$results/ctest-$stamp.txt" "$results/diffs-$stamp.txt"
 cuobjdump --dump-resource-usage build-device/host/libsigtrain_core.a 2>/dev/null | grep -A1 "fused" | head -n 8 \
   >"$results/ptxas-$stamp.txt" || true
 # Races and bad accesses in the fused kernel (one block per network, and clusters of 8 blocks that read
-# each other's shared memory), where the machine's runtime lets compute-sanitizer run (60 s each).
+# each other's shared memory), where the machine's runtime lets compute-sanitizer run (40 s each), and
+# only when build and tests left time for the benchmark.
 sanitizer="not run"
-if [ -n "$gpu" ] && command -v compute-sanitizer >/dev/null; then
+if [ -n "$gpu" ] && command -v compute-sanitizer >/dev/null && [ $(($(date +%s) - started)) -lt 300 ]; then
   sanitizer=""
   fused_tests='Networks/CudaVsReference.OneStepForwardLossAndGradients/fused_2_3_3_1_bias_B256:Networks/CudaVsReference.OneStepForwardLossAndGradients/fused_3_17_2_bias_B4099'
   for tool in racecheck memcheck synccheck; do
-    timeout 60 compute-sanitizer --tool "$tool" --error-exitcode 3 build-device/tests/sigtrain_tests \
+    timeout 40 compute-sanitizer --tool "$tool" --error-exitcode 3 build-device/tests/sigtrain_tests \
       --gtest_filter="$fused_tests" >"$results/sanitizer.txt" 2>&1
     status=$?
     tail -n 4 "$results/sanitizer.txt"
