@@ -133,8 +133,15 @@ std::vector<ReplicaResult> train_fused(const ReplicaRun& run, const std::vector<
   std::vector<Parameters> initial;
   for (const NetworkSettings& s : settings) initial.push_back(run.initial(s));
   FusedNetworks networks(initial[0].spec, settings.size());
-  TrainObserver quiet;
-  std::vector<TrainResult> trained = train_group(networks, initial, settings, train, validation, run.config, quiet, stop);
+  struct Progress : TrainObserver {
+    const ReplicaRun& run;
+    explicit Progress(const ReplicaRun& r) : run(r) {}
+    void on_step(int epoch, size_t done, size_t total) override {
+      if (run.on_progress) run.on_progress(epoch, done, total);
+    }
+  } progress(run);
+  std::vector<TrainResult> trained =
+      train_group(networks, initial, settings, train, validation, run.config, progress, stop);
   std::vector<ReplicaResult> results(settings.size());
   for (size_t r = 0; r < settings.size(); ++r) {
     results[r].settings = settings[r];

@@ -35,6 +35,9 @@ struct ReplicaRun {
   // The initial parameters of a replica (Glorot from its seed, or a --init model).
   std::function<Parameters(const NetworkSettings&)> initial;
   std::function<void(size_t index, const ReplicaResult&)> on_done;  // called as each replica finishes
+  // Where all replicas train together (the GPU), their progress: after each call of the epoch's
+  // steps, `done` of `total` samples of epoch `epoch`.
+  std::function<void(int epoch, size_t done, size_t total)> on_progress;
 };
 
 // Trains every replica; results in the order of `settings`. Rethrows the first error a replica hit.

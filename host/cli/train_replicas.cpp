@@ -2,6 +2,7 @@
 // per network at the end, every model with --save-all, the best (by validation MSE) with --save.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -44,6 +45,11 @@ int run_train_replicas(const TrainOptions& o) {
   size_t done = 0;
   run.on_done = [&](size_t, const ReplicaResult&) {
     if (terminal) std::fprintf(stderr, "\r%zu/%zu networks trained", ++done, settings.size());
+  };
+  run.on_progress = [&](int epoch, size_t samples, size_t total) {
+    if (terminal)
+      std::fprintf(stderr, "\r%zu networks: epoch %d/%d, %3.0f%%", settings.size(), epoch, o.epochs,
+                   100.0 * double(samples) / double(std::max<size_t>(total, 1)));
   };
 
   if (!o.quiet)
