@@ -166,5 +166,14 @@ EOF
 
 # $OUT now holds 7 files: the log, ctest output, differences, raw bench output, ptxas, JSON, markdown.
 to_out "$results/ptxas-$stamp.txt" "$results/device-check-$stamp.json" "$results/device-check-$stamp.md"
+
+# Last, and only with time to spare: where the fused kernel's warps wait, for whoever tunes it next
+# (Nsight Compute on one launch of the notes' network at batch 256; into the log only).
+if [ -n "$gpu" ] && command -v ncu >/dev/null && [ $(($(date +%s) - started)) -lt 360 ]; then
+  timeout 60 ncu --clock-control none --kernel-name regex:fused_train --launch-count 1 \
+    --section SpeedOfLight --section WarpStateStats --section MemoryWorkloadAnalysis \
+    build-device/sigtrain bench --backends cuda-fused --networks 2-3-3-1 --batches 256 --repeats 1 --work 1e8 \
+    2>&1 | grep -vE "^==PROF==|^\|" | tail -n 60 || echo "device check: ncu did not run"
+fi
 echo "device check: $(($(date +%s) - started)) s in all; results in $results/*$stamp*"
 [ "$ctest_status" -eq 0 ]
