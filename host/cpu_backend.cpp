@@ -10,6 +10,7 @@
 #endif
 
 #include "cpu_blas.h"
+#include "sample_math.h"
 
 namespace sigtrain {
 
@@ -49,6 +50,11 @@ constexpr size_t kBlasMinSamples = 32;
 // Multiply-adds per thread below which waking another thread costs more than it saves (2-3-3-1 with
 // two threads: 1.2× at batch 512, the smallest with two chunks; 1.5× at 1024).
 constexpr double kMinWorkPerThread = 4e4;
+// Batches below this many samples go sample by sample (run_per_sample): the kernels fill vectors of
+// kPadColumns samples whatever the batch, so one sample costs them as much as 16. `sigtrain bench
+// --no-shuffle --backends cpu-1`, samples/s chunked → per sample: 2-3-3-1 at batch 1 3.6 M → 7.3 M,
+// at 2 7.2 M → 8.2 M, at 3 10.9 M → 8.1 M; 2-64-64-1 at 1 80 k → 104 k, at 2 159 k → 143 k.
+constexpr size_t kPerSampleBelow = 2;
 // Parameters per piece of the SGD update.
 constexpr size_t kUpdateBlock = 1 << 16;
 // Samples whose inputs and targets fit in a cache line get a packed copy of the training set.
@@ -141,7 +147,11 @@ CpuBackend::CpuBackend(const NetworkSpec& spec, int threads, const CpuKernels& k
       params_(spec.parameter_count()),
       grads_(spec.parameter_count()),
       zeros_(size_t(std::max(spec.inputs(), spec.outputs())), 0.0f),
-      pool_(threads_) {}
+      pool_(threads_) {
+  sample_work_.resize(2 * size_t(spec.num_layers() + 1) * size_t(spec.max_width()));
+  for (int l = 1; l <= spec.num_layers(); ++l)
+    sample_layers_.push_back({spec.weight_offset(l), spec.bias_offset(l), spec.widths[l - 1], spec.widths[l]});
+}
 
 std::string CpuBackend::description() const {
   std::string s = "cpu (fp32, " + std::string(kernels_.name) + ", " + std::to_string(threads_) +
@@ -362,7 +372,46 @@ double CpuBackend::run_layered(const Samples& s, size_t count) {
 }
 
 double CpuBackend::run(const Samples& s, size_t count) {
+  if (count < kPerSampleBelow) return run_per_sample(s, count);
   return layered_ ? run_layered(s, count) : run_chunked(s, count);
+}
+
+// Batches too small to fill the kernels' vectors of samples: one sample at a time through every layer,
+// with the per-sample math of the fused kernel (kernels/sample_math.h), the gradient added sample by
+// sample in batch order. One thread, so the bits do not depend on --threads either.
+double CpuBackend::run_per_sample(const Samples& s, size_t count) {
+  const int L = spec_.num_layers(), nL = spec_.outputs();
+  const std::vector<SampleLayer>& layer = sample_layers_;  // [l − 1]: layer l
+  const float* theta = params_.data();
+  float* grad = grads_.data();
+  // a_l and Δ_l of the sample (a_0 is its row of X itself).
+  const size_t width = size_t(spec_.max_width());
+  const auto act = [&](int l) { return sample_work_.data() + size_t(l) * width; };
+  const auto delta = [&](int l) { return sample_work_.data() + size_t(L + 1 + l) * width; };
+  if (s.y) std::fill(grads_.begin(), grads_.end(), 0.0f);
+  const float inv_B = 1.0f / float(count);
+  float loss = 0.0f;
+  for (size_t b = 0; b < count; ++b) {
+    const size_t row = s.rows ? size_t(s.rows[b]) : b;
+    const float* x = s.x + row * s.x_stride;
+    const auto a = [&](int l) -> const float* { return l == 0 ? x : act(l); };
+    for (int l = 1; l <= L; ++l) {  // a_l = σ(W_l a_{l-1} + b_l), the output layer linear
+      const SampleLayer& k = layer[size_t(l - 1)];
+      dense_forward_sample(theta + k.weights, spec_.bias ? theta + k.bias : nullptr, a(l - 1), act(l), k.n_in, k.n_out,
+                           l < L);
+    }
+    if (s.yhat)
+      for (int o = 0; o < nL; ++o) s.yhat[b * size_t(nL) + size_t(o)] = act(L)[o];
+    if (!s.y) continue;
+    loss += output_delta_sample(act(L), s.y + row * s.y_stride, delta(L), nL, inv_B);  // Δ_L = (2/B)(ŷ − y)
+    for (int l = L; l >= 1; --l) {
+      const SampleLayer& k = layer[size_t(l - 1)];
+      add_gradient_sample(delta(l), a(l - 1), grad + k.weights, spec_.bias ? grad + k.bias : nullptr, k.n_in, k.n_out);
+      if (l > 1)  // Δ_{l-1} = (W_lᵀ Δ_l) ⊙ a_{l-1} ⊙ (1 − a_{l-1})
+        dense_backward_sample(theta + k.weights, delta(l), a(l - 1), delta(l - 1), k.n_in, k.n_out);
+    }
+  }
+  return loss;
 }
 
 void CpuBackend::train_step(size_t first, size_t count, double lr) {

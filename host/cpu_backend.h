@@ -95,6 +95,7 @@ class CpuBackend : public HostBackend {
   // and the gradient into grads_ (§1, averaged over count).
   double run(const Samples& s, size_t count);
   double run_chunked(const Samples& s, size_t count);
+  double run_per_sample(const Samples& s, size_t count);
   double run_layered(const Samples& s, size_t count);
 
   // The steps of §1 on columns [col, col + cols) of a workspace.
@@ -124,6 +125,13 @@ class CpuBackend : public HostBackend {
   std::vector<uint32_t> rows_;         // the step's rows of the training set, and the next step's
   std::vector<Workspace> chunk_work_;  // chunked: one workspace of kChunk columns per thread
   FloatBuffer chunk_grads_;            // chunked: a partial gradient per chunk (chunks × parameters)
+  // run_per_sample: a_l and Δ_l of one sample (l = 0 … L), and where each layer's W_l and b_l lie.
+  struct SampleLayer {
+    size_t weights, bias;
+    int n_in, n_out;
+  };
+  std::vector<SampleLayer> sample_layers_;
+  std::vector<float> sample_work_;
   std::vector<float> chunk_loss_;      // the loss of each chunk (layered: of each tile of samples)
   Workspace batch_work_;               // layered: the whole batch
   CpuThreads pool_;                    // threads_ − 1 workers

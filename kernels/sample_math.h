@@ -1,7 +1,7 @@
 // DESIGN.md §1 for one sample at a time, as __host__ __device__ functions: the per-sample math of the
 // fully fused training kernel (kernels/fused_kernel.cu), and of its host twin in host/fused_host.cpp
 // that the CPU tests check against the reference, so that the code the GPU runs is also the code the
-// CPU tests exercise.
+// CPU tests exercise; and of the cpu backend's small batches (host/cpu_backend.cpp).
 //
 // A sample's values of one layer are contiguous (a row of n floats); W is row-major n_out × n_in.
 #pragma once
@@ -41,6 +41,16 @@ SIGTRAIN_HD void dense_backward_sample(const T* W, const T* delta, const T* a_in
     T sum = T(0);
     for (int i = 0; i < n_out; ++i) sum += W[i * n_in + j] * delta[i];
     delta_in[j] = sum * sigmoid_grad_from_output(a_in[j]);
+  }
+}
+
+// One sample's share of a layer's gradient: dW += Δ a_inᵀ (dW[i][j] += Δ[i]·a_in[j]) and db += Δ
+// (db may be null).
+template <typename T>
+SIGTRAIN_HD void add_gradient_sample(const T* delta, const T* a_in, T* dW, T* db, int n_in, int n_out) {
+  for (int i = 0; i < n_out; ++i) {
+    for (int j = 0; j < n_in; ++j) dW[i * n_in + j] += delta[i] * a_in[j];
+    if (db) db[i] += delta[i];
   }
 }
 

@@ -42,7 +42,9 @@ INSTANTIATE_TEST_SUITE_P(Networks, CpuVsReference,
                          ::testing::Values(Case{{2, 3, 3, 1}, false, 1}, Case{{2, 3, 3, 1}, false, 31},
                                            Case{{2, 3, 3, 1}, true, 256}, Case{{5, 17, 4}, true, 31},
                                            Case{{3, 64, 64, 2}, false, 100}, Case{{8, 1, 8, 3}, true, 7},
-                                           Case{{1, 1}, true, 9}, Case{{20, 300, 1}, true, 64}),
+                                           Case{{1, 1}, true, 9}, Case{{20, 300, 1}, true, 64},
+                                           // batch 1 goes sample by sample (run_per_sample), small and layered
+                                           Case{{5, 17, 4}, true, 1}, Case{{20, 300, 300, 2}, false, 1}),
                          testing::backend_case_name);
 
 // Catches hidden state or uninitialised memory: the same run twice gives the same bits.
