@@ -85,9 +85,11 @@ run_tool() {
   echo "run_peers: round $round/$rounds, $network, $tool" >&2
   case "$tool" in
     sigtrain)
-      # Batch 1, one thread: the counterpart of FANN's incremental mode.
+      # Batch 1, one thread: the counterpart of FANN's incremental mode, shuffled and in file order.
       "$sigtrain" bench --networks "$network" --batches 1 --backends cpu-1 --work "$work" \
         --json "$raw/r$round-sigtrain-$network-b1.json" >/dev/null 2>"$raw/log" &&
+        "$sigtrain" bench --networks "$network" --batches 1 --backends cpu-1 --work "$work" --no-shuffle \
+          --json "$raw/r$round-sigtrain-$network-b1-fileorder.json" >/dev/null 2>"$raw/log" &&
         "$sigtrain" bench --networks "$network" --batches "$batches" --backends cpu-1,cpu-all --work "$work" \
           --json "$raw/r$round-sigtrain-$network.json" >/dev/null 2>"$raw/log" &&
         # One thread in file order, as FANN visits its data: the like-for-like row for FANN.

@@ -61,7 +61,8 @@ def read_raw(folder, hardware_threads):
 
 def counterparts(peer, sigtrain_batches):
     """The sigtrain cases a peer case is compared with: same network, batch, threads (or GPU mode).
-    FANN's incremental mode (one update per sample) is compared with sigtrain at batch 1, and, as the
+    FANN's incremental mode (one update per sample) is compared with sigtrain at batch 1 (shuffled and,
+    as FANN visits its data, in file order), and, as the
     project's target reads, with sigtrain on one thread at the largest batch up to 256, shuffled and in
     file order (as FANN visits its data); its full-batch mode has no equal: the largest batch measured."""
     if peer["tool"] == "torch":
@@ -71,7 +72,7 @@ def counterparts(peer, sigtrain_batches):
     larger = sorted(b for b in sigtrain_batches.get(peer["network"], []) if b > 1)
     if peer["mode"] == "incremental":
         up_to_256 = [b for b in larger if b <= 256]
-        pairs = [("cpu-1", 1)]
+        pairs = [("cpu-1", 1), ("cpu-1 file-order", 1)]
         if up_to_256:
             pairs += [("cpu-1", up_to_256[-1]), ("cpu-1 file-order", up_to_256[-1])]
         return pairs
