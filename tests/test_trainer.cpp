@@ -87,6 +87,22 @@ TEST(EpochPermutation, IsAPermutationAndChangesEachEpoch) {
   EXPECT_EQ(a, epoch_permutation(1000, epoch_seed(1, 0)));  // and is a pure function of its seed
 }
 
+// Catches the fast permutation (a linear bucket sort) parting from its definition, the stable sort of
+// the indices by shuffle_key, which the device's Thrust and CUB sorts make: the same order for sizes
+// from 1 to 100,003, reusing one EpochPermutation's buffers across sizes and seeds.
+TEST(EpochPermutation, IsTheStableSortOfTheIndicesByKey) {
+  EpochPermutation permutation;
+  for (size_t n : {1u, 2u, 3u, 1000u, 8000u, 100003u})
+    for (uint64_t epoch : {0u, 7u}) {
+      const uint64_t seed = epoch_seed(3, epoch);
+      std::vector<uint32_t> expected(n);
+      for (size_t i = 0; i < n; ++i) expected[i] = uint32_t(i);
+      std::stable_sort(expected.begin(), expected.end(),
+                       [&](uint32_t a, uint32_t b) { return shuffle_key(seed, a) < shuffle_key(seed, b); });
+      EXPECT_EQ(permutation.make(n, seed), expected) << n;
+    }
+}
+
 // Catches an epoch's training MSE that is not the mean over its samples of Σ_o (ŷ − y)² before each step.
 TEST(Trainer, EpochTrainMseIsTheMeanOfPreUpdateLosses) {
   const NetworkSpec spec{{2, 3, 1}, false};
