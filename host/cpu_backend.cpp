@@ -463,8 +463,7 @@ double CpuBackend::loss_and_gradients(const Batch& batch, Parameters& grad) {
   s.y = batch.y;
   s.y_stride = size_t(spec_.outputs());
   const double loss_sum = run(s, batch.count);
-  grad = Parameters(spec_);
-  for (size_t k = 0; k < grads_.size(); ++k) grad.values[k] = grads_[k];
+  grad = Parameters::from_float(spec_, grads_.data());
   return loss_sum / double(batch.count);
 }
 
