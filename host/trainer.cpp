@@ -97,8 +97,6 @@ std::vector<TrainResult> run_training(NetworkGroup& group, const std::vector<Par
     throw std::invalid_argument("train_group: one initial model and one setting per network");
   std::vector<TrainResult> results(R);
   std::vector<Parameters> last_good = initial;  // each network's parameters at the end of its last finite epoch
-  std::vector<bool> active(R, true);             // not diverged
-  size_t active_count = R;
   std::vector<double> lrs;
   for (size_t r = 0; r < R; ++r) {
     group.set_parameters(r, initial[r]);
@@ -110,9 +108,14 @@ std::vector<TrainResult> run_training(NetworkGroup& group, const std::vector<Par
   const bool verify = verified && config.verify_every > 0 && verified->name() != "reference";
   const bool check_every_step = group.loss_is_cheap_to_read();
   const auto stop_requested = [&] { return stop && stop->load(std::memory_order_relaxed); };
+  // A network trains on until it diverges (the others go on); training ends when none is left.
+  const auto training = [&](size_t r) { return results[r].outcome != TrainOutcome::diverged; };
+  const auto any_training = [&] {
+    for (size_t r = 0; r < R; ++r)
+      if (training(r)) return true;
+    return false;
+  };
   const auto diverge = [&](size_t r, int epoch, double loss_sum) {
-    active[r] = false;
-    --active_count;
     results[r].outcome = TrainOutcome::diverged;
     results[r].message = "the training loss became " + std::string(std::isnan(loss_sum) ? "NaN" : "infinite") +
                          " in epoch " + std::to_string(epoch) + " (try a smaller --lr); keeping the model from " +
@@ -127,7 +130,7 @@ std::vector<TrainResult> run_training(NetworkGroup& group, const std::vector<Par
   const auto start = Clock::now();
   long step = 0;
   std::vector<double> sums(R);  // each network's loss sum so far this epoch
-  for (int epoch = 1; epoch <= config.epochs && active_count > 0; ++epoch) {
+  for (int epoch = 1; epoch <= config.epochs && any_training(); ++epoch) {
     const auto epoch_start = Clock::now();
     std::vector<EpochOrder> orders;
     for (size_t r = 0; r < R; ++r) orders.push_back({config.shuffle, epoch_seed(settings[r].seed, uint64_t(epoch - 1))});
@@ -155,8 +158,8 @@ std::vector<TrainResult> run_training(NetworkGroup& group, const std::vector<Par
       if (check_every_step) {
         group.epoch_loss_sums(sums.data());
         for (size_t r = 0; r < R; ++r)
-          if (active[r] && !std::isfinite(sums[r])) diverge(r, epoch, sums[r]);
-        if (active_count == 0) return finish();
+          if (training(r) && !std::isfinite(sums[r])) diverge(r, epoch, sums[r]);
+        if (!any_training()) return finish();
       }
       observer.on_step(epoch, end, train.size);
       if (stop_requested()) break;
@@ -165,11 +168,11 @@ std::vector<TrainResult> run_training(NetworkGroup& group, const std::vector<Par
     const double epoch_seconds = seconds_since(epoch_start);
     group.epoch_loss_sums(sums.data());
     for (size_t r = 0; r < R; ++r)
-      if (active[r] && !std::isfinite(sums[r])) diverge(r, epoch, sums[r]);
+      if (training(r) && !std::isfinite(sums[r])) diverge(r, epoch, sums[r]);
     if (stop_requested()) {
       // An interrupted epoch reports nothing; the model after the last finished step is kept.
       for (size_t r = 0; r < R; ++r) {
-        if (!active[r]) continue;
+        if (!training(r)) continue;
         Parameters now = group.parameters(r);
         results[r].outcome = TrainOutcome::interrupted;
         results[r].parameters = now.all_finite() ? std::move(now) : last_good[r];
@@ -178,7 +181,7 @@ std::vector<TrainResult> run_training(NetworkGroup& group, const std::vector<Par
       return finish();
     }
     for (size_t r = 0; r < R; ++r) {
-      if (!active[r]) continue;
+      if (!training(r)) continue;
       Parameters now = group.parameters(r);
       if (!now.all_finite()) {
         diverge(r, epoch, sums[r]);
