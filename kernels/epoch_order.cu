@@ -9,7 +9,6 @@
 #include <thrust/transform.h>
 
 #include <algorithm>
-#include <vector>
 
 #include "cuda_check.h"
 #include "shuffle_key.h"
@@ -65,7 +64,7 @@ void epoch_order(uint32_t* order, size_t n, bool shuffle, uint64_t seed, cudaStr
   CUDA_CHECK(cudaFreeAsync(keys, stream));
 }
 
-void epoch_orders(uint32_t* orders, size_t n, size_t networks, const bool* shuffled, const uint64_t* seeds,
+void epoch_orders(uint32_t* orders, size_t n, size_t networks, const uint8_t* shuffled, const uint64_t* seeds,
                   cudaStream_t stream) {
   if (n == 0 || networks == 0) return;
   if (networks == 1) return epoch_order(orders, n, shuffled[0], seeds[0], stream);
@@ -82,10 +81,8 @@ void epoch_orders(uint32_t* orders, size_t n, size_t networks, const bool* shuff
   size_t temp_bytes = 0;
   for (size_t first = 0; first < networks; first += group) {
     const size_t count = std::min(group, networks - first), items = count * n;
-    // Copies from pageable host memory return once the data is staged: `flags` may go at the loop's end.
-    const std::vector<uint8_t> flags(shuffled + first, shuffled + first + count);
     CUDA_CHECK(cudaMemcpyAsync(group_seeds, seeds + first, count * sizeof(uint64_t), cudaMemcpyHostToDevice, stream));
-    CUDA_CHECK(cudaMemcpyAsync(group_shuffled, flags.data(), count, cudaMemcpyHostToDevice, stream));
+    CUDA_CHECK(cudaMemcpyAsync(group_shuffled, shuffled + first, count, cudaMemcpyHostToDevice, stream));
     thrust::transform(policy, thrust::counting_iterator<uint64_t>(0), thrust::counting_iterator<uint64_t>(items), keys,
                       GroupKeyOf{group_seeds, group_shuffled, n});
     thrust::transform(policy, thrust::counting_iterator<uint64_t>(0), thrust::counting_iterator<uint64_t>(items), indices,

@@ -166,13 +166,13 @@ void FusedNetworks::set_training_data(const Dataset& train) {
 
 void FusedNetworks::begin_epoch(const std::vector<EpochOrder>& orders) {
   // Each network's permutation is the one a single run with its seed makes (kernels::epoch_orders).
-  std::unique_ptr<bool[]> shuffled(new bool[count_]);
+  std::vector<uint8_t> shuffled(count_);
   std::vector<uint64_t> seeds(count_);
   for (size_t r = 0; r < count_; ++r) {
     shuffled[r] = orders[r].shuffle;
     seeds[r] = orders[r].seed;
   }
-  kernels::epoch_orders(orders_, train_size_, count_, shuffled.get(), seeds.data(), stream_);
+  kernels::epoch_orders(orders_, train_size_, count_, shuffled.data(), seeds.data(), stream_);
   CUDA_CHECK(cudaMemsetAsync(loss_slots_, 0, count_ * kFusedLossSlots * sizeof(double), stream_));
 }
 

@@ -51,10 +51,10 @@ void set_position(unsigned long long* position, unsigned long long value, cudaSt
 // The epoch's order: order[i] = i (file order) or the stable sort of the indices by shuffle_key(seed, i)
 // (kernels/shuffle_key.h), made with Thrust; the same permutation the host's epoch_permutation makes.
 void epoch_order(uint32_t* order, size_t n, bool shuffle, uint64_t seed, cudaStream_t stream);
-// The orders of many networks at once, network r's (shuffled[r], seeds[r]: host arrays) at
+// The orders of many networks at once, network r's (shuffled[r] 0 or 1, seeds[r]: host arrays) at
 // orders + r·n; each the permutation epoch_order makes for it. Sorted as segments of one CUB
 // segmented sort (a group of networks at a time, to bound the temporary memory), not a sort each.
-void epoch_orders(uint32_t* orders, size_t n, size_t networks, const bool* shuffled, const uint64_t* seeds,
+void epoch_orders(uint32_t* orders, size_t n, size_t networks, const uint8_t* shuffled, const uint64_t* seeds,
                   cudaStream_t stream);
 
 }  // namespace sigtrain::kernels

@@ -364,13 +364,13 @@ TEST(CudaKernels, ManyNetworksOrdersEqualTheHostPermutations) {
   for (const auto& [n, networks] : {std::pair<size_t, size_t>{1, 3}, {1000, 37}, {100003, 5}, {(1u << 23) + 7, 2}}) {
     uint32_t* orders = nullptr;
     ASSERT_EQ(cudaMalloc(reinterpret_cast<void**>(&orders), n * networks * sizeof(uint32_t)), cudaSuccess);
-    std::unique_ptr<bool[]> shuffled(new bool[networks]);
+    std::vector<uint8_t> shuffled(networks);
     std::vector<uint64_t> seeds(networks);
     for (size_t r = 0; r < networks; ++r) {
       shuffled[r] = r % 3 != 1;  // every third network in file order
       seeds[r] = epoch_seed(100 + r, 4);
     }
-    kernels::epoch_orders(orders, n, networks, shuffled.get(), seeds.data(), nullptr);
+    kernels::epoch_orders(orders, n, networks, shuffled.data(), seeds.data(), nullptr);
     std::vector<uint32_t> device(n * networks);
     ASSERT_EQ(cudaMemcpy(device.data(), orders, device.size() * sizeof(uint32_t), cudaMemcpyDeviceToHost), cudaSuccess);
     cudaFree(orders);
