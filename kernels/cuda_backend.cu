@@ -28,9 +28,9 @@
 #include <tuple>
 #include <vector>
 
-#include "cuda_backend.h"
+#include "backends/cuda/cuda_backend.h"
 #include "cuda_check.h"
-#include "fused_host.h"
+#include "backends/cuda/fused_host.h"
 #include "sigmoid_kernels.h"
 
 namespace sigtrain {

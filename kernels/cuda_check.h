@@ -7,7 +7,7 @@
 
 #include <string>
 
-#include "errors.h"
+#include "util/errors.h"
 
 namespace sigtrain {
 

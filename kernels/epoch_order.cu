@@ -11,7 +11,7 @@
 #include <algorithm>
 
 #include "cuda_check.h"
-#include "shuffle_key.h"
+#include "math/shuffle_key.h"
 #include "sigmoid_kernels.h"
 
 namespace sigtrain::kernels {

@@ -9,9 +9,9 @@
 #include <mutex>
 #include <stdexcept>
 
-#include "cuda_backend.h"
+#include "backends/cuda/cuda_backend.h"
 #include "cuda_check.h"
-#include "fused_host.h"
+#include "backends/cuda/fused_host.h"
 #include "fused_step.h"
 #include "sigmoid_kernels.h"
 

@@ -28,7 +28,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "sample_math.h"
+#include "math/sample_math.h"
 
 
 // The phase templates below are __host__ __device__ but call the host-only HostCluster or the

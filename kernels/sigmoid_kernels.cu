@@ -1,4 +1,4 @@
-#include "activation.h"
+#include "math/activation.h"
 #include "cuda_check.h"
 #include "sigmoid_kernels.h"
 

@@ -9,12 +9,12 @@
 #include <string>
 #include <vector>
 
-#include "backend.h"
-#include "dataset.h"
-#include "network.h"
-#include "reference_backend.h"
-#include "rng.h"
-#include "trainer.h"
+#include "backends/backend.h"
+#include "data/dataset.h"
+#include "model/network.h"
+#include "backends/reference/reference_backend.h"
+#include "util/rng.h"
+#include "train/trainer.h"
 
 namespace sigtrain::testing {
 

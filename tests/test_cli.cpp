@@ -25,10 +25,10 @@
 #include <thread>
 #include <vector>
 
-#include "errors.h"
-#include "model_file.h"
-#include "network.h"
-#include "reference.h"
+#include "util/errors.h"
+#include "model/model_file.h"
+#include "model/network.h"
+#include "backends/reference/reference.h"
 
 namespace sigtrain {
 namespace {

@@ -8,11 +8,11 @@
 #include <random>
 
 #include "backend_test_util.h"
-#include "cpu_backend.h"
-#include "cpu_blas.h"
-#include "cpu_kernels.h"
-#include "reference_backend.h"
-#include "trainer.h"
+#include "backends/cpu/cpu_backend.h"
+#include "backends/cpu/cpu_blas.h"
+#include "backends/cpu/cpu_kernels.h"
+#include "backends/reference/reference_backend.h"
+#include "train/trainer.h"
 
 namespace sigtrain {
 namespace {

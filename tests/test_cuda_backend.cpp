@@ -13,16 +13,16 @@
 #include <utility>
 
 #include "backend_test_util.h"
-#include "fused_host.h"
-#include "errors.h"
-#include "reference_backend.h"
-#include "replicas.h"
-#include "trainer.h"
+#include "backends/cuda/fused_host.h"
+#include "util/errors.h"
+#include "backends/reference/reference_backend.h"
+#include "train/replicas.h"
+#include "train/trainer.h"
 
 #ifdef SIGTRAIN_HAVE_CUDA
 #include <cuda_runtime_api.h>
 
-#include "activation.h"
+#include "math/activation.h"
 #include "sigmoid_kernels.h"
 #endif
 

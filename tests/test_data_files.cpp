@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "data_files.h"
-#include "errors.h"
+#include "data/data_files.h"
+#include "util/errors.h"
 
 namespace sigtrain {
 namespace {

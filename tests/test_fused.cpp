@@ -5,9 +5,9 @@
 #include <cmath>
 
 #include "backend_test_util.h"
-#include "fused_host.h"
-#include "reference_backend.h"
-#include "trainer.h"
+#include "backends/cuda/fused_host.h"
+#include "backends/reference/reference_backend.h"
+#include "train/trainer.h"
 
 namespace sigtrain {
 namespace {

@@ -13,11 +13,11 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 
-#include "errors.h"
-#include "file_util.h"
-#include "model_file.h"
-#include "network.h"
-#include "rng.h"
+#include "util/errors.h"
+#include "util/file_util.h"
+#include "model/model_file.h"
+#include "model/network.h"
+#include "util/rng.h"
 
 namespace sigtrain {
 namespace {

@@ -18,10 +18,10 @@
 #include <string>
 #include <vector>
 
-#include "bench.h"
-#include "file_util.h"
-#include "plot.h"
-#include "trainer.h"
+#include "tools/bench.h"
+#include "util/file_util.h"
+#include "tools/plot.h"
+#include "train/trainer.h"
 
 extern char** environ;
 

@@ -3,10 +3,10 @@
 
 #include <cmath>
 
-#include "activation.h"
-#include "gradcheck.h"
-#include "reference.h"
-#include "rng.h"
+#include "math/activation.h"
+#include "tools/gradcheck.h"
+#include "backends/reference/reference.h"
+#include "util/rng.h"
 
 namespace sigtrain {
 namespace {

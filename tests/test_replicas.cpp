@@ -2,9 +2,9 @@
 #include <gtest/gtest.h>
 
 #include "backend_test_util.h"
-#include "errors.h"
-#include "fused_host.h"
-#include "replicas.h"
+#include "util/errors.h"
+#include "backends/cuda/fused_host.h"
+#include "train/replicas.h"
 
 namespace sigtrain {
 namespace {

@@ -6,12 +6,12 @@
 #include <set>
 
 #include "backend_test_util.h"
-#include "cpu_backend.h"
-#include "errors.h"
-#include "reference.h"
-#include "reference_backend.h"
-#include "shuffle_key.h"
-#include "trainer.h"
+#include "backends/cpu/cpu_backend.h"
+#include "util/errors.h"
+#include "backends/reference/reference.h"
+#include "backends/reference/reference_backend.h"
+#include "math/shuffle_key.h"
+#include "train/trainer.h"
 
 namespace sigtrain {
 namespace {

@@ -3,11 +3,11 @@
 #include <memory>
 #include <sstream>
 
-#include "bench.h"
+#include "tools/bench.h"
 #include "commands.h"
-#include "errors.h"
-#include "file_util.h"
-#include "plot.h"
+#include "util/errors.h"
+#include "util/file_util.h"
+#include "tools/plot.h"
 
 namespace sigtrain::cli {
 

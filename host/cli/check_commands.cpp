@@ -3,10 +3,10 @@
 #include <memory>
 
 #include "commands.h"
-#include "errors.h"
-#include "explain.h"
-#include "gradcheck.h"
-#include "model_file.h"
+#include "util/errors.h"
+#include "tools/explain.h"
+#include "tools/gradcheck.h"
+#include "model/model_file.h"
 
 namespace sigtrain::cli {
 

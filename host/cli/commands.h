@@ -8,8 +8,8 @@
 #include <functional>
 #include <string>
 
-#include "dataset.h"
-#include "network.h"
+#include "data/dataset.h"
+#include "model/network.h"
 
 namespace sigtrain::cli {
 

@@ -5,8 +5,8 @@
 #include <filesystem>
 
 #include "commands.h"
-#include "data_files.h"
-#include "errors.h"
+#include "data/data_files.h"
+#include "util/errors.h"
 
 namespace sigtrain::cli {
 

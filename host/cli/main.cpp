@@ -5,7 +5,7 @@
 #include <map>
 
 #include "commands.h"
-#include "errors.h"
+#include "util/errors.h"
 
 int main(int argc, char** argv) {
   using namespace sigtrain;

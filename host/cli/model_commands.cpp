@@ -3,11 +3,11 @@
 #include <memory>
 #include <sstream>
 
-#include "backend.h"
+#include "backends/backend.h"
 #include "commands.h"
-#include "errors.h"
-#include "file_util.h"
-#include "model_file.h"
+#include "util/errors.h"
+#include "util/file_util.h"
+#include "model/model_file.h"
 
 namespace sigtrain::cli {
 

@@ -9,13 +9,13 @@
 #include <fstream>
 #include <memory>
 
-#include "backend.h"
+#include "backends/backend.h"
 #include "commands.h"
-#include "errors.h"
-#include "file_util.h"
-#include "model_file.h"
-#include "plot.h"
-#include "trainer.h"
+#include "util/errors.h"
+#include "util/file_util.h"
+#include "model/model_file.h"
+#include "tools/plot.h"
+#include "train/trainer.h"
 #include "train_options.h"
 
 namespace sigtrain::cli {

@@ -8,9 +8,9 @@
 #include <filesystem>
 #include <thread>
 
-#include "errors.h"
-#include "model_file.h"
-#include "replicas.h"
+#include "util/errors.h"
+#include "model/model_file.h"
+#include "train/replicas.h"
 #include "train_options.h"
 
 namespace sigtrain::cli {

@@ -1,0 +1,18 @@
+#include "backends/host_backend.h"
+
+#include <stdexcept>
+
+namespace sigtrain {
+
+void HostBackend::begin_epoch(const EpochOrder& order) {
+  shuffled_ = order.shuffle;
+  if (shuffled_) permutation_.make(train().size, order.seed);
+  epoch_loss_sum_ = 0.0;
+}
+
+const Dataset& HostBackend::train() const {
+  if (!train_) throw std::logic_error("set_training_data must be called before training");
+  return *train_;
+}
+
+}  // namespace sigtrain

@@ -1,0 +1,107 @@
+#include "backends/reference/reference.h"
+
+#include "math/activation.h"
+
+namespace sigtrain::reference {
+
+void linear_forward(double* Z, const double* A_in, const double* W, const double* b, int n_in, int n_out, int B) {
+  for (int s = 0; s < B; ++s)
+    for (int i = 0; i < n_out; ++i) {
+      double z = b ? b[i] : 0.0;
+      for (int j = 0; j < n_in; ++j) z += W[i * n_in + j] * A_in[s * n_in + j];
+      Z[s * n_out + i] = z;
+    }
+}
+
+void linear_backward(double* dA_in, double* dW, double* db, const double* delta, const double* A_in,
+                     const double* W, int n_in, int n_out, int B) {
+  for (int i = 0; i < n_out; ++i)
+    for (int j = 0; j < n_in; ++j) {
+      double sum = 0.0;
+      for (int s = 0; s < B; ++s) sum += delta[s * n_out + i] * A_in[s * n_in + j];
+      dW[i * n_in + j] = sum;  // dW = Δ A_inᵀ
+    }
+  if (db)
+    for (int i = 0; i < n_out; ++i) {
+      double sum = 0.0;
+      for (int s = 0; s < B; ++s) sum += delta[s * n_out + i];
+      db[i] = sum;  // db = Δ 1
+    }
+  if (dA_in)
+    for (int s = 0; s < B; ++s)
+      for (int j = 0; j < n_in; ++j) {
+        double sum = 0.0;
+        for (int i = 0; i < n_out; ++i) sum += W[i * n_in + j] * delta[s * n_out + i];
+        dA_in[s * n_in + j] = sum;  // dA_in = Wᵀ Δ: every unit i that input j feeds contributes
+      }
+}
+
+void sigmoid_forward(double* A, const double* Z, size_t n) {
+  for (size_t k = 0; k < n; ++k) A[k] = sigmoid(Z[k]);
+}
+
+void sigmoid_backward(double* delta, const double* dA, const double* A, size_t n) {
+  for (size_t k = 0; k < n; ++k) delta[k] = dA[k] * sigmoid_grad_from_output(A[k]);
+}
+
+double squared_error_forward(const double* Yhat, const double* Y, int n_out, int B) {
+  double sum = 0.0;
+  for (size_t k = 0; k < size_t(n_out) * B; ++k) sum += (Yhat[k] - Y[k]) * (Yhat[k] - Y[k]);
+  return sum / B;
+}
+
+void squared_error_backward(double* delta, const double* Yhat, const double* Y, int n_out, int B) {
+  for (size_t k = 0; k < size_t(n_out) * B; ++k) delta[k] = squared_error_grad(Yhat[k], Y[k]) / B;
+}
+
+void sgd_update(double* params, const double* grads, size_t n, double lr) {
+  for (size_t k = 0; k < n; ++k) params[k] -= lr * grads[k];
+}
+
+Activations forward(const Parameters& p, const double* X, int B) {
+  const NetworkSpec& spec = p.spec;
+  const int L = spec.num_layers();
+  Activations act;
+  act.B = B;
+  act.A.resize(L + 1);
+  act.A[0].assign(X, X + size_t(spec.widths[0]) * B);
+  for (int l = 1; l <= L; ++l) {
+    const int n_in = spec.widths[l - 1], n_out = spec.widths[l];
+    std::vector<double>& A = act.A[l];
+    A.resize(size_t(n_out) * B);
+    linear_forward(A.data(), act.A[l - 1].data(), p.W(l), spec.bias ? p.b(l) : nullptr, n_in, n_out, B);
+    if (l < L) sigmoid_forward(A.data(), A.data(), A.size());  // hidden layers only; the output is linear
+  }
+  return act;
+}
+
+double loss(const Parameters& p, const double* X, const double* Y, int B) {
+  const Activations act = forward(p, X, B);
+  return squared_error_forward(act.A.back().data(), Y, p.spec.outputs(), B);
+}
+
+double loss_and_gradients(const Parameters& p, const double* X, const double* Y, int B, Parameters& grad) {
+  const NetworkSpec& spec = p.spec;
+  const int L = spec.num_layers();
+  grad = Parameters(spec);
+  const Activations act = forward(p, X, B);
+  const double f = squared_error_forward(act.A[L].data(), Y, spec.outputs(), B);
+
+  // Δ_L = (2/B)(Ŷ − Y), then for l = L … 1: dW_l = Δ_l A_{l-1}ᵀ, db_l = Δ_l 1,
+  // Δ_{l-1} = (W_lᵀ Δ_l) ⊙ A_{l-1} ⊙ (1 − A_{l-1}).
+  std::vector<double> delta(size_t(spec.outputs()) * B);
+  squared_error_backward(delta.data(), act.A[L].data(), Y, spec.outputs(), B);
+  for (int l = L; l >= 1; --l) {
+    const int n_in = spec.widths[l - 1], n_out = spec.widths[l];
+    std::vector<double> dA_in(l > 1 ? size_t(n_in) * B : 0);
+    linear_backward(l > 1 ? dA_in.data() : nullptr, grad.W(l), spec.bias ? grad.b(l) : nullptr, delta.data(),
+                    act.A[l - 1].data(), p.W(l), n_in, n_out, B);
+    if (l > 1) {
+      delta.resize(dA_in.size());
+      sigmoid_backward(delta.data(), dA_in.data(), act.A[l - 1].data(), dA_in.size());
+    }
+  }
+  return f;
+}
+
+}  // namespace sigtrain::reference

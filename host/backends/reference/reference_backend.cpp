@@ -1,0 +1,41 @@
+#include "backends/reference/reference_backend.h"
+
+#include <stdexcept>
+
+#include "backends/reference/reference.h"
+
+namespace sigtrain {
+
+void ReferenceBackend::set_parameters(const Parameters& p) {
+  p.check_spec(params_.spec);
+  params_ = p;
+}
+
+void ReferenceBackend::train_step(size_t first, size_t count, double lr) {
+  const Dataset& d = train();
+  const int n0 = d.inputs, nL = d.outputs;
+  X_.resize(count * n0);
+  Y_.resize(count * nL);
+  for (size_t b = 0; b < count; ++b) {
+    const size_t row = row_at(first + b);
+    for (int j = 0; j < n0; ++j) X_[b * n0 + j] = d.x_of(row)[j];
+    for (int o = 0; o < nL; ++o) Y_[b * nL + o] = d.y_of(row)[o];
+  }
+  const double f = reference::loss_and_gradients(params_, X_.data(), Y_.data(), int(count), grad_);
+  epoch_loss_sum_ += f * double(count);  // f is the batch mean; the epoch sum is over samples
+  reference::sgd_update(params_.values.data(), grad_.values.data(), params_.values.size(), lr);
+}
+
+void ReferenceBackend::predict(const float* x, size_t count, double* yhat) {
+  const std::vector<double> X(x, x + count * params_.spec.inputs());
+  const reference::Activations act = reference::forward(params_, X.data(), int(count));
+  std::copy(act.A.back().begin(), act.A.back().end(), yhat);
+}
+
+double ReferenceBackend::loss_and_gradients(const Batch& batch, Parameters& grad) {
+  const std::vector<double> X(batch.x, batch.x + batch.count * params_.spec.inputs());
+  const std::vector<double> Y(batch.y, batch.y + batch.count * params_.spec.outputs());
+  return reference::loss_and_gradients(params_, X.data(), Y.data(), int(batch.count), grad);
+}
+
+}  // namespace sigtrain

@@ -1,0 +1,435 @@
+// Readers for CSV and FANN .data files (DESIGN.md §4).
+//
+// Both readers load the whole file into memory and parse it from there, line by line, with
+// std::from_chars: one pass, no stream per number and no locale, so files of millions of rows load in
+// about the time it takes to read them. They share everything but the splitting of a line: the file
+// loading, the line cursor, the number rules and the "path:line:column: " error helpers (TextFile).
+
+#include "data/data_files.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cfloat>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string_view>
+#include <system_error>
+
+#include "util/errors.h"
+#include "util/file_util.h"
+
+namespace sigtrain {
+namespace {
+
+constexpr std::string_view kUtf8ByteOrderMark = "\xEF\xBB\xBF";
+// Longest piece of a field quoted in a message: enough to recognise it, short enough for one line.
+constexpr size_t kMaxQuotedChars = 40;
+
+bool is_blank_char(char c) { return c == ' ' || c == '\t'; }
+
+// `text` without the spaces and tabs around it; the view still points into the same line, so the
+// column of what is left can be computed from it.
+std::string_view trim(std::string_view text) {
+  while (!text.empty() && is_blank_char(text.front())) text.remove_prefix(1);
+  while (!text.empty() && is_blank_char(text.back())) text.remove_suffix(1);
+  return text;
+}
+
+bool is_utf8_continuation(unsigned char byte) { return (byte & 0xC0) == 0x80; }
+
+// Length of the well-formed UTF-8 sequence of two to four bytes starting at text[i], or 0.
+size_t utf8_sequence_length(std::string_view text, size_t i) {
+  const auto lead = static_cast<unsigned char>(text[i]);
+  const size_t length = lead >= 0xC2 && lead <= 0xDF   ? 2
+                        : lead >= 0xE0 && lead <= 0xEF ? 3
+                        : lead >= 0xF0 && lead <= 0xF4 ? 4
+                                                       : 0;
+  if (length == 0 || i + length > text.size()) return 0;
+  for (size_t k = 1; k < length; ++k)
+    if (!is_utf8_continuation(static_cast<unsigned char>(text[i + k]))) return 0;
+  return length;
+}
+
+// The two lowercase hex digits of `byte`, for messages ("0x00", "\\xff").
+std::string hex_digits(unsigned char byte) {
+  static const char kHex[] = "0123456789abcdef";
+  return {kHex[byte >> 4], kHex[byte & 0xF]};
+}
+
+// `text` in single quotes for a one-line message: control characters and bytes that are not UTF-8
+// are written as \xHH (so a binary file cannot put raw bytes or a newline on the terminal), and a long
+// field is cut short.
+std::string in_quotes(std::string_view text) {
+  std::string out = "'";
+  size_t chars = 0;
+  for (size_t i = 0; i < text.size(); ++chars) {
+    if (chars == kMaxQuotedChars) {
+      out += "...";
+      break;
+    }
+    const auto byte = static_cast<unsigned char>(text[i]);
+    if (byte >= 0x20 && byte < 0x7F) {
+      out += text[i++];
+    } else if (const size_t length = utf8_sequence_length(text, i)) {
+      out.append(text, i, length);
+      i += length;
+    } else {
+      out += "\\x" + hex_digits(byte);
+      ++i;
+    }
+  }
+  return out + "'";
+}
+
+// 1-based column of `at` (a pointer into `line`) in characters, as an editor counts them: UTF-8
+// continuation bytes do not start a character.
+long character_column(std::string_view line, const char* at) {
+  const auto end = line.begin() + (at - line.data());
+  return 1 + std::count_if(line.begin(), end, [](char c) { return !is_utf8_continuation(c); });
+}
+
+// "1 input", "2 inputs".
+std::string count_of(long long n, const std::string& noun) {
+  return std::to_string(n) + " " + noun + (n == 1 ? "" : "s");
+}
+
+enum class NumberKind { finite, not_a_number, not_finite, out_of_range };
+
+// Parses all of `text` as a float (round to nearest, whatever the locale). A number too small for a
+// float is not an error: it becomes a subnormal or zero, as a conversion from double would make it.
+NumberKind parse_number(std::string_view text, float& value) {
+  // from_chars does not take the leading '+' that spreadsheets and printf("%+g") write: skip one.
+  if (!text.empty() && text.front() == '+') {
+    text.remove_prefix(1);
+    if (!text.empty() && (text.front() == '+' || text.front() == '-')) return NumberKind::not_a_number;
+  }
+  const char* end = text.data() + text.size();
+  const auto [stop, error] = std::from_chars(text.data(), end, value);
+  if (text.empty() || error == std::errc::invalid_argument || stop != end) return NumberKind::not_a_number;
+  if (error == std::errc::result_out_of_range) {
+    // libstdc++ says "out of range" for underflow as well as overflow; tell them apart through double.
+    double wide = 0;
+    const auto [wide_stop, wide_error] = std::from_chars(text.data(), end, wide);
+    if (wide_error == std::errc() && wide_stop == end && std::fabs(wide) < FLT_MIN) {
+      value = static_cast<float>(wide);
+      return NumberKind::finite;
+    }
+    return NumberKind::out_of_range;
+  }
+  return std::isfinite(value) ? NumberKind::finite : NumberKind::not_finite;
+}
+
+bool looks_numeric(std::string_view text) {
+  float ignored;
+  return parse_number(text, ignored) != NumberKind::not_a_number;
+}
+
+std::string describe_bad_number(std::string_view text, NumberKind kind) {
+  switch (kind) {
+    case NumberKind::not_finite:
+      return in_quotes(text) + " is not a finite number";
+    case NumberKind::out_of_range:
+      return in_quotes(text) + " is out of range for float";
+    default:
+      if (!text.empty() && (text.front() == '"' || text.front() == '\''))
+        return in_quotes(text) + " is not a number (quoted fields are not supported)";
+      return in_quotes(text) + " is not a number";
+  }
+}
+
+// A data file in memory, walked line by line, with the error helpers both readers share.
+class TextFile {
+ public:
+  explicit TextFile(const std::string& path) : path_(path), text_(read_file(path)) {
+    if (text_.empty()) fail_file("the file is empty");
+    // Windows' "Unicode text" is UTF-16, whose NUL bytes would otherwise read as "not a text file".
+    if (text_.rfind("\xFF\xFE", 0) == 0 || text_.rfind("\xFE\xFF", 0) == 0)
+      fail_file("the file is UTF-16 text (it starts with a UTF-16 byte order mark); save it as UTF-8");
+    rest_ = text_;
+    if (rest_.substr(0, kUtf8ByteOrderMark.size()) == kUtf8ByteOrderMark)  // as Excel writes CSV
+      rest_.remove_prefix(kUtf8ByteOrderMark.size());
+  }
+
+  // Moves to the next line that is not blank (nor, with skip_comments, a '#' comment); false at the
+  // end of the file.
+  bool next_content_line(bool skip_comments) {
+    while (next_line()) {
+      const std::string_view content = trim(line_);
+      if (content.empty() || (skip_comments && content.front() == '#')) continue;
+      return true;
+    }
+    return false;
+  }
+
+  std::string_view line() const { return line_; }  // without its line end
+  long line_number() const { return line_number_; }
+
+  // At most how many lines are left, counting the current one: for reserving, not for checking.
+  size_t lines_left_at_most() const { return size_t(std::count(rest_.begin(), rest_.end(), '\n')) + 1; }
+
+  [[noreturn]] void fail_file(const std::string& what) const { throw InputError(located(path_, 0, 0, what)); }
+  [[noreturn]] void fail_line(long line_number, const std::string& what) const {
+    throw InputError(located(path_, line_number, 0, what));
+  }
+  [[noreturn]] void fail_line(const std::string& what) const { fail_line(line_number_, what); }
+  // `at` is part of line(): the message points at its first character.
+  [[noreturn]] void fail_at(std::string_view at, const std::string& what) const {
+    throw InputError(located(path_, line_number_, character_column(line_, at.data()), what));
+  }
+
+  // `field` (part of line()) as a float, or an error pointing at it. When the field is not a number
+  // at all, `hint()` may add the likely cause; it is called only then, to keep the good path fast.
+  template <class Hint>
+  float number(std::string_view field, Hint hint) const {
+    float value = 0;
+    const NumberKind kind = parse_number(field, value);
+    if (kind == NumberKind::finite) return value;
+    fail_at(field, describe_bad_number(field, kind) + (kind == NumberKind::not_a_number ? hint() : ""));
+  }
+  float number(std::string_view field) const {
+    return number(field, [] { return std::string(); });
+  }
+
+ private:
+  bool next_line() {
+    if (rest_.empty()) return false;
+    const size_t newline = rest_.find('\n');
+    line_ = rest_.substr(0, newline);
+    rest_.remove_prefix(newline == std::string_view::npos ? rest_.size() : newline + 1);
+    if (!line_.empty() && line_.back() == '\r') line_.remove_suffix(1);  // CRLF line ends
+    ++line_number_;
+    check_text_bytes();
+    return true;
+  }
+
+  // Tabs are the only control characters a text line may hold; anything else (NUL above all) means
+  // a binary file, reported at the first such byte rather than as a baffling number error.
+  void check_text_bytes() const {
+    const auto bad = std::find_if(line_.begin(), line_.end(), [](char c) {
+      const auto byte = static_cast<unsigned char>(c);
+      return (byte < 0x20 && c != '\t') || byte == 0x7F;
+    });
+    if (bad == line_.end()) return;
+    const std::string_view at = line_.substr(size_t(bad - line_.begin()));
+    if (*bad == '\r')
+      fail_at(at, "carriage return inside a line (byte 0x0d): lines must end in \\n or \\r\\n");
+    fail_at(at, "not a text file (byte 0x" + hex_digits(static_cast<unsigned char>(*bad)) + ")");
+  }
+
+  std::string path_;
+  std::string text_;
+  std::string_view rest_;  // what is left of text_ after line_
+  std::string_view line_;
+  long line_number_ = 0;
+};
+
+// Splits a CSV line at its commas into fields without the spaces around them (views into `line`).
+void split_csv_fields(std::string_view line, std::vector<std::string_view>& fields) {
+  fields.clear();
+  for (size_t start = 0;;) {
+    const size_t comma = line.find(',', start);
+    fields.push_back(trim(line.substr(start, comma == std::string_view::npos ? comma : comma - start)));
+    if (comma == std::string_view::npos) return;
+    start = comma + 1;
+  }
+}
+
+// Splits a FANN line into its values, separated by spaces and tabs (views into `line`).
+void split_values(std::string_view line, std::vector<std::string_view>& values) {
+  values.clear();
+  size_t i = 0;
+  while (true) {
+    while (i < line.size() && is_blank_char(line[i])) ++i;
+    if (i == line.size()) return;
+    const size_t start = i;
+    while (i < line.size() && !is_blank_char(line[i])) ++i;
+    values.push_back(line.substr(start, i - start));
+  }
+}
+
+// What most likely went wrong when a CSV field is not a number, beyond the field itself.
+std::string csv_hint(std::string_view field, bool could_be_header) {
+  if (field.find_first_of(" \t;") != std::string_view::npos) return " (fields must be separated by commas)";
+  if (could_be_header) return " (a header line must have no numeric fields)";
+  return "";
+}
+
+// A FANN header count: a whole number >= 0, all of `text`.
+bool parse_count(std::string_view text, long long& count) {
+  const char* end = text.data() + text.size();
+  const auto [stop, error] = std::from_chars(text.data(), end, count);
+  return error == std::errc() && stop == end && count >= 0;
+}
+
+}  // namespace
+
+DataFormat parse_data_format(const std::string& text) {
+  if (text == "auto") return DataFormat::automatic;
+  if (text == "csv") return DataFormat::csv;
+  if (text == "fann" || text == "data") return DataFormat::fann;
+  throw UsageError("--format must be auto, csv or fann, got " + in_quotes(text));
+}
+
+Table read_csv(const std::string& path) {
+  TextFile file(path);
+  Table table;
+  table.path = path;
+  std::vector<std::string_view> fields;
+  long header_line = 0;
+  size_t header_fields = 0;
+  bool first_line = true;
+  while (file.next_content_line(/*skip_comments=*/true)) {
+    split_csv_fields(file.line(), fields);
+    const bool could_be_header = first_line;
+    first_line = false;
+    if (could_be_header && std::none_of(fields.begin(), fields.end(), looks_numeric)) {
+      header_line = file.line_number();
+      header_fields = fields.size();
+      continue;
+    }
+    if (table.rows == 0) {
+      if (header_line != 0 && fields.size() != header_fields)
+        file.fail_line("this row has " + count_of(fields.size(), "field") + ", but the header (line " +
+                       std::to_string(header_line) + ") has " + std::to_string(header_fields));
+      table.columns = int(fields.size());
+      table.first_data_line = file.line_number();
+      table.values.reserve(file.lines_left_at_most() * fields.size());
+    } else if (fields.size() != size_t(table.columns)) {
+      file.fail_line("this row has " + count_of(fields.size(), "field") + ", expected " +
+                     std::to_string(table.columns) + " like the first data row (line " +
+                     std::to_string(table.first_data_line) + ")");
+    }
+    for (size_t i = 0; i < fields.size(); ++i) {
+      const std::string_view field = fields[i];
+      if (field.empty())  // a line of one empty field is blank, so a last one follows a comma
+        file.fail_at(field, i + 1 == fields.size() ? "empty field after a trailing comma" : "empty field");
+      table.values.push_back(file.number(field, [&] { return csv_hint(field, could_be_header); }));
+    }
+    ++table.rows;
+  }
+  if (table.rows == 0)
+    file.fail_file(header_line != 0
+                       ? "no data rows (only a header, on line " + std::to_string(header_line) + ")"
+                       : std::string("no data rows"));
+  return table;
+}
+
+Table read_fann(const std::string& path) {
+  TextFile file(path);
+  if (!file.next_content_line(/*skip_comments=*/false)) file.fail_file("no data rows");
+
+  // The header: "count inputs outputs".
+  const std::string header_form = "the FANN header must be 'count inputs outputs' (three whole numbers)";
+  std::vector<std::string_view> values;
+  split_values(file.line(), values);
+  const long header_line = file.line_number();
+  if (values.size() != 3) {
+    const bool looks_like_csv = file.line().find(',') != std::string_view::npos;
+    file.fail_line(header_form + ", but this line has " + count_of(values.size(), "value") +
+                   (looks_like_csv ? " (a CSV file? use --format csv)" : ""));
+  }
+  long long counts[3];
+  const char* const count_names[3] = {"sample", "input", "output"};
+  for (int k = 0; k < 3; ++k) {
+    if (!parse_count(values[k], counts[k]))
+      file.fail_at(values[k], header_form + ", but " + in_quotes(values[k]) + " is not a whole number");
+    if (counts[k] == 0)
+      file.fail_at(values[k],
+                   "the FANN header says 0 " + std::string(count_names[k]) + "s; there must be at least 1");
+    // Wider than any network could take; checked here so that inputs + outputs fits in an int.
+    if (k > 0 && counts[k] > kMaxWidth)
+      file.fail_at(values[k], "the FANN header says " + count_of(counts[k], count_names[k]) +
+                                  ", more than the widest layer allowed (" + std::to_string(kMaxWidth) + ")");
+  }
+  const long long samples = counts[0];
+  const int inputs = int(counts[1]), outputs = int(counts[2]);
+
+  Table table;
+  table.path = path;
+  table.columns = inputs + outputs;
+  table.declared_inputs = inputs;
+  table.declared_outputs = outputs;
+  table.first_data_line = header_line;  // the header sets the shape, so messages about it point there
+  // Two lines per sample at most; the header's count alone could be anything.
+  table.values.reserve(size_t(std::min<long long>(samples, file.lines_left_at_most() / 2 + 1)) *
+                       table.columns);
+
+  for (long long sample = 1; sample <= samples; ++sample) {
+    for (const bool is_outputs : {false, true}) {
+      const int expected = is_outputs ? outputs : inputs;
+      const char* const part = is_outputs ? "outputs" : "inputs";
+      if (!file.next_content_line(/*skip_comments=*/false))
+        file.fail_line(header_line,
+                       "the header says " + count_of(samples, "sample") + " but the file ends after " +
+                           std::to_string(sample - 1) +
+                           (is_outputs ? " (sample " + std::to_string(sample) + " has no outputs line)"
+                                       : std::string()));
+      split_values(file.line(), values);
+      if (values.size() != size_t(expected)) {
+        const bool both_on_one_line = !is_outputs && values.size() == size_t(inputs + outputs);
+        file.fail_line("sample " + std::to_string(sample) + "'s " + part + " line has " +
+                       count_of(values.size(), "value") + ", but the header says " +
+                       count_of(expected, is_outputs ? "output" : "input") +
+                       (both_on_one_line ? " (inputs and outputs go on separate lines)" : ""));
+      }
+      for (const std::string_view value : values) table.values.push_back(file.number(value));
+    }
+  }
+  table.rows = size_t(samples);
+  if (file.next_content_line(/*skip_comments=*/false))
+    file.fail_line("more data than the header's " + count_of(samples, "sample"));
+  return table;
+}
+
+Table read_table(const std::string& path, DataFormat format) {
+  if (format == DataFormat::automatic) {
+    std::string extension = std::filesystem::path(path).extension().string();
+    std::transform(extension.begin(), extension.end(), extension.begin(),
+                   [](unsigned char c) { return char(std::tolower(c)); });
+    format = extension == ".data" ? DataFormat::fann : DataFormat::csv;
+  }
+  return format == DataFormat::fann ? read_fann(path) : read_csv(path);
+}
+
+Dataset dataset_from_table(const Table& table, const NetworkSpec& spec, bool targets_optional) {
+  const int n0 = spec.inputs(), nL = spec.outputs();
+  int outputs = nL;
+  if (table.declared_inputs >= 0) {
+    // A FANN header says which columns are inputs: they must match the network, not just add up.
+    if (table.declared_inputs != n0 || table.declared_outputs != nL)
+      throw InputError(located(table.path, table.first_data_line, 0,
+                               "the header says " + count_of(table.declared_inputs, "input") + " and " +
+                                   count_of(table.declared_outputs, "output") + ", but the network " +
+                                   spec.to_string() + " needs " + count_of(n0, "input") + " and " +
+                                   count_of(nL, "output")));
+  } else if (targets_optional && table.columns == n0) {
+    outputs = 0;
+  } else if (table.columns != n0 + nL) {
+    throw InputError(located(table.path, table.first_data_line, 0,
+                             count_of(table.columns, "column") + ", but the network " + spec.to_string() +
+                                 " needs " + std::to_string(n0 + nL) + " (" + count_of(n0, "input") +
+                                 " and " + count_of(nL, "target") + ")" +
+                                 (targets_optional ? " or " + std::to_string(n0) + " (inputs only)" : "")));
+  }
+
+  Dataset d;
+  d.name = table.path;
+  d.inputs = n0;
+  d.outputs = outputs;
+  d.size = table.rows;
+  d.x.resize(d.size * size_t(n0));  // n0 × N, column-major: one sample's inputs contiguous
+  d.y.resize(d.size * size_t(outputs));
+  const size_t columns = size_t(table.columns);
+  for (size_t s = 0; s < d.size; ++s) {
+    const float* row = table.values.data() + s * columns;
+    std::copy_n(row, n0, d.x.data() + s * size_t(n0));
+    std::copy_n(row + n0, outputs, d.y.data() + s * size_t(outputs));
+  }
+  return d;
+}
+
+}  // namespace sigtrain

@@ -1,0 +1,57 @@
+// Networks of one shape trained together, in lockstep, over the same training set: each with its own
+// parameters, learning rate and epoch order, all stepped by the same call. The trainer drives a group
+// (host/trainer.h). One Backend is a group of one; BackendGroup steps several backends in turn; the
+// fused kernel trains a whole group of replicas in each of its launches (FusedNetworks,
+// host/cuda_backend.h).
+#pragma once
+
+#include <vector>
+
+#include "backends/backend.h"
+
+namespace sigtrain {
+
+class NetworkGroup {
+ public:
+  virtual ~NetworkGroup() = default;
+
+  virtual size_t size() const = 0;  // R, the networks
+  virtual void set_parameters(size_t r, const Parameters& p) = 0;
+  virtual Parameters parameters(size_t r) const = 0;
+  virtual void set_learning_rates(const std::vector<double>& lrs) = 0;  // one per network
+  // As Backend's: the training set (kept for the run), each network's epoch order, and steps of
+  // `batch` over positions [first, end) of every network's order (the last step possibly smaller).
+  virtual void set_training_data(const Dataset& train) = 0;
+  virtual void begin_epoch(const std::vector<EpochOrder>& orders) = 0;  // one per network
+  virtual void train_steps(size_t first, size_t end, size_t batch) = 0;
+  virtual size_t steps_per_call(size_t batch) const = 0;
+  // Backend::epoch_loss_sum of each network, into sums[0 … R) (the trainer reads them after every
+  // step where that is cheap, so no allocation here).
+  virtual void epoch_loss_sums(double* sums) = 0;
+  virtual bool loss_is_cheap_to_read() const = 0;
+  virtual double mean_squared_error(size_t r, const Dataset& d) = 0;
+};
+
+// Backends, each one network of the group, stepped one after another at each call.
+class BackendGroup : public NetworkGroup {
+ public:
+  explicit BackendGroup(std::vector<Backend*> backends) : backends_(std::move(backends)), lrs_(backends_.size()) {}
+
+  size_t size() const override { return backends_.size(); }
+  void set_parameters(size_t r, const Parameters& p) override { backends_[r]->set_parameters(p); }
+  Parameters parameters(size_t r) const override { return backends_[r]->parameters(); }
+  void set_learning_rates(const std::vector<double>& lrs) override { lrs_ = lrs; }
+  void set_training_data(const Dataset& train) override;
+  void begin_epoch(const std::vector<EpochOrder>& orders) override;
+  void train_steps(size_t first, size_t end, size_t batch) override;
+  size_t steps_per_call(size_t batch) const override;
+  void epoch_loss_sums(double* sums) override;
+  bool loss_is_cheap_to_read() const override;
+  double mean_squared_error(size_t r, const Dataset& d) override { return backends_[r]->mean_squared_error(d); }
+
+ private:
+  std::vector<Backend*> backends_;
+  std::vector<double> lrs_;
+};
+
+}  // namespace sigtrain

@@ -1,0 +1,221 @@
+#include "train/trainer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+
+#include "util/errors.h"
+#include "backends/reference/reference_backend.h"
+#include "math/shuffle_key.h"
+
+namespace sigtrain {
+
+double relative_difference(const double* a, const double* b, size_t n) {
+  double largest_difference = 0.0, largest_reference = 0.0;
+  for (size_t k = 0; k < n; ++k) {
+    largest_difference = std::max(largest_difference, std::abs(a[k] - b[k]));
+    largest_reference = std::max(largest_reference, std::abs(b[k]));
+  }
+  if (largest_difference == 0.0) return 0.0;
+  return largest_reference > 0.0 ? largest_difference / largest_reference : std::numeric_limits<double>::infinity();
+}
+
+double layer_relative_difference(const Parameters& a, const Parameters& b, int l) {
+  const size_t offset = a.spec.weight_offset(l), n = a.spec.weight_offset(l + 1) - offset;
+  return relative_difference(a.values.data() + offset, b.values.data() + offset, n);
+}
+
+double ReferenceComparison::worst() const {
+  double largest = loss;
+  for (double d : layers) largest = std::max(largest, d);
+  return largest;
+}
+
+ReferenceComparison compare_with_reference(Backend& backend, const Batch& batch) {
+  const Parameters params = backend.parameters();
+  ReferenceBackend reference(params.spec);
+  reference.set_parameters(params);
+  Parameters fast_grad, reference_grad;
+  const double fast_loss = backend.loss_and_gradients(batch, fast_grad);
+  const double reference_loss = reference.loss_and_gradients(batch, reference_grad);
+  ReferenceComparison c;
+  c.loss = relative_difference(&fast_loss, &reference_loss, 1);
+  for (int l = 1; l <= params.spec.num_layers(); ++l)
+    c.layers.push_back(layer_relative_difference(fast_grad, reference_grad, l));
+  return c;
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// --verify-every: runs the reference on the batch the backend is about to step on, at the backend's
+// current parameters, and compares loss and gradients layer by layer.
+class Verifier {
+ public:
+  explicit Verifier(const Dataset& train) : train_(train) {}
+
+  VerifyReport compare(Backend& backend, const std::vector<uint32_t>& order, size_t first, size_t count, long step) {
+    const int n0 = train_.inputs, nL = train_.outputs;
+    x_.resize(count * n0);
+    y_.resize(count * nL);
+    for (size_t b = 0; b < count; ++b) {
+      const size_t row = order.empty() ? first + b : order[first + b];
+      std::copy(train_.x_of(row), train_.x_of(row) + n0, x_.begin() + b * n0);
+      std::copy(train_.y_of(row), train_.y_of(row) + nL, y_.begin() + b * nL);
+    }
+    const ReferenceComparison c = compare_with_reference(backend, {x_.data(), y_.data(), count});
+    VerifyReport report;
+    report.step = step;
+    report.loss_difference = c.loss;
+    for (int l = 1; l <= int(c.layers.size()); ++l)
+      if (c.layers[l - 1] > report.gradient_difference || report.worst_layer == 0) {
+        report.gradient_difference = c.layers[l - 1];
+        report.worst_layer = l;
+      }
+    return report;
+  }
+
+ private:
+  const Dataset& train_;
+  std::vector<float> x_, y_;
+};
+
+// The loop of train() and train_group(); `verified` is the one backend --verify-every compares, or null.
+std::vector<TrainResult> run_training(NetworkGroup& group, const std::vector<Parameters>& initial,
+                                      const std::vector<NetworkSettings>& settings, const Dataset& train,
+                                      const Dataset& validation, const TrainConfig& config, TrainObserver& observer,
+                                      const std::atomic<bool>* stop, Backend* verified) {
+  const size_t R = group.size();
+  if (initial.size() != R || settings.size() != R)
+    throw std::invalid_argument("train_group: one initial model and one setting per network");
+  std::vector<TrainResult> results(R);
+  std::vector<Parameters> last_good = initial;  // each network's parameters at the end of its last finite epoch
+  std::vector<double> lrs;
+  for (size_t r = 0; r < R; ++r) {
+    group.set_parameters(r, initial[r]);
+    lrs.push_back(settings[r].lr);
+  }
+  group.set_learning_rates(lrs);
+  group.set_training_data(train);
+  Verifier verifier(train);
+  const bool verify = verified && config.verify_every > 0 && verified->name() != "reference";
+  const bool check_every_step = group.loss_is_cheap_to_read();
+  const auto stop_requested = [&] { return stop && stop->load(std::memory_order_relaxed); };
+  // A network trains on until it diverges (the others go on); training ends when none is left.
+  const auto training = [&](size_t r) { return results[r].outcome != TrainOutcome::diverged; };
+  const auto any_training = [&] {
+    for (size_t r = 0; r < R; ++r)
+      if (training(r)) return true;
+    return false;
+  };
+  const auto diverge = [&](size_t r, int epoch, double loss_sum) {
+    results[r].outcome = TrainOutcome::diverged;
+    results[r].message = "the training loss became " + std::string(std::isnan(loss_sum) ? "NaN" : "infinite") +
+                         " in epoch " + std::to_string(epoch) + " (try a smaller --lr); keeping the model from " +
+                         (epoch == 1 ? std::string("before training") : "the end of epoch " + std::to_string(epoch - 1));
+  };
+  const auto finish = [&] {
+    for (size_t r = 0; r < R; ++r)
+      if (results[r].outcome != TrainOutcome::interrupted) results[r].parameters = last_good[r];
+    return results;
+  };
+
+  const auto start = Clock::now();
+  long step = 0;
+  std::vector<double> sums(R);  // each network's loss sum so far this epoch
+  for (int epoch = 1; epoch <= config.epochs && any_training(); ++epoch) {
+    const auto epoch_start = Clock::now();
+    std::vector<EpochOrder> orders;
+    for (size_t r = 0; r < R; ++r) orders.push_back({config.shuffle, epoch_seed(settings[r].seed, uint64_t(epoch - 1))});
+    group.begin_epoch(orders);
+    std::vector<uint32_t> order;  // the host's copy of the order, needed only to verify
+    if (verify && config.shuffle) order = epoch_permutation(train.size, orders[0].seed);
+
+    // Steps go to the group a call at a time: one step, or as many as it likes at once (the fused
+    // kernel runs an epoch's steps in few launches); one step at a time while verifying.
+    const size_t steps_per_call = verify ? 1 : std::max<size_t>(1, group.steps_per_call(config.batch));
+    for (size_t first = 0; first < train.size;) {
+      const size_t end = std::min(train.size, first + steps_per_call * config.batch);
+      if (verify && step % config.verify_every == 0) {
+        const VerifyReport report = verifier.compare(*verified, order, first, end - first, step);
+        observer.on_verify(report);
+        if (!(report.loss_difference <= kVerifyTolerance && report.gradient_difference <= kVerifyTolerance))
+          throw InputError("--verify-every: at step " + std::to_string(step) + " the " + verified->name() +
+                           " backend differs from the fp64 reference by " + std::to_string(report.gradient_difference) +
+                           " in the gradient of layer " + std::to_string(report.worst_layer) + " and " +
+                           std::to_string(report.loss_difference) + " in the loss (tolerance " +
+                           std::to_string(kVerifyTolerance) + ")");
+      }
+      group.train_steps(first, end, config.batch);
+      step += long((end - first + config.batch - 1) / config.batch);
+      if (check_every_step) {
+        group.epoch_loss_sums(sums.data());
+        for (size_t r = 0; r < R; ++r)
+          if (training(r) && !std::isfinite(sums[r])) diverge(r, epoch, sums[r]);
+        if (!any_training()) return finish();
+      }
+      observer.on_step(epoch, end, train.size);
+      if (stop_requested()) break;
+      first = end;
+    }
+    const double epoch_seconds = seconds_since(epoch_start);
+    group.epoch_loss_sums(sums.data());
+    for (size_t r = 0; r < R; ++r)
+      if (training(r) && !std::isfinite(sums[r])) diverge(r, epoch, sums[r]);
+    if (stop_requested()) {
+      // An interrupted epoch reports nothing; the model after the last finished step is kept.
+      for (size_t r = 0; r < R; ++r) {
+        if (!training(r)) continue;
+        Parameters now = group.parameters(r);
+        results[r].outcome = TrainOutcome::interrupted;
+        results[r].parameters = now.all_finite() ? std::move(now) : last_good[r];
+        results[r].message = "interrupted in epoch " + std::to_string(epoch);
+      }
+      return finish();
+    }
+    for (size_t r = 0; r < R; ++r) {
+      if (!training(r)) continue;
+      Parameters now = group.parameters(r);
+      if (!now.all_finite()) {
+        diverge(r, epoch, sums[r]);
+        continue;
+      }
+      last_good[r] = std::move(now);
+      EpochReport report;
+      report.network = r;
+      report.epoch = epoch;
+      report.train_mse = sums[r] / double(train.size);
+      report.validation_mse =
+          validation.size > 0 ? group.mean_squared_error(r, validation) : std::numeric_limits<double>::quiet_NaN();
+      report.samples_per_second = double(train.size) * double(R) / std::max(epoch_seconds, 1e-9);
+      report.elapsed_seconds = seconds_since(start);
+      results[r].epochs.push_back(report);
+      observer.on_epoch(report);
+    }
+  }
+  return finish();
+}
+
+}  // namespace
+
+TrainResult train(Backend& backend, const Parameters& initial, const Dataset& train, const Dataset& validation,
+                  const TrainConfig& config, TrainObserver& observer, const std::atomic<bool>* stop) {
+  BackendGroup one({&backend});
+  return run_training(one, {initial}, {{config.seed, config.lr}}, train, validation, config, observer, stop, &backend)[0];
+}
+
+std::vector<TrainResult> train_group(NetworkGroup& group, const std::vector<Parameters>& initial,
+                                     const std::vector<NetworkSettings>& settings, const Dataset& train,
+                                     const Dataset& validation, const TrainConfig& config, TrainObserver& observer,
+                                     const std::atomic<bool>* stop) {
+  return run_training(group, initial, settings, train, validation, config, observer, stop, nullptr);
+}
+
+}  // namespace sigtrain

@@ -1,0 +1,102 @@
+// The training loop (DESIGN.md §1, §3): mini-batch SGD over epochs, each epoch in a new seeded order
+// (or file order), the last partial batch averaged over its own size, validation MSE per epoch.
+// The trainer only drives a Backend (or a group of networks trained together, host/network_group.h);
+// it prints nothing and reports through a TrainObserver.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "backends/backend.h"
+#include "data/dataset.h"
+#include "model/network.h"
+#include "train/network_group.h"
+
+namespace sigtrain {
+
+struct TrainConfig {
+  int epochs = 1;
+  size_t batch = 32;
+  double lr = 0.1;
+  uint64_t seed = 1;
+  bool shuffle = true;
+  long verify_every = 0;  // every N steps compare the backend with the fp64 reference (0: never)
+};
+
+struct EpochReport {
+  int epoch = 0;                     // 1-based
+  double train_mse = 0;              // mean over the epoch's samples, each before its own step's update
+  double validation_mse = 0;         // at the end of the epoch; NaN when there is no validation set
+  double samples_per_second = 0;     // training steps only, of every network of the group together
+  double elapsed_seconds = 0;        // since training started
+  size_t network = 0;                // which of a group's networks (0 for a single run)
+};
+
+// Largest relative difference between a backend and the reference on one batch (verify-every).
+struct VerifyReport {
+  long step = 0;
+  double loss_difference = 0;
+  double gradient_difference = 0;  // largest over the layers
+  int worst_layer = 0;             // 1-based layer of the largest gradient difference
+};
+
+class TrainObserver {
+ public:
+  virtual ~TrainObserver() = default;
+  virtual void on_epoch(const EpochReport&) {}
+  // After each step: samples done so far in this epoch, of `total`.
+  virtual void on_step(int /*epoch*/, size_t /*done*/, size_t /*total*/) {}
+  virtual void on_verify(const VerifyReport&) {}
+};
+
+enum class TrainOutcome { completed, interrupted, diverged };
+
+struct TrainResult {
+  TrainOutcome outcome = TrainOutcome::completed;
+  Parameters parameters;  // the final model; after divergence, the last one whose loss was finite
+  std::string message;    // why training stopped early
+  std::vector<EpochReport> epochs;
+};
+
+// Differences above this stop a --verify-every run (the CUDA backend issue's tolerance).
+constexpr double kVerifyTolerance = 1e-4;
+
+// Relative difference of two tensors: max|a − b| / max|b| (the reference is b); 0 when both are 0.
+double relative_difference(const double* a, const double* b, size_t n);
+// The same for layer l's parameters (W_l with b_l, adjacent in the flat layout) of a and b (the reference).
+double layer_relative_difference(const Parameters& a, const Parameters& b, int l);
+
+// A backend's loss and gradients on `batch` at its current parameters, against the fp64 reference at
+// the same parameters: the relative difference of the loss and of each layer's gradient.
+struct ReferenceComparison {
+  double loss = 0;
+  std::vector<double> layers;  // index l − 1
+  double worst() const;        // the largest of them all
+};
+ReferenceComparison compare_with_reference(Backend& backend, const Batch& batch);
+
+// Trains `backend` from `initial` on `train`, validating on `validation` (may be empty). Stops early,
+// after the step in progress, when `stop` becomes true (Ctrl-C). Throws InputError when a verification
+// exceeds kVerifyTolerance.
+TrainResult train(Backend& backend, const Parameters& initial, const Dataset& train, const Dataset& validation,
+                  const TrainConfig& config, TrainObserver& observer, const std::atomic<bool>* stop = nullptr);
+
+// What differs between the networks of a group (replicas): the seed of the epoch orders, and the
+// learning rate.
+struct NetworkSettings {
+  uint64_t seed = 1;
+  double lr = 0.1;
+};
+
+// The same loop for the networks of a group at once, network r from initial[r] with settings[r]
+// (config's own seed and lr unused); results in network order. Network r ends exactly where the single
+// run with its settings ends. A network that diverges stops counting (the others go on); training
+// ends when every network has diverged, or at `stop`. No --verify-every here: it needs one backend.
+std::vector<TrainResult> train_group(NetworkGroup& group, const std::vector<Parameters>& initial,
+                                     const std::vector<NetworkSettings>& settings, const Dataset& train,
+                                     const Dataset& validation, const TrainConfig& config, TrainObserver& observer,
+                                     const std::atomic<bool>* stop = nullptr);
+
+}  // namespace sigtrain
