@@ -127,19 +127,28 @@ class PinnedBuffer {
 
 class CudaBackend : public Backend {
  public:
-  CudaBackend(const NetworkSpec& spec, const BackendOptions& options);
+  CudaBackend(const NetworkSpec& spec, const TrainingSetup& setup, const BackendOptions& options);
   ~CudaBackend() override;
 
   std::string name() const override { return "cuda"; }
   std::string description() const override;
   void set_parameters(const Parameters& p) override;
   Parameters parameters() const override;
+  void set_optimizer_state(const OptimizerState& state) override {
+    check_optimizer_state(state, setup().optimizer.kind, spec_.parameter_count());
+    optimizer_steps_ = state.steps;
+  }
+  OptimizerState optimizer_state() const override {
+    OptimizerState state;
+    state.steps = optimizer_steps_;
+    return state;
+  }
   void set_training_data(const Dataset& train) override;
   void begin_epoch(const EpochOrder& order) override;
   void train_step(size_t first, size_t count, double lr) override;
   double epoch_loss_sum() override;
   bool loss_is_cheap_to_read() const override { return false; }
-  void predict(const float* x, size_t count, double* yhat) override;
+  void predict_logits(const float* x, size_t count, double* z) override;
   double loss_and_gradients(const Batch& batch, Parameters& grad) override;
 
  private:
@@ -170,6 +179,7 @@ class CudaBackend : public Backend {
 
   NetworkSpec spec_;
   BackendOptions options_;
+  uint64_t optimizer_steps_ = 0;
   cudaStream_t stream_ = nullptr, copy_stream_ = nullptr;
   cublasHandle_t cublas_ = nullptr;
   std::string device_name_;
@@ -208,7 +218,11 @@ class CudaBackend : public Backend {
   void clear_graphs();
 };
 
-CudaBackend::CudaBackend(const NetworkSpec& spec, const BackendOptions& options) : spec_(spec), options_(options) {
+CudaBackend::CudaBackend(const NetworkSpec& spec, const TrainingSetup& setup, const BackendOptions& options)
+    : Backend(spec, setup), spec_(spec), options_(options) {
+  if (setup.optimizer.kind != OptimizerKind::sgd || setup.optimizer.weight_decay != 0.0 ||
+      spec.hidden != Activation::sigmoid || spec.output != Activation::linear || setup.loss != Loss::mse)
+    throw UsageError("the cuda backend: only the notes' sigmoid, linear output, mse and plain sgd so far");
   int device = 0;
   CUDA_CHECK(cudaGetDevice(&device));
   cudaDeviceProp properties{};
@@ -486,6 +500,7 @@ void CudaBackend::train_step(size_t first, size_t count, double lr) {
   }
   if (position != expected_position_) kernels::set_position(position_.get(), position, stream_);
   run_step(source, count, float(lr));
+  ++optimizer_steps_;
   expected_position_ = position + count;
 }
 
@@ -496,7 +511,7 @@ double CudaBackend::epoch_loss_sum() {
   return sum;
 }
 
-void CudaBackend::predict(const float* x, size_t count, double* yhat) {
+void CudaBackend::predict_logits(const float* x, size_t count, double* yhat) {
   const size_t chunk = std::max<size_t>(capacity_, std::min<size_t>(count, 65536));
   reserve(chunk);
   const int n0 = spec_.inputs(), nL = spec_.outputs(), L = spec_.num_layers();
@@ -530,15 +545,16 @@ double CudaBackend::loss_and_gradients(const Batch& batch, Parameters& grad) {
 
 }  // namespace
 
-std::unique_ptr<Backend> make_cuda_backend(const NetworkSpec& spec, const BackendOptions& options) {
+std::unique_ptr<Backend> make_cuda_backend(const NetworkSpec& spec, const TrainingSetup& setup,
+                                           const BackendOptions& options) {
   FusedShape shape;
   std::string why_not;
   const bool fits = make_fused_shape(spec, shape, &why_not);
   if (options.kernel == "fused" && !fits) throw UsageError("--kernel fused: " + why_not);
   // The fused kernel has no streaming, TF32 or graph settings: those ask for the cuBLAS path.
   const bool plain = !options.tf32 && options.device_data_limit == 0;
-  if (options.kernel == "fused" || (options.kernel == "auto" && fits && plain)) return make_fused_cuda_backend(spec);
-  return std::make_unique<CudaBackend>(spec, options);
+  if (options.kernel == "fused" || (options.kernel == "auto" && fits && plain)) return make_fused_cuda_backend(spec, setup);
+  return std::make_unique<CudaBackend>(spec, setup, options);
 }
 
 }  // namespace sigtrain

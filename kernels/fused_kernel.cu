@@ -105,7 +105,11 @@ T* device_alloc(size_t count, const char* what) {
 
 // ---- Many networks of one shape ---------------------------------------------------------------------
 
-FusedNetworks::FusedNetworks(const NetworkSpec& spec, size_t count) : spec_(spec), count_(count) {
+FusedNetworks::FusedNetworks(const NetworkSpec& spec, const TrainingSetup& setup, size_t count)
+    : spec_(spec), setup_(setup), count_(count), optimizer_steps_(count) {
+  if (setup.optimizer.kind != OptimizerKind::sgd || setup.optimizer.weight_decay != 0.0 ||
+      spec.hidden != Activation::sigmoid || spec.output != Activation::linear || setup.loss != Loss::mse)
+    throw UsageError("the fused kernel: only the notes' sigmoid, linear output, mse and plain sgd so far");
   std::string why_not;
   if (!make_fused_shape(spec, shape_, &why_not)) throw UsageError("--kernel fused: " + why_not);
   allow_largest_workspace();
@@ -141,6 +145,17 @@ Parameters FusedNetworks::parameters(size_t r) const {
                              cudaMemcpyDeviceToHost, stream_));
   CUDA_CHECK(cudaStreamSynchronize(stream_));
   return Parameters::from_float(spec_, values.data());
+}
+
+void FusedNetworks::set_optimizer_state(size_t r, const OptimizerState& state) {
+  check_optimizer_state(state, setup_.optimizer.kind, size_t(shape_.params));
+  optimizer_steps_[r] = state.steps;
+}
+
+OptimizerState FusedNetworks::optimizer_state(size_t r) const {
+  OptimizerState state;
+  state.steps = optimizer_steps_[r];
+  return state;
 }
 
 void FusedNetworks::set_training_data(const Dataset& train) {
@@ -185,13 +200,14 @@ void FusedNetworks::set_learning_rates(const std::vector<double>& lrs) {
 }
 
 void FusedNetworks::train_steps(size_t first, size_t end, size_t batch) {
+  for (uint64_t& steps : optimizer_steps_) steps += (end - first + batch - 1) / batch;
   launch_train(shape_, count_, batch, params_, X_, Y_, orders_, train_size_, first, end, lrs_, loss_slots_, nullptr, stream_);
 }
 
 size_t FusedNetworks::steps_per_call(size_t batch) const { return fused_steps_per_launch(batch); }
 
-double FusedNetworks::mean_squared_error(size_t r, const Dataset& d) {
-  return sigtrain::mean_squared_error(d, [&](const float* x, size_t n, double* yhat) { predict(r, x, n, yhat); });
+Evaluation FusedNetworks::evaluate(size_t r, const Dataset& d) {
+  return sigtrain::evaluate(d, spec_, setup_.loss, [&](const float* x, size_t n, double* z) { predict_logits(r, x, n, z); });
 }
 
 void FusedNetworks::epoch_loss_sums(double* sums) {
@@ -213,7 +229,7 @@ void FusedNetworks::ensure_batch_buffers(size_t samples) {
   if (!grads_) grads_ = device_alloc<float>(shape_.params, "a gradient");
 }
 
-void FusedNetworks::predict(size_t r, const float* x, size_t count, double* yhat) {
+void FusedNetworks::predict_logits(size_t r, const float* x, size_t count, double* yhat) {
   constexpr size_t kChunk = 65536;   // samples copied to the device at a time
   constexpr size_t kPerBlock = 1024;  // samples per block
   ensure_batch_buffers(std::min(count, kChunk));
@@ -265,7 +281,7 @@ namespace {
 
 class FusedCudaBackend : public Backend {
  public:
-  FusedCudaBackend(const NetworkSpec& spec) : networks_(spec, 1) {}
+  FusedCudaBackend(const NetworkSpec& spec, const TrainingSetup& setup) : Backend(spec, setup), networks_(spec, setup, 1) {}
   std::string name() const override { return "cuda"; }
   std::string description() const override {
     int device = 0;
@@ -276,6 +292,8 @@ class FusedCudaBackend : public Backend {
   }
   void set_parameters(const Parameters& p) override { networks_.set_parameters(0, p); }
   Parameters parameters() const override { return networks_.parameters(0); }
+  void set_optimizer_state(const OptimizerState& state) override { networks_.set_optimizer_state(0, state); }
+  OptimizerState optimizer_state() const override { return networks_.optimizer_state(0); }
   void set_training_data(const Dataset& train) override { networks_.set_training_data(train); }
   void begin_epoch(const EpochOrder& order) override { networks_.begin_epoch({order}); }
   void train_step(size_t first, size_t count, double lr) override { train_steps(first, first + count, count, lr); }
@@ -290,7 +308,7 @@ class FusedCudaBackend : public Backend {
     return sum;
   }
   bool loss_is_cheap_to_read() const override { return false; }
-  void predict(const float* x, size_t count, double* yhat) override { networks_.predict(0, x, count, yhat); }
+  void predict_logits(const float* x, size_t count, double* z) override { networks_.predict_logits(0, x, count, z); }
   double loss_and_gradients(const Batch& batch, Parameters& grad) override {
     return networks_.loss_and_gradients(0, batch, grad);
   }
@@ -301,8 +319,8 @@ class FusedCudaBackend : public Backend {
 
 }  // namespace
 
-std::unique_ptr<Backend> make_fused_cuda_backend(const NetworkSpec& spec) {
-  return std::make_unique<FusedCudaBackend>(spec);
+std::unique_ptr<Backend> make_fused_cuda_backend(const NetworkSpec& spec, const TrainingSetup& setup) {
+  return std::make_unique<FusedCudaBackend>(spec, setup);
 }
 
 }  // namespace sigtrain

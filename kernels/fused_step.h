@@ -176,7 +176,7 @@ SIGTRAIN_HD void fused_forward_sample(const FusedShape& s, float* ws, const floa
   float* a0 = fused_act(s, ws, 0, t);
   for (int j = 0; j < n0; ++j) a0[j] = X[row * n0 + j];
   for (int l = 1; l <= s.layers; ++l)
-    dense_forward_sample(theta + s.weight_offset[l], s.bias ? theta + s.bias_offset[l] : nullptr,
+    dense_forward_sample<Sigmoid>(theta + s.weight_offset[l], s.bias ? theta + s.bias_offset[l] : nullptr,
                          fused_act(s, ws, l - 1, t), fused_act(s, ws, l, t), s.widths[l - 1], s.widths[l],
                          l < s.layers);
 }
@@ -231,9 +231,9 @@ SIGTRAIN_HD void fused_train_steps(const Cluster& cluster, const FusedShape& s, 
         const size_t row = order ? order[position] : position;
         fused_forward_sample(s, ws, X, row, t);
         loss_terms(rank)[t] +=  // Δ_L = (2/B)(ŷ − y), written over ŷ
-            output_delta_sample(fused_act(s, ws, L, t), Y + row * nL, fused_delta(s, ws, L, t), nL, inv_B);
+            output_delta_sample<SquaredError<Identity>>(fused_act(s, ws, L, t), Y + row * nL, fused_delta(s, ws, L, t), nL, inv_B);
         for (int l = L; l > 1; --l)  // Δ_{l-1} = (W_lᵀ Δ_l) ⊙ a_{l-1} ⊙ (1 − a_{l-1})
-          dense_backward_sample(ws + s.ws_params + s.weight_offset[l], fused_delta(s, ws, l, t),
+          dense_backward_sample<Sigmoid>(ws + s.ws_params + s.weight_offset[l], fused_delta(s, ws, l, t),
                                 fused_act(s, ws, l - 1, t), fused_delta(s, ws, l - 1, t), s.widths[l - 1],
                                 s.widths[l]);
       });

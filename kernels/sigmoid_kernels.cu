@@ -1,4 +1,5 @@
 #include "math/activation.h"
+#include "math/loss.h"
 #include "cuda_check.h"
 #include "sigmoid_kernels.h"
 

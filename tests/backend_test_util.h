@@ -11,6 +11,7 @@
 
 #include "backends/backend.h"
 #include "data/dataset.h"
+#include "model/choices.h"
 #include "model/network.h"
 #include "backends/reference/reference_backend.h"
 #include "util/rng.h"
@@ -20,6 +21,13 @@ namespace sigtrain::testing {
 
 inline Dataset random_dataset(const NetworkSpec& spec, size_t n, uint64_t seed) {
   return sigtrain::random_dataset(spec.inputs(), spec.outputs(), n, seed);
+}
+// Random data for a case: targets in [-1, 1], or in [0, 1] (y → (y + 1)/2, never all 0 or 1) for bce.
+inline Dataset random_dataset(const NetworkSpec& spec, Loss loss, size_t n, uint64_t seed) {
+  Dataset d = random_dataset(spec, n, seed);
+  if (loss == Loss::bce)
+    for (float& y : d.y) y = (y + 1.0f) / 2.0f;
+  return d;
 }
 
 // Glorot weights plus random biases in [-0.5, 0.5] (Glorot's zero biases would hide bias bugs).
@@ -33,18 +41,74 @@ inline Parameters random_parameters(const NetworkSpec& spec, uint64_t seed) {
   return p;
 }
 
-// A network and a batch size to compare a backend with the reference on.
+// A network, a batch size and the policies (activations, loss, optimizer; the notes' sigmoid, linear
+// output, mse and plain SGD by default) to compare a backend with the reference on.
 struct BackendCase {
   std::vector<int> widths;
   bool bias;
   size_t batch;
+  Activation hidden = Activation::sigmoid;
+  Activation output = Activation::linear;
+  Loss loss = Loss::mse;
+  OptimizerKind optimizer = OptimizerKind::sgd;
+  double weight_decay = 0.0;
 };
 
-// "2_3_3_1_nobias_B31": readable names for parameterised tests.
+inline NetworkSpec case_spec(const BackendCase& c) {
+  NetworkSpec spec{c.widths, c.bias};
+  spec.hidden = c.hidden;
+  spec.output = c.output;
+  return spec;
+}
+inline TrainingSetup case_setup(const BackendCase& c) {
+  TrainingSetup setup;
+  setup.loss = c.loss;
+  setup.optimizer.kind = c.optimizer;
+  setup.optimizer.weight_decay = c.weight_decay;
+  return setup;
+}
+
+// The same case with other policies: for the tables of cases that every backend runs.
+inline BackendCase with_policies(BackendCase c, Activation hidden, Activation output, Loss loss, OptimizerKind optimizer,
+                                 double weight_decay = 0.0) {
+  c.hidden = hidden;
+  c.output = output;
+  c.loss = loss;
+  c.optimizer = optimizer;
+  c.weight_decay = weight_decay;
+  return c;
+}
+
+// Every policy at least once beside the notes' defaults, on the network and batch of `c`: each hidden
+// activation, each output and loss, each optimizer (with weight decay where it changes the formula).
+inline std::vector<BackendCase> policy_cases(const BackendCase& c) {
+  using A = Activation;
+  using O = OptimizerKind;
+  return {
+      with_policies(c, A::tanh, A::linear, Loss::mse, O::sgd),
+      with_policies(c, A::relu, A::linear, Loss::mse, O::sgd),
+      with_policies(c, A::sigmoid, A::sigmoid, Loss::mse, O::sgd),
+      with_policies(c, A::sigmoid, A::sigmoid, Loss::bce, O::sgd),
+      with_policies(c, A::sigmoid, A::linear, Loss::mse, O::sgd, 0.01),
+      with_policies(c, A::tanh, A::linear, Loss::mse, O::momentum),
+      with_policies(c, A::sigmoid, A::linear, Loss::mse, O::nesterov, 0.01),
+      with_policies(c, A::relu, A::sigmoid, Loss::bce, O::adam, 0.01),
+      with_policies(c, A::sigmoid, A::linear, Loss::mse, O::adamw, 0.01),
+  };
+}
+
+// "2_3_3_1_nobias_B31" (and "_tanh_sigmoidout_bce_adam_wd" where the policies are not the defaults):
+// readable names for parameterised tests.
 inline std::string backend_case_text(const BackendCase& c) {
   std::string s;
   for (int w : c.widths) s += std::to_string(w) + "_";
-  return s + (c.bias ? "bias_" : "nobias_") + "B" + std::to_string(c.batch);
+  s += (c.bias ? "bias_" : "nobias_") + std::string("B") + std::to_string(c.batch);
+  if (c.hidden != Activation::sigmoid) s += "_" + name_of(c.hidden);
+  if (c.output != Activation::linear) s += "_" + name_of(c.output) + "out";
+  if (c.loss != Loss::mse) s += "_" + name_of(c.loss);
+  if (c.optimizer != OptimizerKind::sgd) s += "_" + name_of(c.optimizer);
+  if (c.weight_decay != 0.0) s += "_wd";
+  return s;
 }
 inline std::string backend_case_name(const ::testing::TestParamInfo<BackendCase>& info) {
   return backend_case_text(info.param);
@@ -68,17 +132,18 @@ struct Agreement {
 
 // One step from random parameters on a random batch of c.batch samples: forward, loss, and every
 // layer's gradient, against the reference.
+// The fast backend must have been made with case_spec(c) and case_setup(c).
 inline Agreement one_step_agreement(Backend& fast, const BackendCase& c, uint64_t seed) {
-  const NetworkSpec spec{c.widths, c.bias};
+  const NetworkSpec spec = case_spec(c);
   const Parameters p = random_parameters(spec, seed);
-  const Dataset d = random_dataset(spec, c.batch, seed + 1);
-  ReferenceBackend reference(spec);
+  const Dataset d = random_dataset(spec, c.loss, c.batch, seed + 1);
+  ReferenceBackend reference(spec, case_setup(c));
   fast.set_parameters(p);
   reference.set_parameters(p);
   Agreement a;
   std::vector<double> fast_out(c.batch * spec.outputs()), exact_out(fast_out.size());
-  fast.predict(d.x.data(), c.batch, fast_out.data());
-  reference.predict(d.x.data(), c.batch, exact_out.data());
+  fast.predict_logits(d.x.data(), c.batch, fast_out.data());
+  reference.predict_logits(d.x.data(), c.batch, exact_out.data());
   a.forward = relative_difference(fast_out.data(), exact_out.data(), fast_out.size());
   const ReferenceComparison gradients = compare_with_reference(fast, {d.x.data(), d.y.data(), c.batch});
   a.loss = gradients.loss;
@@ -86,21 +151,25 @@ inline Agreement one_step_agreement(Backend& fast, const BackendCase& c, uint64_
   return a;
 }
 
-// 100 steps of shuffled SGD from the same random parameters, in the same order (4 epochs of 25
-// batches, the last of each epoch partial, so it must be averaged over its own size), against the
-// reference: every layer's parameters and every epoch's training MSE.
+// 100 steps of the case's optimizer from the same random parameters, in the same shuffled order (4
+// epochs of 25 batches, the last of each epoch partial, so it must be averaged over its own size), at
+// a step schedule (so the learning rate changes between epochs), against the reference: every layer's
+// parameters, the optimizer's state, and every epoch's training loss.
 inline Agreement hundred_steps_agreement(Backend& fast, const BackendCase& c, uint64_t seed) {
-  const NetworkSpec spec{c.widths, c.bias};
+  const NetworkSpec spec = case_spec(c);
   const Parameters p = random_parameters(spec, seed);
   const size_t n = 24 * c.batch + (c.batch + 1) / 2;
-  const Dataset d = random_dataset(spec, n, seed + 1);
+  const Dataset d = random_dataset(spec, c.loss, n, seed + 1);
   TrainConfig config;
   config.epochs = 4;
   config.batch = c.batch;
   config.lr = 0.1 / std::sqrt(double(spec.max_width()));  // wide layers sum many terms: a smaller step stays stable
+  if (c.optimizer == OptimizerKind::adam || c.optimizer == OptimizerKind::adamw) config.lr /= 10;  // steps ~ lr each
+  config.schedule.kind = ScheduleKind::step;
+  config.schedule.step_every = 2;
   config.seed = seed + 2;
   TrainObserver quiet;
-  ReferenceBackend reference(spec);
+  ReferenceBackend reference(spec, case_setup(c));
   const TrainResult fast_result = train(fast, p, d, Dataset{}, config, quiet);
   const TrainResult exact = train(reference, p, d, Dataset{}, config, quiet);
   EXPECT_EQ(fast_result.outcome, TrainOutcome::completed);
@@ -108,7 +177,13 @@ inline Agreement hundred_steps_agreement(Backend& fast, const BackendCase& c, ui
   Agreement a;
   for (int l = 1; l <= spec.num_layers(); ++l) a.layers.push_back(layer_relative_difference(fast_result.parameters, exact.parameters, l));
   for (size_t e = 0; e < std::min(exact.epochs.size(), fast_result.epochs.size()); ++e)
-    a.loss = std::max(a.loss, relative_difference(&fast_result.epochs[e].train_mse, &exact.epochs[e].train_mse, 1));
+    a.loss = std::max(a.loss, relative_difference(&fast_result.epochs[e].train_loss, &exact.epochs[e].train_loss, 1));
+  // The optimizer's state (momentum's b, adam's m and v) and step count.
+  EXPECT_EQ(fast_result.optimizer_state.steps, exact.optimizer_state.steps);
+  EXPECT_EQ(fast_result.optimizer_state.values.size(), exact.optimizer_state.values.size());
+  if (fast_result.optimizer_state.values.size() == exact.optimizer_state.values.size() && !exact.optimizer_state.values.empty())
+    a.layers.push_back(relative_difference(fast_result.optimizer_state.values.data(), exact.optimizer_state.values.data(),
+                                           exact.optimizer_state.values.size()));
   a.moved = relative_difference(exact.parameters.values.data(), p.values.data(), p.values.size());
   return a;
 }

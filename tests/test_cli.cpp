@@ -354,7 +354,7 @@ std::vector<double> reference_outputs(const Parameters& p, const Data& d) {
 
 Parameters load_or_fail(const fs::path& path) {
   try {
-    return load_model(path.string());
+    return load_model(path.string()).parameters;
   } catch (const std::exception& e) {
     ADD_FAILURE() << "cannot load " << path << ": " << e.what();
     return Parameters();
@@ -513,8 +513,8 @@ TEST(CliTrain, NoShuffleTakesBatchesInFileOrder) {
     for (size_t first = 0; first < data.rows; first += 4) {
       const size_t count = std::min<size_t>(4, data.rows - first);
       Parameters grad;
-      reference::loss_and_gradients(expected, data.x.data() + first * 2, data.y.data() + first, int(count), grad);
-      reference::sgd_update(expected.values.data(), grad.values.data(), expected.values.size(), 0.5);
+      reference::loss_and_gradients(expected, Loss::mse, data.x.data() + first * 2, data.y.data() + first, int(count), grad);
+      for (size_t k = 0; k < expected.values.size(); ++k) expected.values[k] -= 0.5 * grad.values[k];  // θ ← θ − lr·dθ
     }
   const Parameters no_shuffle = load_or_fail(dir / "ns.json");
   const Parameters shuffled = load_or_fail(dir / "sh.json");
@@ -789,7 +789,7 @@ TEST(CliExplain, NotesNetworkByTheNotesNames) {
   const Parameters p = load_or_fail(m);
   const double x[2] = {0.5, -1}, y[1] = {0.3};
   Parameters g;
-  const double f = reference::loss_and_gradients(p, x, y, 1, g);
+  const double f = reference::loss_and_gradients(p, Loss::mse, x, y, 1, g);
   const reference::Activations act = reference::forward(p, x, 1);
 
   for (int i = 0; i < 3; ++i) {
@@ -828,7 +828,7 @@ TEST(CliExplain, OtherNetworksByLayerAndIndex) {
   const Parameters p = glorot_uniform(NetworkSpec{{3, 4, 2}, false}, 5);
   const double x[3] = {0.5, -1, 2}, y[2] = {0.3, 0.1};
   Parameters g;
-  reference::loss_and_gradients(p, x, y, 1, g);
+  reference::loss_and_gradients(p, Loss::mse, x, y, 1, g);
   const reference::Activations act = reference::forward(p, x, 1);
   for (int i = 0; i < 4; ++i) {
     const std::string a = "A1[" + std::to_string(i + 1) + "]";

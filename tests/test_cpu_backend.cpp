@@ -27,14 +27,14 @@ class CpuVsReference : public ::testing::TestWithParam<Case> {};
 // Catches a wrong formula or indexing in the cpu backend: the forward pass (unit-major layout, bias,
 // linear output), the batched loss, and any layer's gradient (Δ·Aᵀ, Wᵀ·Δ, σ', 2/B, the bias row sums).
 TEST_P(CpuVsReference, OneStepForwardLossAndGradients) {
-  CpuBackend cpu(NetworkSpec{GetParam().widths, GetParam().bias}, 1);
+  CpuBackend cpu(testing::case_spec(GetParam()), testing::case_setup(GetParam()), 1);
   testing::expect_agreement(testing::one_step_agreement(cpu, GetParam(), 11), 1e-5, false);
 }
 
 // Catches drift or a wrong update (lr, sign, a missed layer, a partial batch not averaged over its own
 // size) over 100 steps of shuffled SGD.
 TEST_P(CpuVsReference, HundredStepsOfSgdAgree) {
-  CpuBackend cpu(NetworkSpec{GetParam().widths, GetParam().bias}, 1);
+  CpuBackend cpu(testing::case_spec(GetParam()), testing::case_setup(GetParam()), 1);
   testing::expect_agreement(testing::hundred_steps_agreement(cpu, GetParam(), 31), 1e-4, true);
 }
 
@@ -56,12 +56,12 @@ TEST(CpuBackend, SameRunTwiceGivesIdenticalParameters) {
   config.batch = 17;
   config.lr = 0.3;
   TrainObserver quiet;
-  CpuBackend a(spec, 1), b(spec, 1);
+  CpuBackend a(spec, TrainingSetup{}, 1), b(spec, TrainingSetup{}, 1);
   const TrainResult first = train(a, glorot_uniform(spec, 9), d, Dataset{}, config, quiet);
   const TrainResult second = train(b, glorot_uniform(spec, 9), d, Dataset{}, config, quiet);
   EXPECT_EQ(first.parameters.values, second.parameters.values);
   config.seed = 2;  // and the seed matters: another order gives another model
-  CpuBackend c(spec, 1);
+  CpuBackend c(spec, TrainingSetup{}, 1);
   const TrainResult third = train(c, glorot_uniform(spec, 9), d, Dataset{}, config, quiet);
   EXPECT_NE(first.parameters.values, third.parameters.values);
 }
@@ -70,7 +70,7 @@ TEST(CpuBackend, SameRunTwiceGivesIdenticalParameters) {
 TEST(CpuBackend, GrowingBatchesReuseNothingStale) {
   const NetworkSpec spec{{4, 9, 2}, true};
   const Parameters p = random_parameters(spec, 3);
-  CpuBackend cpu(spec, 1);
+  CpuBackend cpu(spec, TrainingSetup{}, 1);
   ReferenceBackend reference(spec);
   cpu.set_parameters(p);
   reference.set_parameters(p);
@@ -180,7 +180,7 @@ TEST(CpuKernels, EveryVariantAgreesWithTheReference) {
     for (const testing::BackendCase& c : cases)
       for (bool blas : {false, true}) {
         const NetworkSpec spec{c.widths, c.bias};
-        CpuBackend cpu(spec, 2, *k, blas);
+        CpuBackend cpu(spec, TrainingSetup{}, 2, *k, blas);
         EXPECT_LE(worst_difference_from_reference(cpu, spec, c.batch, 40), 1e-5)
             << k->name << " " << spec.to_string() << " B=" << c.batch << (cpu.uses_blas() ? " with BLAS" : "");
       }
@@ -192,7 +192,7 @@ TEST(CpuKernels, BatchesOfAnySizeAgreeWithTheReference) {
   const NetworkSpec spec{{3, 5, 2}, true};
   for (const CpuKernels* k : supported_cpu_kernels())
     for (size_t batch : {1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 255, 256, 257, 511, 513}) {
-      CpuBackend cpu(spec, 1, *k, false);
+      CpuBackend cpu(spec, TrainingSetup{}, 1, *k, false);
       EXPECT_LE(worst_difference_from_reference(cpu, spec, batch, batch), 1e-5) << k->name << " B=" << batch;
     }
 }
@@ -204,7 +204,7 @@ TEST(CpuKernels, BatchesOfAnySizeAgreeWithTheReference) {
 TEST(CpuBackend, BlasPathAgreesWithTheReferenceOnAWideNetwork) {
   if (!cpu_blas_available()) GTEST_SKIP() << "no BLAS: " << cpu_blas_name();
   const NetworkSpec spec{{16, 300, 300, 4}, true};
-  CpuBackend cpu(spec, 2);
+  CpuBackend cpu(spec, TrainingSetup{}, 2);
   ASSERT_TRUE(cpu.layered());
   ASSERT_TRUE(cpu.uses_blas()) << cpu_blas_name();
   for (size_t batch : {64, 200, 700})
@@ -215,7 +215,7 @@ TEST(CpuBackend, BlasPathAgreesWithTheReferenceOnAWideNetwork) {
 // covered by GrowingBatchesReuseNothingStale).
 TEST(CpuBackend, LayeredGrowingBatchesReuseNothingStale) {
   const NetworkSpec spec{{16, 300, 300, 4}, true};
-  CpuBackend cpu(spec, 2);
+  CpuBackend cpu(spec, TrainingSetup{}, 2);
   ASSERT_TRUE(cpu.layered());
   for (size_t batch : {3, 130, 7, 600})
     EXPECT_LE(worst_difference_from_reference(cpu, spec, batch, batch), 1e-5) << batch;
@@ -230,7 +230,7 @@ TrainResult train_with_threads(const NetworkSpec& spec, size_t batch, int thread
   config.batch = batch;
   config.lr = 0.05;
   TrainObserver quiet;
-  CpuBackend cpu(spec, threads, cpu_kernels(), blas);
+  CpuBackend cpu(spec, TrainingSetup{}, threads, cpu_kernels(), blas);
   return train(cpu, random_parameters(spec, 62), d, Dataset{}, config, quiet);
 }
 
@@ -254,7 +254,7 @@ TEST(CpuBackend, AnyThreadCountGivesIdenticalBits) {
       const TrainResult many = train_with_threads(s.spec, s.batch, threads, s.blas);
       EXPECT_EQ(many.parameters.values, one.parameters.values)
           << s.spec.to_string() << ", " << threads << " threads" << (s.blas ? ", BLAS" : "");
-      for (size_t e = 0; e < one.epochs.size(); ++e) EXPECT_EQ(many.epochs[e].train_mse, one.epochs[e].train_mse);
+      for (size_t e = 0; e < one.epochs.size(); ++e) EXPECT_EQ(many.epochs[e].train_loss, one.epochs[e].train_loss);
     }
   }
 }
@@ -267,7 +267,7 @@ TEST(CpuBackend, NanParameterGivesNanLoss) {
       Parameters p = random_parameters(spec, 71);
       p.W(1, 0, 0) = std::numeric_limits<double>::quiet_NaN();
       const Dataset d = random_dataset(spec, 40, 72);
-      CpuBackend cpu(spec, 1, *k, true);
+      CpuBackend cpu(spec, TrainingSetup{}, 1, *k, true);
       cpu.set_parameters(p);
       Parameters grad;
       EXPECT_TRUE(std::isnan(cpu.loss_and_gradients({d.x.data(), d.y.data(), d.size}, grad)))

@@ -41,7 +41,7 @@ using testing::random_parameters;
 // The cuBLAS path unless a test asks for the fused kernel.
 std::unique_ptr<Backend> cuda(const NetworkSpec& spec, BackendOptions options = {}) {
   if (options.kernel == "auto") options.kernel = "cublas";
-  return make_backend("cuda", spec, options);
+  return make_backend("cuda", spec, TrainingSetup{}, options);
 }
 
 BackendOptions with_kernel(const std::string& kernel) {
@@ -161,7 +161,7 @@ TEST(CudaBackend, GraphReplayEqualsPlainLaunches) {
   plain.cuda_graphs = false;
   const TrainResult a = train_on_gpu(spec, graphs, d, 64), b = train_on_gpu(spec, plain, d, 64);
   EXPECT_EQ(a.parameters.values, b.parameters.values);
-  for (size_t e = 0; e < a.epochs.size(); ++e) EXPECT_EQ(a.epochs[e].train_mse, b.epochs[e].train_mse);
+  for (size_t e = 0; e < a.epochs.size(); ++e) EXPECT_EQ(a.epochs[e].train_loss, b.epochs[e].train_loss);
 }
 
 // Catches float atomics or any other run-to-run nondeterminism: two runs give the same bits.
@@ -186,7 +186,7 @@ TEST(CudaBackend, StreamedDataTrainsExactlyLikeResidentData) {
   ASSERT_NE(probe->description().find("streaming data"), std::string::npos) << "the limit must make it stream";
   const TrainResult a = train_on_gpu(spec, {}, d, 32), b = train_on_gpu(spec, streamed, d, 32);
   EXPECT_EQ(a.parameters.values, b.parameters.values);
-  for (size_t e = 0; e < a.epochs.size(); ++e) EXPECT_EQ(a.epochs[e].train_mse, b.epochs[e].train_mse);
+  for (size_t e = 0; e < a.epochs.size(); ++e) EXPECT_EQ(a.epochs[e].train_loss, b.epochs[e].train_loss);
 }
 
 // Catches --tf32 being ignored or on by default (it must be opt-in and said).
@@ -227,7 +227,7 @@ TEST(CudaBackend, AutoPicksTheFusedKernelForSmallNetworks) {
   EXPECT_NE(make_backend("cuda", NetworkSpec{{2, 3, 3, 1}, false})->description().find("fused"), std::string::npos);
   EXPECT_NE(make_backend("cuda", NetworkSpec{{2, 64, 1}, true})->description().find("fused"), std::string::npos);
   EXPECT_EQ(make_backend("cuda", NetworkSpec{{2, 65, 1}, false})->description().find("fused"), std::string::npos);
-  EXPECT_THROW(make_backend("cuda", NetworkSpec{{2, 65, 1}, false}, with_kernel("fused")), UsageError);
+  EXPECT_THROW(make_backend("cuda", NetworkSpec{{2, 65, 1}, false}, TrainingSetup{}, with_kernel("fused")), UsageError);
 }
 
 // Catches nondeterminism in the fused kernel (its warp sums and loss terms have a fixed order).
@@ -237,7 +237,7 @@ TEST(CudaBackend, FusedRunToRunBitIdentity) {
   const Dataset d = random_dataset(spec, 5000, 68);
   const TrainResult a = train_on_gpu(spec, with_kernel("fused"), d, 300), b = train_on_gpu(spec, with_kernel("fused"), d, 300);
   EXPECT_EQ(a.parameters.values, b.parameters.values);
-  for (size_t e = 0; e < a.epochs.size(); ++e) EXPECT_EQ(a.epochs[e].train_mse, b.epochs[e].train_mse);
+  for (size_t e = 0; e < a.epochs.size(); ++e) EXPECT_EQ(a.epochs[e].train_loss, b.epochs[e].train_loss);
 }
 
 // Catches replicas that share state on the GPU, or differ from the single fused run with their
@@ -259,10 +259,10 @@ TEST(CudaBackend, FusedReplicasEqualSingleRuns) {
     single.seed = settings[r].seed;
     single.lr = settings[r].lr;
     TrainObserver quiet;
-    auto gpu = make_backend("cuda", spec, with_kernel("fused"));
+    auto gpu = make_backend("cuda", spec, TrainingSetup{}, with_kernel("fused"));
     const TrainResult alone = sigtrain::train(*gpu, glorot_uniform(spec, settings[r].seed), train, validation, single, quiet);
     EXPECT_EQ(results[r].result.parameters.values, alone.parameters.values) << "replica " << r;
-    EXPECT_EQ(results[r].validation_mse, alone.epochs.back().validation_mse) << "replica " << r;
+    EXPECT_EQ(results[r].validation_loss, alone.epochs.back().validation_loss) << "replica " << r;
   }
 }
 

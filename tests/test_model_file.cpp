@@ -102,7 +102,7 @@ TEST(ModelFile, RoundTripIsBitExactForRandomNetworks) {
       const Parameters written = random_parameters(NetworkSpec{widths, bias}, seed++);
       SCOPED_TRACE(written.spec.to_string());
       const std::string text = model_to_json(written);
-      const Parameters read = model_from_json(text, "model.json");
+      const Parameters read = model_from_json(text, "model.json").parameters;
       expect_identical(written, read);
       EXPECT_EQ(text, model_to_json(read)) << "write -> read -> write must give the same bytes";
     }
@@ -134,7 +134,7 @@ TEST(ModelFile, TrickyDoublesRoundTrip) {
   Parameters written(NetworkSpec{{1, int(tricky.size())}, false});
   written.values = tricky;
   const std::string text = model_to_json(written);
-  expect_identical(written, model_from_json(text, "model.json"));
+  expect_identical(written, model_from_json(text, "model.json").parameters);
   EXPECT_NE(text.find("-0.0"), std::string::npos) << text;
   EXPECT_NE(text.find("[1.0]"), std::string::npos) << "integer values keep a decimal point:\n" << text;
 }
@@ -225,7 +225,7 @@ TEST(ModelFile, WideLayersGetOneLinePerRow) {
   const std::string text = model_to_json(p);
   // "{", 6 keys, "weights": [, 8 + 1 rows, "  ]", "}".
   EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 1 + 6 + 1 + 9 + 1 + 1);
-  expect_identical(p, model_from_json(text, "model.json"));
+  expect_identical(p, model_from_json(text, "model.json").parameters);
 }
 
 // Catches NaN or infinity written as "nan"/"inf", which no JSON reader (this one included) accepts.
@@ -246,7 +246,7 @@ TEST(ModelFile, UnknownKeysAreIgnored) {
   document["comment"] = "trained on Tuesday";
   document["history"] = {{"epochs", 40}, {"loss", {0.5, 0.25}}};
   document["optimizer"] = nullptr;
-  expect_identical(p, model_from_json(document.dump(2), "model.json"));
+  expect_identical(p, model_from_json(document.dump(2), "model.json").parameters);
 }
 
 // Catches a reader that requires the activation keys, which can only have one value each.
@@ -255,7 +255,7 @@ TEST(ModelFile, ActivationsMayBeLeftOut) {
   json document = json::parse(model_to_json(p));
   document.erase("hidden_activation");
   document.erase("output_activation");
-  expect_identical(p, model_from_json(document.dump(), "model.json"));
+  expect_identical(p, model_from_json(document.dump(), "model.json").parameters);
 }
 
 // Catches integer literals (e.g. a hand-written 0 or 1) being refused where numbers are expected.
@@ -263,7 +263,7 @@ TEST(ModelFile, IntegerLiteralsAreAcceptedAsWeights) {
   const Parameters read = model_from_json(
       R"({"format": "sigtrain-model", "version": 1, "layers": [2, 1], "bias": false,
           "weights": [[[1, -2]]]})",
-      "model.json");
+      "model.json").parameters;
   EXPECT_EQ(read.values, (std::vector<double>{1.0, -2.0}));
 }
 
@@ -456,7 +456,7 @@ TEST(ModelFileSave, SaveReplacesAnExistingFile) {
   const Parameters p = random_parameters(NetworkSpec{{3, 5, 2}, true}, 21);
   save_model(p, path.string());
   EXPECT_EQ(read_file(path.string()), model_to_json(p));
-  expect_identical(p, load_model(path.string()));
+  expect_identical(p, load_model(path.string()).parameters);
   EXPECT_EQ(file_names(dir), std::vector<std::string>{"model.json"}) << "no *.tmp.* files may be left";
   // mkstemp makes 0600 files; a model is meant to be readable by others like any output.
   EXPECT_EQ(fs::status(path).permissions(),

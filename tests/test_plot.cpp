@@ -567,7 +567,7 @@ TEST(PlotCharts, TrainingChartHasValidationOnlyWhereThereIsAValidationSet) {
   EXPECT_EQ(with.series[1].y, (std::vector<double>{0.2, 0.1, 0.2 / 3}));
   EXPECT_EQ(with.series[0].x, (std::vector<double>{1, 2, 3}));
   EXPECT_TRUE(with.log_y);
-  for (EpochReport& e : epochs) e.validation_mse = NAN;
+  for (EpochReport& e : epochs) e.validation_loss = NAN;
   EXPECT_EQ(training_curves_chart(epochs, "t").series.size(), 1u);
   checked_svg(line_chart_svg(training_curves_chart({}, "no epochs")));
 }

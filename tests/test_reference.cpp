@@ -25,7 +25,7 @@ TEST_P(ReferenceVsFiniteDifferences, GradientsMatchToOnePartInAMillion) {
   const GradcheckCase c = GetParam();
   NetworkSpec spec{c.widths, c.bias};
   for (uint64_t seed : {1u, 7u, 12345u}) {
-    const GradcheckResult r = gradcheck(spec, seed, c.batch);
+    const GradcheckResult r = gradcheck(spec, Loss::mse, seed, c.batch);
     EXPECT_GT(r.loss, 0.0);
     for (const GradcheckLayer& layer : r.layers)
       EXPECT_LE(layer.relative_error, kGradcheckTolerance) << spec.to_string() << " seed " << seed << " layer " << layer.layer;
@@ -64,7 +64,7 @@ NotesPoint notes_point(uint64_t seed) {
   n.yhat = n.p.W(3, 0, 0) * n.z[0] + n.p.W(3, 0, 1) * n.z[1] + n.p.W(3, 0, 2) * n.z[2];
   n.f = (n.yhat - n.y) * (n.yhat - n.y);
   n.backprop = Parameters();
-  const double f = reference::loss_and_gradients(n.p, n.x, &n.y, 1, n.backprop);
+  const double f = reference::loss_and_gradients(n.p, Loss::mse, n.x, &n.y, 1, n.backprop);
   EXPECT_NEAR(f, n.f, 1e-15);
   return n;
 }
@@ -120,7 +120,7 @@ TEST(NotesFormulas, SinglePathDfDp1DiffersFromTheGradient) {
                                n.h[0] * (1 - n.h[0]) * n.x[0];
     EXPECT_GT(rel(single_path, n.backprop.W(1, 0, 0)), 1e-3);
     // … and finite differences side with the summed form.
-    const Parameters numeric = finite_difference_gradient(n.p, n.x, &n.y, 1);
+    const Parameters numeric = finite_difference_gradient(n.p, Loss::mse, n.x, &n.y, 1);
     EXPECT_LE(rel(n.backprop.W(1, 0, 0), numeric.W(1, 0, 0)), 1e-6);
   }
 }
@@ -143,13 +143,13 @@ TEST(ReferenceLoss, SumOverOutputsMeanOverBatch) {
   const NetworkSpec spec{{3, 4, 2}, true};
   const Parameters p = glorot_uniform(spec, 3);
   std::vector<double> X, Y;
-  random_batch(spec, 3, 5, X, Y);
+  random_batch(spec, Loss::mse, 3, 5, X, Y);
   double expected = 0;
   for (int b = 0; b < 5; ++b) {
     const reference::Activations one = reference::forward(p, X.data() + 3 * b, 1);
     for (int o = 0; o < 2; ++o) expected += std::pow(one.A[2][o] - Y[2 * b + o], 2);
   }
-  EXPECT_NEAR(reference::loss(p, X.data(), Y.data(), 5), expected / 5, 1e-14);
+  EXPECT_NEAR(reference::loss(p, Loss::mse, X.data(), Y.data(), 5), expected / 5, 1e-14);
 }
 
 }  // namespace

@@ -70,7 +70,7 @@ TEST(Replicas, EachReplicaEqualsTheSingleRunWithItsSettings) {
       std::unique_ptr<Backend> b = make_backend(backend, spec);
       const TrainResult alone = sigtrain::train(*b, glorot_uniform(spec, settings[r].seed), train, validation, single, quiet);
       EXPECT_EQ(results[r].result.parameters.values, alone.parameters.values) << backend << " replica " << r;
-      EXPECT_EQ(results[r].validation_mse, alone.epochs.back().validation_mse);
+      EXPECT_EQ(results[r].validation_loss, alone.epochs.back().validation_loss);
     }
     // … and the replicas really differ from each other.
     EXPECT_NE(results[0].result.parameters.values, results[1].result.parameters.values);
@@ -111,8 +111,8 @@ TEST(TrainGroup, EachNetworkEqualsItsSingleRun) {
       EXPECT_EQ(together[r].parameters.values, alone.parameters.values) << r;
       ASSERT_EQ(together[r].epochs.size(), alone.epochs.size()) << r;
       for (size_t e = 0; e < alone.epochs.size(); ++e) {
-        EXPECT_EQ(together[r].epochs[e].train_mse, alone.epochs[e].train_mse) << r;
-        EXPECT_EQ(together[r].epochs[e].validation_mse, alone.epochs[e].validation_mse) << r;
+        EXPECT_EQ(together[r].epochs[e].train_loss, alone.epochs[e].train_loss) << r;
+        EXPECT_EQ(together[r].epochs[e].validation_loss, alone.epochs[e].validation_loss) << r;
         EXPECT_EQ(together[r].epochs[e].network, r);
       }
     }
@@ -127,9 +127,9 @@ TEST(TrainGroup, EachNetworkEqualsItsSingleRun) {
 // Catches picking the best by training error when validation exists, or a diverged replica winning.
 TEST(Replicas, BestIsTheLowestValidationMseAmongFiniteRuns) {
   std::vector<ReplicaResult> results(3);
-  results[0].train_mse = 0.1, results[0].validation_mse = 0.3;
-  results[1].train_mse = 0.5, results[1].validation_mse = 0.2;
-  results[2].train_mse = 0.0, results[2].validation_mse = 0.0;
+  results[0].train_loss = 0.1, results[0].validation_loss = 0.3;
+  results[1].train_loss = 0.5, results[1].validation_loss = 0.2;
+  results[2].train_loss = 0.0, results[2].validation_loss = 0.0;
   results[2].result.outcome = TrainOutcome::diverged;
   EXPECT_EQ(best_replica(results), 1);
   results[1].result.outcome = TrainOutcome::diverged;

@@ -33,8 +33,8 @@ Parameters manual_sgd(Parameters p, const Dataset& d, size_t B, double lr, int e
         Y.insert(Y.end(), d.y_of(order[first + b]), d.y_of(order[first + b]) + d.outputs);
       }
       Parameters g;
-      reference::loss_and_gradients(p, X.data(), Y.data(), int(count), g);
-      reference::sgd_update(p.values.data(), g.values.data(), p.values.size(), lr);
+      reference::loss_and_gradients(p, Loss::mse, X.data(), Y.data(), int(count), g);
+      for (size_t k = 0; k < p.values.size(); ++k) p.values[k] -= lr * g.values[k];  // θ ← θ − lr·dθ
     }
   }
   return p;
@@ -117,10 +117,10 @@ TEST(Trainer, EpochTrainMseIsTheMeanOfPreUpdateLosses) {
   const TrainResult result = train(backend, p, d, d, config, quiet);
   ReferenceBackend before(spec);
   before.set_parameters(p);
-  EXPECT_NEAR(result.epochs[0].train_mse, before.mean_squared_error(d), 1e-12);
+  EXPECT_NEAR(result.epochs[0].train_loss, before.evaluate(d).mse, 1e-12);
   ReferenceBackend after(spec);
   after.set_parameters(result.parameters);
-  EXPECT_NEAR(result.epochs[0].validation_mse, after.mean_squared_error(d), 1e-12);
+  EXPECT_NEAR(result.epochs[0].validation_loss, after.evaluate(d).mse, 1e-12);
 }
 
 // Catches a validation split that overlaps training, loses rows, reorders them, or depends on --seed.
@@ -152,7 +152,7 @@ TEST(Trainer, DivergenceStopsAndKeepsTheLastGoodModel) {
   config.batch = 8;
   config.lr = 1e6;
   TrainObserver quiet;
-  CpuBackend backend(spec, 1);
+  CpuBackend backend(spec, TrainingSetup{}, 1);
   const TrainResult result = train(backend, p, d, Dataset{}, config, quiet);
   EXPECT_EQ(result.outcome, TrainOutcome::diverged);
   EXPECT_TRUE(result.parameters.all_finite());
@@ -195,7 +195,7 @@ TEST(Trainer, VerifyEveryReportsSmallDifferencesForTheCpuBackend) {
     std::vector<VerifyReport> reports;
     void on_verify(const VerifyReport& r) override { reports.push_back(r); }
   } observer;
-  CpuBackend backend(spec, 1);
+  CpuBackend backend(spec, TrainingSetup{}, 1);
   train(backend, random_parameters(spec, 14), d, Dataset{}, config, observer);
   ASSERT_EQ(observer.reports.size(), 5u);  // steps 0, 3, 6, 9, 12 of 14
   for (const VerifyReport& r : observer.reports) {

@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "backends/cpu/cpu_backend.h"
+#include "model/choices.h"
 #include "util/errors.h"
 #include "backends/reference/reference_backend.h"
 
@@ -17,24 +18,68 @@ void Backend::train_steps(size_t first, size_t end, size_t batch, double lr) {
   for (size_t step = first; step < end; step += batch) train_step(step, std::min(batch, end - step), lr);
 }
 
-double mean_squared_error(const Dataset& d, const std::function<void(const float*, size_t, double*)>& predict) {
-  if (d.size == 0) return 0.0;
+Backend::Backend(const NetworkSpec& spec, const TrainingSetup& setup) : spec_(spec), setup_(setup) {
+  check_head(setup.loss, spec.output);
+}
+
+void apply_output_activation(Activation output, double* z, size_t n) {
+  with_activation(output, [&](auto out) {
+    for (size_t k = 0; k < n; ++k) z[k] = out.forward(z[k]);
+  });
+}
+
+void predict_outputs(Backend& backend, const Standardization& standardization, const float* x, size_t count,
+                     double* yhat) {
+  std::vector<float> standardized;
+  if (standardization.inputs()) {
+    standardization.apply_inputs(x, count, standardized);
+    x = standardized.data();
+  }
+  backend.predict_logits(x, count, yhat);
+  apply_output_activation(backend.spec().output, yhat, count * size_t(backend.spec().outputs()));
+  if (standardization.targets()) standardization.invert_targets(yhat, count);
+}
+
+Evaluation evaluate(const Dataset& d, const NetworkSpec& spec, Loss loss, const PredictLogits& predict_logits,
+                    const Standardization* standardization) {
+  Evaluation e;
+  if (d.size == 0) return e;
   // In chunks, so that a large data set never needs a second full-size copy of its predictions.
   constexpr size_t kChunk = 65536;
   const int nL = d.outputs;
-  std::vector<double> yhat(std::min(d.size, kChunk) * nL);
-  double total = 0.0;
-  for (size_t start = 0; start < d.size; start += kChunk) {
-    const size_t count = std::min(kChunk, d.size - start);
-    predict(d.x_of(start), count, yhat.data());
-    const float* y = d.y_of(start);
-    for (size_t k = 0; k < count * nL; ++k) total += (yhat[k] - y[k]) * (yhat[k] - y[k]);
-  }
-  return total / double(d.size);
+  const bool standardized = standardization && !standardization->none();
+  std::vector<double> z(std::min(d.size, kChunk) * nL), yhat(z.size());
+  std::vector<float> x;  // the chunk's inputs, standardised
+  double loss_sum = 0.0, squared_sum = 0.0;
+  with_head(loss, spec.output, [&](auto head) {
+    using Head = decltype(head);
+    for (size_t start = 0; start < d.size; start += kChunk) {
+      const size_t count = std::min(kChunk, d.size - start);
+      const float* chunk_x = d.x_of(start);
+      if (standardized && standardization->inputs()) {
+        standardization->apply_inputs(chunk_x, count, x);
+        chunk_x = x.data();
+      }
+      predict_logits(chunk_x, count, z.data());
+      for (size_t k = 0; k < count * nL; ++k) yhat[k] = Head::Output::forward(z[k]);
+      if (standardized) standardization->invert_targets(yhat.data(), count);
+      const float* y = d.y_of(start);
+      for (size_t k = 0; k < count * nL; ++k) {
+        const double residual = yhat[k] - double(y[k]);
+        squared_sum += residual * residual;
+        // The loss from the logits where they are in the targets' units; else the MSE is the loss.
+        loss_sum += standardized && standardization->targets() ? residual * residual : Head::value(z[k], double(y[k]));
+      }
+    }
+  });
+  e.loss = loss_sum / double(d.size);
+  e.mse = squared_sum / double(d.size);
+  return e;
 }
 
-double Backend::mean_squared_error(const Dataset& d) {
-  return sigtrain::mean_squared_error(d, [this](const float* x, size_t count, double* yhat) { predict(x, count, yhat); });
+Evaluation Backend::evaluate(const Dataset& d) {
+  return sigtrain::evaluate(d, spec_, setup_.loss,
+                            [this](const float* x, size_t count, double* z) { predict_logits(x, count, z); });
 }
 
 const std::vector<std::string>& backend_names() {
@@ -51,18 +96,19 @@ bool cuda_backend_available(std::string* why_not) {
 #endif
 }
 
-std::unique_ptr<Backend> make_backend(const std::string& name, const NetworkSpec& spec, const BackendOptions& options) {
+std::unique_ptr<Backend> make_backend(const std::string& name, const NetworkSpec& spec, const TrainingSetup& setup,
+                                      const BackendOptions& options) {
   const int threads = options.threads > 0 ? options.threads : int(std::max(1u, std::thread::hardware_concurrency()));
-  if (name == "reference") return std::make_unique<ReferenceBackend>(spec);
-  if (name == "cpu") return std::make_unique<CpuBackend>(spec, threads);
+  if (name == "reference") return std::make_unique<ReferenceBackend>(spec, setup);
+  if (name == "cpu") return std::make_unique<CpuBackend>(spec, setup, threads);
   if (name == "cuda" || name == "auto") {
     std::string why_not;
     if (cuda_backend_available(&why_not)) {
 #ifdef SIGTRAIN_HAVE_CUDA
-      return make_cuda_backend(spec, options);
+      return make_cuda_backend(spec, setup, options);
 #endif
     }
-    if (name == "auto") return std::make_unique<CpuBackend>(spec, threads);
+    if (name == "auto") return std::make_unique<CpuBackend>(spec, setup, threads);
     throw InputError("--backend cuda: " + why_not);
   }
   throw UsageError("unknown backend '" + name + "' (known: auto, reference, cpu, cuda)");

@@ -14,6 +14,8 @@
 #include <vector>
 
 #include "data/dataset.h"
+#include "data/standardize.h"
+#include "model/model.h"
 #include "model/network.h"
 
 namespace sigtrain {
@@ -31,47 +33,79 @@ struct EpochOrder {
   uint64_t seed = 0;  // epoch_seed(run seed, epoch), used only when shuffle is true
 };
 
+// A backend's view of one data set's outputs, over every sample: the mean loss (1/N) Σ_s Σ_o ℓ(z, y)
+// of the backend's head (kernels/math/loss.h) and the MSE (1/N) Σ_s Σ_o (ŷ − y)², where ŷ is the
+// output activation of z (and, with a standardisation of the targets, in the data's own units).
+struct Evaluation {
+  double loss = 0;
+  double mse = 0;
+};
+
 class Backend {
  public:
+  Backend(const NetworkSpec& spec, const TrainingSetup& setup);
   virtual ~Backend() = default;
 
   virtual std::string name() const = 0;                      // "reference", "cpu", "cuda"
   virtual std::string description() const { return name(); }  // for the first line of output
+  // The network (widths, bias, activations) and how it trains (loss, optimizer), fixed when it is made.
+  const NetworkSpec& spec() const { return spec_; }
+  const TrainingSetup& setup() const { return setup_; }
 
-  // Parameters in the flat layout of network.h. The spec is fixed when the backend is made.
+  // Parameters in the flat layout of network.h.
   virtual void set_parameters(const Parameters& p) = 0;
   virtual Parameters parameters() const = 0;
+  // The optimizer's state (zeros and step 0 until set or trained).
+  virtual void set_optimizer_state(const OptimizerState& state) = 0;
+  virtual OptimizerState optimizer_state() const = 0;
 
   // The training set, kept (by reference on the host backends: it must outlive the training run).
   virtual void set_training_data(const Dataset& train) = 0;
   virtual void begin_epoch(const EpochOrder& order) = 0;
-  // One SGD step (forward, loss, backward, update; DESIGN.md §1) on the samples at positions
-  // [first, first + count) of the epoch's order. count may be smaller than the usual batch (the last
-  // batch of an epoch): the step is averaged over its own size.
+  // One optimizer step (forward, loss, backward, update; DESIGN.md §1 and kernels/math/) at learning
+  // rate lr, on the samples at positions [first, first + count) of the epoch's order. count may be
+  // smaller than the usual batch (the last batch of an epoch): the step is averaged over its own size.
   virtual void train_step(size_t first, size_t count, double lr) = 0;
   // Steps of `batch` samples over positions [first, end) of the epoch's order, the last one possibly
   // smaller: exactly what train_step does, step after step. A backend that runs many steps in one go
   // (the fused kernel) overrides it, and says in steps_per_call how many it likes to be given.
   virtual void train_steps(size_t first, size_t end, size_t batch, double lr);
   virtual size_t steps_per_call(size_t /*batch*/) const { return 1; }
-  // Σ_b Σ_o (ŷ − y)² over every sample stepped on since begin_epoch, each taken before its own
-  // step's update. May synchronise with a device.
+  // Σ_b Σ_o ℓ(z, y) over every sample stepped on since begin_epoch, each taken before its own step's
+  // update. May synchronise with a device.
   virtual double epoch_loss_sum() = 0;
   // Whether epoch_loss_sum is cheap enough to call after every step (false on a device).
   virtual bool loss_is_cheap_to_read() const { return true; }
 
-  // Ŷ (nL × count, column-major) at the current parameters, for inputs X (n0 × count).
-  virtual void predict(const float* x, size_t count, double* yhat) = 0;
-  // The loss of §1 on `batch` at the current parameters (no update), and its gradient in `grad`
+  // Z_L (nL × count, column-major): the output layer's values before its activation (the logits; Ŷ
+  // itself for a linear output) at the current parameters, for inputs X (n0 × count).
+  virtual void predict_logits(const float* x, size_t count, double* z) = 0;
+  // The loss of the head on `batch` at the current parameters (no update), and its gradient in `grad`
   // (same layout as Parameters; resized to the spec).
   virtual double loss_and_gradients(const Batch& batch, Parameters& grad) = 0;
 
-  // MSE of §1 over a whole data set: (1/N) Σ_s Σ_o (ŷ − y)².
-  double mean_squared_error(const Dataset& d);
+  // The loss and MSE over a whole data set (in the units the backend trains in).
+  Evaluation evaluate(const Dataset& d);
+
+ private:
+  NetworkSpec spec_;
+  TrainingSetup setup_;
 };
 
-// MSE of §1 over a data set, (1/N) Σ_s Σ_o (ŷ − y)², from a predict function, in fixed chunks.
-double mean_squared_error(const Dataset& d, const std::function<void(const float* x, size_t count, double* yhat)>& predict);
+// Ŷ = the output activation of Z_L, in place, over n values.
+void apply_output_activation(Activation output, double* z, size_t n);
+// Ŷ (nL × count, in the data's own units) for inputs x (n0 × count, in the data's units) through a
+// backend that holds the model's parameters: standardise x, Z_L, the output activation, undo the
+// standardisation of the targets.
+void predict_outputs(Backend& backend, const Standardization& standardization, const float* x, size_t count,
+                     double* yhat);
+
+// The Evaluation of a data set from a predict_logits function, in fixed chunks. With a standardisation,
+// d is in the data's own units: its inputs are standardised before predict_logits, and ŷ is taken back
+// to the data's units before the MSE (the loss is then the MSE's for mse, and bce's on the raw targets).
+using PredictLogits = std::function<void(const float* x, size_t count, double* z)>;
+Evaluation evaluate(const Dataset& d, const NetworkSpec& spec, Loss loss, const PredictLogits& predict_logits,
+                    const Standardization* standardization = nullptr);
 
 // Settings a backend may use; each ignores what is not its own.
 struct BackendOptions {
@@ -84,7 +118,7 @@ struct BackendOptions {
 
 // The names --backend accepts, and a factory. "auto" picks cuda when a device is usable, else cpu.
 const std::vector<std::string>& backend_names();
-std::unique_ptr<Backend> make_backend(const std::string& name, const NetworkSpec& spec,
+std::unique_ptr<Backend> make_backend(const std::string& name, const NetworkSpec& spec, const TrainingSetup& setup = {},
                                       const BackendOptions& options = {});
 // Whether the cuda backend can run here; if not, why (one line).
 bool cuda_backend_available(std::string* why_not = nullptr);

@@ -35,13 +35,14 @@ void require_data(const ModelDataOptions& o) {
 int run_predict(const ModelDataOptions& o) {
   require_data(o);
   if (!o.out.empty()) check_writable("--out", o.out);
-  const Parameters p = load_model(o.model);
+  const Model m = load_model(o.model);
+  const Parameters& p = m.parameters;
   const Dataset d = load_data(o.data, p.spec, /*targets_optional=*/true);
-  std::unique_ptr<Backend> backend = make_backend(o.backend, p.spec);
+  std::unique_ptr<Backend> backend = make_backend(o.backend, p.spec, m.setup);
   backend->set_parameters(p);
   const int nL = p.spec.outputs();
   std::vector<double> yhat(d.size * nL);
-  backend->predict(d.x.data(), d.size, yhat.data());
+  predict_outputs(*backend, m.standardization, d.x.data(), d.size, yhat.data());
 
   // One row per sample, the outputs comma-separated, with enough digits to round-trip a float.
   std::string text;
@@ -57,11 +58,15 @@ int run_predict(const ModelDataOptions& o) {
 
 int run_eval(const ModelDataOptions& o) {
   require_data(o);
-  const Parameters p = load_model(o.model);
+  const Model m = load_model(o.model);
+  const Parameters& p = m.parameters;
   const Dataset d = load_data(o.data, p.spec);
-  std::unique_ptr<Backend> backend = make_backend(o.backend, p.spec);
+  std::unique_ptr<Backend> backend = make_backend(o.backend, p.spec, m.setup);
   backend->set_parameters(p);
-  std::printf("%s\n", format_number(backend->mean_squared_error(d), 9).c_str());
+  const Evaluation e = evaluate(d, p.spec, m.setup.loss,
+                                [&](const float* x, size_t n, double* z) { backend->predict_logits(x, n, z); },
+                                &m.standardization);
+  std::printf("%s\n", format_number(m.setup.loss == Loss::mse ? e.mse : e.loss, 9).c_str());
   return 0;
 }
 

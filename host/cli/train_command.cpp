@@ -47,16 +47,16 @@ class ConsoleObserver : public TrainObserver {
 
   void on_epoch(const EpochReport& r) override {
     if (log_) {
-      *log_ << r.epoch << ',' << format_number(r.train_mse, 9) << ','
-            << (std::isnan(r.validation_mse) ? "" : format_number(r.validation_mse, 9)) << ','
+      *log_ << r.epoch << ',' << format_number(r.train_loss, 9) << ','
+            << (std::isnan(r.validation_loss) ? "" : format_number(r.validation_loss, 9)) << ','
             << format_number(r.samples_per_second, 6) << ',' << format_number(r.elapsed_seconds, 6) << '\n';
       log_->flush();
     }
     if (quiet_) return;
     if (bar_) std::fputs("\r\033[K", stdout);  // clear the bar before the line
     std::printf("epoch %*d/%d  train_mse %-11s val_mse %-11s %9s samples/s  %s s\n", width(), r.epoch, epochs_,
-                format_number(r.train_mse).c_str(),
-                std::isnan(r.validation_mse) ? "-" : format_number(r.validation_mse).c_str(),
+                format_number(r.train_loss).c_str(),
+                std::isnan(r.validation_loss) ? "-" : format_number(r.validation_loss).c_str(),
                 format_number(r.samples_per_second, 3).c_str(), format_number(r.elapsed_seconds, 3).c_str());
     std::fflush(stdout);
   }
@@ -96,7 +96,7 @@ class ConsoleObserver : public TrainObserver {
 Parameters initial_parameters(const TrainOptions& o) {
   NetworkSpec spec = parse_widths(o.layers, o.bias);
   if (o.init.empty()) return glorot_uniform(spec, o.seed);
-  Parameters p = load_model(o.init);
+  Parameters p = load_model(o.init).parameters;
   if (o.layers_option->count() > 0 && p.spec.widths != spec.widths)
     throw InputError(o.init + ": the model is " + p.spec.to_string() + ", but --layers says " + o.layers);
   if (o.bias_option->count() > 0 && !p.spec.bias)
@@ -141,7 +141,7 @@ int run_train(const TrainOptions& o) {
   const NetworkSpec& spec = initial.spec;
   const Dataset data = load_data(o.data, spec);
   const TrainValidation split = split_validation(data, o.val_split);
-  std::unique_ptr<Backend> backend = make_backend(o.backend, spec, backend_options(o));
+  std::unique_ptr<Backend> backend = make_backend(o.backend, spec, TrainingSetup{}, backend_options(o));
 
   TrainConfig config;
   config.epochs = o.epochs;
@@ -175,13 +175,14 @@ int run_train(const TrainOptions& o) {
   TrainResult result = train(*backend, initial, split.train, split.validation, config, observer, &g_stop_requested);
   end_interruptible();
 
-  if (!o.save.empty()) save_model(result.parameters, o.save);
+  if (!o.save.empty()) save_model(Model(result.parameters), o.save);
   // Drawn however training ended: an interrupted or diverged run shows the epochs it finished.
   if (!o.plot.empty())
     write_file_atomically(o.plot, line_chart_svg(training_curves_chart(
                                       result.epochs, "sigtrain train: " + spec.to_string() + " on " + data.name)));
   switch (result.outcome) {
     case TrainOutcome::completed:
+    case TrainOutcome::stopped_early:
       if (!o.quiet && !o.save.empty()) std::printf("saved %s\n", o.save.c_str());
       return 0;
     case TrainOutcome::interrupted:

@@ -70,14 +70,14 @@ int run_train_replicas(const TrainOptions& o) {
     interrupted = interrupted || x.result.outcome == TrainOutcome::interrupted;
     if (!o.quiet)
       std::printf("network %zu  %s  train_mse %s  val_mse %s%s%s\n", r, settings_text(x.settings).c_str(),
-                  format_number(x.train_mse).c_str(), std::isnan(x.validation_mse) ? "-" : format_number(x.validation_mse).c_str(),
+                  format_number(x.train_loss).c_str(), std::isnan(x.validation_loss) ? "-" : format_number(x.validation_loss).c_str(),
                   x.result.outcome == TrainOutcome::diverged ? "  diverged: " : "",
                   x.result.outcome == TrainOutcome::diverged ? x.result.message.c_str() : (int(r) == best ? "  best" : ""));
     if (!o.save_all.empty())
-      save_model(x.result.parameters, (std::filesystem::path(o.save_all) / model_file_name(r, x.settings)).string());
+      save_model(Model(x.result.parameters), (std::filesystem::path(o.save_all) / model_file_name(r, x.settings)).string());
   }
   if (!o.save.empty() && best >= 0) {
-    save_model(results[size_t(best)].result.parameters, o.save);
+    save_model(Model(results[size_t(best)].result.parameters), o.save);
     if (!o.quiet) std::printf("saved network %d (%s) to %s\n", best, settings_text(results[size_t(best)].settings).c_str(), o.save.c_str());
   }
   if (!o.save_all.empty() && !o.quiet) std::printf("saved every model to %s\n", o.save_all.c_str());

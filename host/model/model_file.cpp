@@ -112,7 +112,7 @@ class ModelReader {
  public:
   explicit ModelReader(const std::string& source) : source_(source) {}
 
-  Parameters read(const json& document) const {
+  Model read(const json& document) const {
     if (!document.is_object()) fail("the top level is " + describe(document) + ", expected an object");
     check_fixed_string(document, "format", kFormatName, /*required=*/true);
     check_version(member(document, "version"));
@@ -149,12 +149,14 @@ class ModelReader {
       fail("biases is present but bias is false");
     }
 
-    Parameters p(spec);
+    Model m;
+    m.parameters = Parameters(spec);
+    Parameters& p = m.parameters;
     for (int l = 1; l <= layer_count; ++l) {
       std::copy(weights[l].begin(), weights[l].end(), p.W(l));
       if (spec.bias) std::copy(biases[l].begin(), biases[l].end(), p.b(l));
     }
-    return p;
+    return m;
   }
 
  private:
@@ -266,7 +268,8 @@ class ModelReader {
 
 }  // namespace
 
-std::string model_to_json(const Parameters& p) {
+std::string model_to_json(const Model& m) {
+  const Parameters& p = m.parameters;
   const NetworkSpec& spec = p.spec;
   std::string out;
   out += "{\n";
@@ -308,7 +311,7 @@ std::string model_to_json(const Parameters& p) {
   return out;
 }
 
-Parameters model_from_json(const std::string& text, const std::string& source) {
+Model model_from_json(const std::string& text, const std::string& source) {
   json document;
   try {
     document = json::parse(text);
@@ -318,10 +321,8 @@ Parameters model_from_json(const std::string& text, const std::string& source) {
   return ModelReader(source).read(document);
 }
 
-void save_model(const Parameters& p, const std::string& path) {
-  write_file_atomically(path, model_to_json(p));
-}
+void save_model(const Model& m, const std::string& path) { write_file_atomically(path, model_to_json(m)); }
 
-Parameters load_model(const std::string& path) { return model_from_json(read_file(path), path); }
+Model load_model(const std::string& path) { return model_from_json(read_file(path), path); }
 
 }  // namespace sigtrain

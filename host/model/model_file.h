@@ -9,20 +9,21 @@
 
 #include <string>
 
+#include "model/model.h"
 #include "model/network.h"
 
 namespace sigtrain {
 
-// The model as JSON text (deterministic: the same parameters give the same bytes).
-std::string model_to_json(const Parameters& p);
+// The model as JSON text (deterministic: the same model gives the same bytes).
+std::string model_to_json(const Model& m);
 // Parses and validates; `source` names the file in messages. Throws InputError for malformed JSON
 // (with line and column), a wrong format/version, wrong shapes, or non-finite numbers. Unknown keys
 // are ignored.
-Parameters model_from_json(const std::string& text, const std::string& source);
+Model model_from_json(const std::string& text, const std::string& source);
 
 // Writes atomically: to a temporary file in the same directory, flushed, then renamed over `path`.
 // On any failure the temporary file is removed and an existing `path` is left untouched.
-void save_model(const Parameters& p, const std::string& path);
-Parameters load_model(const std::string& path);
+void save_model(const Model& m, const std::string& path);
+Model load_model(const std::string& path);
 
 }  // namespace sigtrain

@@ -5,6 +5,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "model/choices.h"
 #include "util/errors.h"
 #include "util/rng.h"
 
@@ -32,7 +33,10 @@ size_t NetworkSpec::parameter_count() const { return weight_offset(num_layers() 
 std::string NetworkSpec::to_string() const {
   std::string s;
   for (size_t i = 0; i < widths.size(); ++i) s += (i ? "-" : "") + std::to_string(widths[i]);
-  return s + (bias ? " with bias" : "");
+  s += bias ? " with bias" : "";
+  if (hidden != Activation::sigmoid) s += std::string(bias ? ", " : " ") + name_of(hidden);
+  if (output != Activation::linear) s += (s.find(' ') != std::string::npos ? ", " : " ") + name_of(output) + " output";
+  return s;
 }
 
 void check_spec(const NetworkSpec& spec) {

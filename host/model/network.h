@@ -10,11 +10,15 @@
 #include <string>
 #include <vector>
 
+#include "math/activation.h"
+
 namespace sigtrain {
 
 struct NetworkSpec {
-  std::vector<int> widths;  // n0 (inputs), n1 … n_{L-1} (sigmoid), nL (linear outputs)
+  std::vector<int> widths;  // n0 (inputs), n1 … n_{L-1} (hidden), nL (outputs)
   bool bias = false;
+  Activation hidden = Activation::sigmoid;  // of layers 1 … L−1: sigmoid (the notes'), tanh or relu
+  Activation output = Activation::linear;   // of layer L: linear (the notes') or sigmoid
 
   int num_layers() const { return static_cast<int>(widths.size()) - 1; }  // L
   int inputs() const { return widths.front(); }
@@ -27,8 +31,12 @@ struct NetworkSpec {
   size_t weight_count(int l) const { return size_t(widths[l]) * size_t(widths[l - 1]); }
   size_t parameter_count() const;
 
-  std::string to_string() const;  // "2-3-3-1" (and " with bias")
-  bool operator==(const NetworkSpec& o) const { return widths == o.widths && bias == o.bias; }
+  // "2-3-3-1" (and " with bias", and the activations where they are not the notes' sigmoid and linear:
+  // "2-8-1 with bias, tanh, sigmoid output")
+  std::string to_string() const;
+  bool operator==(const NetworkSpec& o) const {
+    return widths == o.widths && bias == o.bias && hidden == o.hidden && output == o.output;
+  }
   bool operator!=(const NetworkSpec& o) const { return !(*this == o); }
 };
 

@@ -99,7 +99,7 @@ void time_replicas(const BenchConfig& config, const NetworkSpec& spec, size_t ba
   const double lr = 1e-4;
 #ifdef SIGTRAIN_HAVE_CUDA
   if (runner.backend == "cuda") {
-    FusedNetworks networks(spec, R);
+    FusedNetworks networks(spec, TrainingSetup{}, R);
     for (size_t k = 0; k < R; ++k) networks.set_parameters(k, glorot_uniform(spec, k + 1));
     networks.set_training_data(data);
     networks.set_learning_rates(std::vector<double>(R, lr));
@@ -123,7 +123,7 @@ void time_replicas(const BenchConfig& config, const NetworkSpec& spec, size_t ba
   BackendOptions one_thread = runner.options;
   one_thread.threads = 1;
   for (size_t k = 0; k < R; ++k) {
-    backends[k] = make_backend(runner.backend, spec, one_thread);
+    backends[k] = make_backend(runner.backend, spec, TrainingSetup{}, one_thread);
     backends[k]->set_parameters(glorot_uniform(spec, k + 1));
     backends[k]->set_training_data(data);
   }
@@ -191,7 +191,7 @@ BenchResult run_case(const BenchConfig& config, const NetworkSpec& spec, const s
 
   const Dataset data = random_dataset(spec.inputs(), spec.outputs(), r.samples_per_repeat, 7);
   const Parameters initial = glorot_uniform(spec, 1);
-  std::unique_ptr<Backend> backend = make_backend(runner.backend, spec, runner.options);
+  std::unique_ptr<Backend> backend = make_backend(runner.backend, spec, TrainingSetup{}, runner.options);
   r.description = backend->description();
   if (config.check_against_reference && runner.label != "reference")
     r.max_relative_difference = difference_from_reference(*backend, initial, data, batch);

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "backends/reference/reference.h"
+#include "model/choices.h"
 
 namespace sigtrain {
 
@@ -20,9 +21,13 @@ std::string vector_text(const double* v, int n) {
   return s + ")";
 }
 
-bool is_notes_network(const NetworkSpec& spec) {
-  return spec.widths == std::vector<int>{2, 3, 3, 1} && !spec.bias;
+bool is_notes_network(const NetworkSpec& spec, Loss loss) {
+  return spec.widths == std::vector<int>{2, 3, 3, 1} && !spec.bias && spec.hidden == Activation::sigmoid &&
+         spec.output == Activation::linear && loss == Loss::mse;
 }
+
+// "σ", "tanh", "relu" as the formulas write them.
+std::string function_name(Activation a) { return a == Activation::sigmoid ? "σ" : name_of(a); }
 
 // Items of one output line, three spaces apart.
 std::string line(const std::vector<std::string>& items) {
@@ -66,18 +71,27 @@ std::string explain_notes(const Parameters& p, const reference::Activations& act
   return s;
 }
 
-std::string explain_general(const Parameters& p, const reference::Activations& act, const std::vector<double>& y,
-                            double f, const Parameters& g) {
+std::string explain_general(const Parameters& p, Loss loss, const reference::Activations& act,
+                            const std::vector<double>& y, double f, const Parameters& g) {
   const NetworkSpec& spec = p.spec;
   const int L = spec.num_layers();
-  std::string s = "network " + spec.to_string() + ": A_l = σ(W_l A_{l-1}" + (spec.bias ? " + b_l" : "") +
-                  ") for l < " + std::to_string(L) + ", ŷ = W_" + std::to_string(L) + " A_" + std::to_string(L - 1) +
-                  (spec.bias ? " + b_" + std::to_string(L) : "") + ", f = Σ_o (ŷ_o − y_o)²\n";
+  const std::string Ls = std::to_string(L);
+  const std::string logit = "W_" + Ls + " A_" + std::to_string(L - 1) + (spec.bias ? " + b_" + Ls : "");
+  const std::string output = spec.output == Activation::linear ? "ŷ = z = " + logit : "ŷ = σ(z), z = " + logit;
+  const std::string loss_text =
+      loss == Loss::bce ? "f = Σ_o −[y_o log ŷ_o + (1 − y_o) log(1 − ŷ_o)] (bce)" : "f = Σ_o (ŷ_o − y_o)²";
+  std::string s = "network " + spec.to_string() + ": A_l = " + function_name(spec.hidden) + "(W_l A_{l-1}" +
+                  (spec.bias ? " + b_l" : "") + ") for l < " + Ls + ", " + output + ", " + loss_text + "\n";
   s += "x = " + vector_text(act.A[0].data(), spec.inputs()) + "   y = " + vector_text(y.data(), spec.outputs()) + "\n\nforward\n";
-  for (int l = 1; l <= L; ++l) {
+  for (int l = 1; l < L; ++l)
     for (int i = 0; i < spec.widths[l]; ++i)
-      s += (l < L ? "A" + std::to_string(l) : std::string("ŷ")) + "[" + std::to_string(i + 1) + "] = " +
-           number(act.A[l][i]) + "\n";
+      s += "A" + std::to_string(l) + "[" + std::to_string(i + 1) + "] = " + number(act.A[l][i]) + "\n";
+  // The output layer: its logit z where the output is not linear, and ŷ.
+  for (int i = 0; i < spec.widths[L]; ++i) {
+    const std::string index = "[" + std::to_string(i + 1) + "]";
+    const double z = act.A[L][i];
+    if (spec.output != Activation::linear) s += "z" + index + " = " + number(z) + "\n";
+    s += "ŷ" + index + " = " + number(with_activation(spec.output, [&](auto out) { return out.forward(z); })) + "\n";
   }
   s += "f = " + number(f) + "\n\ngradients (backpropagation)\n";
   for (int l = L; l >= 1; --l)
@@ -92,12 +106,12 @@ std::string explain_general(const Parameters& p, const reference::Activations& a
 
 }  // namespace
 
-std::string explain(const Parameters& p, const std::vector<double>& x, const std::vector<double>& y) {
+std::string explain(const Parameters& p, Loss loss, const std::vector<double>& x, const std::vector<double>& y) {
   // One data point: B = 1, so the loss of §1 is exactly the notes' f.
   Parameters g;
-  const double f = reference::loss_and_gradients(p, x.data(), y.data(), 1, g);
+  const double f = reference::loss_and_gradients(p, loss, x.data(), y.data(), 1, g);
   const reference::Activations act = reference::forward(p, x.data(), 1);
-  return is_notes_network(p.spec) ? explain_notes(p, act, y[0], f, g) : explain_general(p, act, y, f, g);
+  return is_notes_network(p.spec, loss) ? explain_notes(p, act, y[0], f, g) : explain_general(p, loss, act, y, f, g);
 }
 
 }  // namespace sigtrain

@@ -4,13 +4,15 @@
 #include <cstdint>
 #include <vector>
 
+#include "math/loss.h"
 #include "model/network.h"
 
 namespace sigtrain {
 
 // ∂Loss/∂θ_k ≈ (Loss(θ + h e_k) − Loss(θ − h e_k)) / 2h for every parameter, with the reference loss.
 // The error is O(h²) from truncation plus O(ε/h) from rounding; h = 1e-5 balances them in fp64.
-Parameters finite_difference_gradient(const Parameters& p, const double* X, const double* Y, int B, double h = 1e-5);
+Parameters finite_difference_gradient(const Parameters& p, Loss loss, const double* X, const double* Y, int B,
+                                      double h = 1e-5);
 
 struct GradcheckLayer {
   int layer = 0;                 // l = 1 … L
@@ -26,11 +28,14 @@ struct GradcheckResult {
 // Tolerance of `sigtrain gradcheck` and of the reference's tests.
 constexpr double kGradcheckTolerance = 1e-6;
 
-// A Glorot network of `spec` from `seed`, a batch of B random inputs in [-2, 2] and targets in [-1, 1]
-// from the same seed; backprop (the reference) against finite differences.
-GradcheckResult gradcheck(const NetworkSpec& spec, uint64_t seed, int B);
+// A Glorot network of `spec` (its activations) from `seed`, a batch of B random inputs in [-2, 2] and
+// targets in [-1, 1] (in [0, 1] for bce) from the same seed; backprop (the reference, with `loss`)
+// against finite differences.
+GradcheckResult gradcheck(const NetworkSpec& spec, Loss loss, uint64_t seed, int B);
 
-// Random batch helper shared by gradcheck and the tests: X (n0 × B) uniform in [-2, 2], Y (nL × B) in [-1, 1].
-void random_batch(const NetworkSpec& spec, uint64_t seed, int B, std::vector<double>& X, std::vector<double>& Y);
+// Random batch helper shared by gradcheck and the tests: X (n0 × B) uniform in [-2, 2], Y (nL × B) in
+// [-1, 1], or in [0, 1] (y → (y + 1)/2) for bce, whose targets are probabilities.
+void random_batch(const NetworkSpec& spec, Loss loss, uint64_t seed, int B, std::vector<double>& X,
+                  std::vector<double>& Y);
 
 }  // namespace sigtrain

@@ -466,10 +466,10 @@ LineChart training_curves_chart(const std::vector<EpochReport>& epochs, const st
   bool has_validation = false;
   for (const EpochReport& e : epochs) {
     train.x.push_back(e.epoch);
-    train.y.push_back(e.train_mse);
+    train.y.push_back(e.train_loss);
     validation.x.push_back(e.epoch);
-    validation.y.push_back(e.validation_mse);
-    has_validation = has_validation || !std::isnan(e.validation_mse);
+    validation.y.push_back(e.validation_loss);
+    has_validation = has_validation || !std::isnan(e.validation_loss);
   }
   chart.series.push_back(train);
   if (has_validation) chart.series.push_back(validation);

@@ -1,5 +1,6 @@
 // Networks of one shape trained together, in lockstep, over the same training set: each with its own
-// parameters, learning rate and epoch order, all stepped by the same call. The trainer drives a group
+// parameters, optimizer state, learning rate and epoch order, all stepped by the same call (one
+// network spec and one TrainingSetup for all). The trainer drives a group
 // (host/trainer.h). One Backend is a group of one; BackendGroup steps several backends in turn; the
 // fused kernel trains a whole group of replicas in each of its launches (FusedNetworks,
 // host/cuda_backend.h).
@@ -18,7 +19,10 @@ class NetworkGroup {
   virtual size_t size() const = 0;  // R, the networks
   virtual void set_parameters(size_t r, const Parameters& p) = 0;
   virtual Parameters parameters(size_t r) const = 0;
-  virtual void set_learning_rates(const std::vector<double>& lrs) = 0;  // one per network
+  virtual void set_optimizer_state(size_t r, const OptimizerState& state) = 0;
+  virtual OptimizerState optimizer_state(size_t r) const = 0;
+  // One per network, for the steps that follow (the trainer sets them every epoch, from the schedule).
+  virtual void set_learning_rates(const std::vector<double>& lrs) = 0;
   // As Backend's: the training set (kept for the run), each network's epoch order, and steps of
   // `batch` over positions [first, end) of every network's order (the last step possibly smaller).
   virtual void set_training_data(const Dataset& train) = 0;
@@ -29,7 +33,7 @@ class NetworkGroup {
   // step where that is cheap, so no allocation here).
   virtual void epoch_loss_sums(double* sums) = 0;
   virtual bool loss_is_cheap_to_read() const = 0;
-  virtual double mean_squared_error(size_t r, const Dataset& d) = 0;
+  virtual Evaluation evaluate(size_t r, const Dataset& d) = 0;  // Backend::evaluate of network r
 };
 
 // Backends, each one network of the group, stepped one after another at each call.
@@ -40,6 +44,8 @@ class BackendGroup : public NetworkGroup {
   size_t size() const override { return backends_.size(); }
   void set_parameters(size_t r, const Parameters& p) override { backends_[r]->set_parameters(p); }
   Parameters parameters(size_t r) const override { return backends_[r]->parameters(); }
+  void set_optimizer_state(size_t r, const OptimizerState& state) override { backends_[r]->set_optimizer_state(state); }
+  OptimizerState optimizer_state(size_t r) const override { return backends_[r]->optimizer_state(); }
   void set_learning_rates(const std::vector<double>& lrs) override { lrs_ = lrs; }
   void set_training_data(const Dataset& train) override;
   void begin_epoch(const std::vector<EpochOrder>& orders) override;
@@ -47,7 +53,7 @@ class BackendGroup : public NetworkGroup {
   size_t steps_per_call(size_t batch) const override;
   void epoch_loss_sums(double* sums) override;
   bool loss_is_cheap_to_read() const override;
-  double mean_squared_error(size_t r, const Dataset& d) override { return backends_[r]->mean_squared_error(d); }
+  Evaluation evaluate(size_t r, const Dataset& d) override { return backends_[r]->evaluate(d); }
 
  private:
   std::vector<Backend*> backends_;

@@ -86,8 +86,12 @@ namespace {
 
 void finish(ReplicaResult& out) {
   const double nan = std::numeric_limits<double>::quiet_NaN();
-  out.train_mse = out.result.epochs.empty() ? nan : out.result.epochs.back().train_mse;
-  out.validation_mse = out.result.epochs.empty() ? nan : out.result.epochs.back().validation_mse;
+  out.train_loss = out.validation_loss = nan;
+  for (const EpochReport& e : out.result.epochs)
+    if (e.epoch == out.result.kept_epoch) {
+      out.train_loss = e.train_loss;
+      out.validation_loss = e.validation_loss;
+    }
 }
 
 // On the host: threads over networks, each replica one ordinary training run with its own backend.
@@ -108,9 +112,9 @@ std::vector<ReplicaResult> train_each(const ReplicaRun& run, const std::vector<N
       config.seed = out.settings.seed;
       config.lr = out.settings.lr;
       const Parameters initial = run.initial(out.settings);
-      std::unique_ptr<Backend> backend = make_backend(run.backend, initial.spec, run.options);
+      std::unique_ptr<Backend> backend = make_backend(run.backend, initial.spec, run.setup, run.options);
       TrainObserver quiet;
-      out.result = sigtrain::train(*backend, initial, train, validation, config, quiet, stop);
+      out.result = sigtrain::train(*backend, initial, train, validation, config, quiet, stop, &run.initial_state);
       finish(out);
       std::lock_guard<std::mutex> lock(mutex);
       if (run.on_done) run.on_done(size_t(r), out);
@@ -132,7 +136,7 @@ std::vector<ReplicaResult> train_fused(const ReplicaRun& run, const std::vector<
                                        const Dataset& train, const Dataset& validation, const std::atomic<bool>* stop) {
   std::vector<Parameters> initial;
   for (const NetworkSettings& s : settings) initial.push_back(run.initial(s));
-  FusedNetworks networks(initial[0].spec, settings.size());
+  FusedNetworks networks(initial[0].spec, run.setup, settings.size());
   struct Progress : TrainObserver {
     const ReplicaRun& run;
     explicit Progress(const ReplicaRun& r) : run(r) {}
@@ -141,7 +145,8 @@ std::vector<ReplicaResult> train_fused(const ReplicaRun& run, const std::vector<
     }
   } progress(run);
   std::vector<TrainResult> trained =
-      train_group(networks, initial, settings, train, validation, run.config, progress, stop);
+      train_group(networks, initial, settings, train, validation, run.config, progress, stop,
+                  std::vector<OptimizerState>(settings.size(), run.initial_state));
   std::vector<ReplicaResult> results(settings.size());
   for (size_t r = 0; r < settings.size(); ++r) {
     results[r].settings = settings[r];
@@ -176,7 +181,7 @@ int best_replica(const std::vector<ReplicaResult>& results) {
   for (size_t r = 0; r < results.size(); ++r) {
     const ReplicaResult& x = results[r];
     if (x.result.outcome == TrainOutcome::diverged) continue;
-    const double value = std::isnan(x.validation_mse) ? x.train_mse : x.validation_mse;
+    const double value = std::isnan(x.validation_loss) ? x.train_loss : x.validation_loss;
     if (value < best_value) {
       best_value = value;
       best = int(r);

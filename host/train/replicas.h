@@ -23,17 +23,19 @@ std::vector<NetworkSettings> expand_sweeps(const std::vector<std::string>& sweep
 struct ReplicaResult {
   NetworkSettings settings;
   TrainResult result;
-  double train_mse = 0;       // of the last finished epoch (NaN if none)
-  double validation_mse = 0;  // likewise
+  double train_loss = 0;       // of the epoch whose model the run kept (the last finished one, or the
+  double validation_loss = 0;  // best with keep_best); NaN if none
 };
 
 struct ReplicaRun {
   std::string backend = "cpu";
+  TrainingSetup setup;     // loss and optimizer, the same for every replica
   BackendOptions options;  // per replica (the cpu backend: one thread each)
   int parallel = 1;        // replicas trained at once on the host (threads over networks)
   TrainConfig config;      // everything but seed and lr, which come from each replica's settings
   // The initial parameters of a replica (Glorot from its seed, or a --init model).
   std::function<Parameters(const NetworkSettings&)> initial;
+  OptimizerState initial_state;  // every replica's optimizer state to start from (a --init model's; else fresh)
   std::function<void(size_t index, const ReplicaResult&)> on_done;  // called as each replica finishes
   // Where all replicas train together (the GPU), their progress: after each call of the epoch's
   // steps, `done` of `total` samples of epoch `epoch`.
@@ -45,7 +47,7 @@ std::vector<ReplicaResult> train_replicas(const ReplicaRun& run, const std::vect
                                           const Dataset& train, const Dataset& validation,
                                           const std::atomic<bool>* stop = nullptr);
 
-// The index of the best replica by validation MSE (by training MSE when there is no validation set),
+// The index of the best replica by validation loss (by training loss when there is no validation set),
 // among those that did not diverge; −1 if none.
 int best_replica(const std::vector<ReplicaResult>& results);
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
@@ -35,7 +36,7 @@ double ReferenceComparison::worst() const {
 
 ReferenceComparison compare_with_reference(Backend& backend, const Batch& batch) {
   const Parameters params = backend.parameters();
-  ReferenceBackend reference(params.spec);
+  ReferenceBackend reference(params.spec, backend.setup());
   reference.set_parameters(params);
   Parameters fast_grad, reference_grad;
   const double fast_loss = backend.loss_and_gradients(batch, fast_grad);
@@ -50,6 +51,13 @@ ReferenceComparison compare_with_reference(Backend& backend, const Batch& batch)
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// "0.001", "1e-05": a number for a message.
+std::string format_compact(double v) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%g", v);
+  return buffer;
+}
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
@@ -87,29 +95,44 @@ class Verifier {
   std::vector<float> x_, y_;
 };
 
+// What the trainer keeps of one network between epochs: the model it would end with now (the last
+// finite one, or the best by validation loss), and how long the validation loss has not improved.
+struct Kept {
+  Parameters parameters;
+  OptimizerState optimizer_state;
+  int epoch = 0;
+  double best_validation = std::numeric_limits<double>::infinity();
+  int epochs_without_improvement = 0;
+};
+
 // The loop of train() and train_group(); `verified` is the one backend --verify-every compares, or null.
 std::vector<TrainResult> run_training(NetworkGroup& group, const std::vector<Parameters>& initial,
                                       const std::vector<NetworkSettings>& settings, const Dataset& train,
                                       const Dataset& validation, const TrainConfig& config, TrainObserver& observer,
-                                      const std::atomic<bool>* stop, Backend* verified) {
+                                      const std::atomic<bool>* stop, Backend* verified,
+                                      const std::vector<OptimizerState>& initial_states) {
   const size_t R = group.size();
-  if (initial.size() != R || settings.size() != R)
-    throw std::invalid_argument("train_group: one initial model and one setting per network");
+  if (initial.size() != R || settings.size() != R || (!initial_states.empty() && initial_states.size() != R))
+    throw std::invalid_argument("train_group: one initial model (and optimizer state) and one setting per network");
+  if ((config.patience > 0 || config.keep_best) && validation.size == 0)
+    throw std::invalid_argument("early stopping and keeping the best model need a validation set");
   std::vector<TrainResult> results(R);
-  std::vector<Parameters> last_good = initial;  // each network's parameters at the end of its last finite epoch
-  std::vector<double> lrs;
+  std::vector<Kept> kept(R);
   for (size_t r = 0; r < R; ++r) {
     group.set_parameters(r, initial[r]);
-    lrs.push_back(settings[r].lr);
+    if (!initial_states.empty()) group.set_optimizer_state(r, initial_states[r]);
+    kept[r].parameters = initial[r];
+    kept[r].optimizer_state = group.optimizer_state(r);
   }
-  group.set_learning_rates(lrs);
   group.set_training_data(train);
   Verifier verifier(train);
   const bool verify = verified && config.verify_every > 0 && verified->name() != "reference";
   const bool check_every_step = group.loss_is_cheap_to_read();
   const auto stop_requested = [&] { return stop && stop->load(std::memory_order_relaxed); };
-  // A network trains on until it diverges (the others go on); training ends when none is left.
-  const auto training = [&](size_t r) { return results[r].outcome != TrainOutcome::diverged; };
+  // A network trains on until it diverges or stops early (the others go on); training ends when none is left.
+  const auto training = [&](size_t r) {
+    return results[r].outcome != TrainOutcome::diverged && results[r].outcome != TrainOutcome::stopped_early;
+  };
   const auto any_training = [&] {
     for (size_t r = 0; r < R; ++r)
       if (training(r)) return true;
@@ -119,18 +142,25 @@ std::vector<TrainResult> run_training(NetworkGroup& group, const std::vector<Par
     results[r].outcome = TrainOutcome::diverged;
     results[r].message = "the training loss became " + std::string(std::isnan(loss_sum) ? "NaN" : "infinite") +
                          " in epoch " + std::to_string(epoch) + " (try a smaller --lr); keeping the model from " +
-                         (epoch == 1 ? std::string("before training") : "the end of epoch " + std::to_string(epoch - 1));
+                         (kept[r].epoch == 0 ? std::string("before training") : "the end of epoch " + std::to_string(kept[r].epoch));
   };
   const auto finish = [&] {
-    for (size_t r = 0; r < R; ++r)
-      if (results[r].outcome != TrainOutcome::interrupted) results[r].parameters = last_good[r];
+    for (size_t r = 0; r < R; ++r) {
+      if (results[r].outcome == TrainOutcome::interrupted && !config.keep_best) continue;  // set at the stop
+      results[r].parameters = kept[r].parameters;
+      results[r].optimizer_state = kept[r].optimizer_state;
+      results[r].kept_epoch = kept[r].epoch;
+    }
     return results;
   };
 
   const auto start = Clock::now();
   long step = 0;
   std::vector<double> sums(R);  // each network's loss sum so far this epoch
+  std::vector<double> lrs(R);
   for (int epoch = 1; epoch <= config.epochs && any_training(); ++epoch) {
+    for (size_t r = 0; r < R; ++r) lrs[r] = config.schedule.lr(settings[r].lr, epoch, config.epochs);
+    group.set_learning_rates(lrs);
     const auto epoch_start = Clock::now();
     std::vector<EpochOrder> orders;
     for (size_t r = 0; r < R; ++r) orders.push_back({config.shuffle, epoch_seed(settings[r].seed, uint64_t(epoch - 1))});
@@ -170,13 +200,18 @@ std::vector<TrainResult> run_training(NetworkGroup& group, const std::vector<Par
     for (size_t r = 0; r < R; ++r)
       if (training(r) && !std::isfinite(sums[r])) diverge(r, epoch, sums[r]);
     if (stop_requested()) {
-      // An interrupted epoch reports nothing; the model after the last finished step is kept.
+      // An interrupted epoch reports nothing; the model after the last finished step is kept (with
+      // keep_best, the best epoch's).
       for (size_t r = 0; r < R; ++r) {
         if (!training(r)) continue;
         Parameters now = group.parameters(r);
         results[r].outcome = TrainOutcome::interrupted;
-        results[r].parameters = now.all_finite() ? std::move(now) : last_good[r];
         results[r].message = "interrupted in epoch " + std::to_string(epoch);
+        if (config.keep_best) continue;
+        const bool finite = now.all_finite();
+        results[r].parameters = finite ? std::move(now) : kept[r].parameters;
+        results[r].optimizer_state = finite ? group.optimizer_state(r) : kept[r].optimizer_state;
+        results[r].kept_epoch = finite ? epoch : kept[r].epoch;  // (the epoch in progress, when finite)
       }
       return finish();
     }
@@ -187,17 +222,35 @@ std::vector<TrainResult> run_training(NetworkGroup& group, const std::vector<Par
         diverge(r, epoch, sums[r]);
         continue;
       }
-      last_good[r] = std::move(now);
       EpochReport report;
       report.network = r;
       report.epoch = epoch;
-      report.train_mse = sums[r] / double(train.size);
-      report.validation_mse =
-          validation.size > 0 ? group.mean_squared_error(r, validation) : std::numeric_limits<double>::quiet_NaN();
+      report.lr = lrs[r];
+      report.train_loss = sums[r] / double(train.size);
+      report.validation_loss =
+          validation.size > 0 ? group.evaluate(r, validation).loss : std::numeric_limits<double>::quiet_NaN();
       report.samples_per_second = double(train.size) * double(R) / std::max(epoch_seconds, 1e-9);
       report.elapsed_seconds = seconds_since(start);
       results[r].epochs.push_back(report);
+      // The model to end with: the last finite one, or with keep_best the best by validation loss.
+      Kept& k = kept[r];
+      // As Keras's EarlyStopping: an epoch improves on the best when it is lower by more than min_delta,
+      // and only such an epoch becomes the best (so a slow drift below it does not reset the patience).
+      const bool improved = report.validation_loss < k.best_validation - config.min_delta;
+      if (improved) k.best_validation = report.validation_loss;
+      k.epochs_without_improvement = improved ? 0 : k.epochs_without_improvement + 1;
+      if (!config.keep_best || improved) {
+        k.parameters = std::move(now);
+        k.optimizer_state = group.optimizer_state(r);
+        k.epoch = epoch;
+      }
       observer.on_epoch(report);
+      if (config.patience > 0 && k.epochs_without_improvement >= config.patience && epoch < config.epochs) {
+        results[r].outcome = TrainOutcome::stopped_early;
+        results[r].message = "stopped early after epoch " + std::to_string(epoch) + ": the validation loss did not " +
+                             "improve by more than " + format_compact(config.min_delta) + " for " +
+                             std::to_string(config.patience) + " epochs";
+      }
     }
   }
   return finish();
@@ -206,16 +259,20 @@ std::vector<TrainResult> run_training(NetworkGroup& group, const std::vector<Par
 }  // namespace
 
 TrainResult train(Backend& backend, const Parameters& initial, const Dataset& train, const Dataset& validation,
-                  const TrainConfig& config, TrainObserver& observer, const std::atomic<bool>* stop) {
+                  const TrainConfig& config, TrainObserver& observer, const std::atomic<bool>* stop,
+                  const OptimizerState* initial_state) {
   BackendGroup one({&backend});
-  return run_training(one, {initial}, {{config.seed, config.lr}}, train, validation, config, observer, stop, &backend)[0];
+  std::vector<OptimizerState> states;
+  if (initial_state) states.push_back(*initial_state);
+  return run_training(one, {initial}, {{config.seed, config.lr}}, train, validation, config, observer, stop, &backend,
+                      states)[0];
 }
 
 std::vector<TrainResult> train_group(NetworkGroup& group, const std::vector<Parameters>& initial,
                                      const std::vector<NetworkSettings>& settings, const Dataset& train,
                                      const Dataset& validation, const TrainConfig& config, TrainObserver& observer,
-                                     const std::atomic<bool>* stop) {
-  return run_training(group, initial, settings, train, validation, config, observer, stop, nullptr);
+                                     const std::atomic<bool>* stop, const std::vector<OptimizerState>& initial_states) {
+  return run_training(group, initial, settings, train, validation, config, observer, stop, nullptr, initial_states);
 }
 
 }  // namespace sigtrain

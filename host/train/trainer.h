@@ -1,7 +1,9 @@
-// The training loop (DESIGN.md §1, §3): mini-batch SGD over epochs, each epoch in a new seeded order
-// (or file order), the last partial batch averaged over its own size, validation MSE per epoch.
-// The trainer only drives a Backend (or a group of networks trained together, host/network_group.h);
-// it prints nothing and reports through a TrainObserver.
+// The training loop (DESIGN.md §1, §3): mini-batch steps of the backend's optimizer over epochs, each
+// epoch in a new seeded order (or file order) at the schedule's learning rate, the last partial batch
+// averaged over its own size, the validation loss per epoch, early stopping and the best model.
+// The trainer composes these (the network, loss and optimizer live in the backend it drives, a Backend
+// or a group of networks trained together, train/network_group.h); it prints nothing and reports
+// through a TrainObserver.
 #pragma once
 
 #include <atomic>
@@ -13,22 +15,32 @@
 #include "data/dataset.h"
 #include "model/network.h"
 #include "train/network_group.h"
+#include "train/schedule.h"
 
 namespace sigtrain {
 
 struct TrainConfig {
   int epochs = 1;
   size_t batch = 32;
-  double lr = 0.1;
+  double lr = 0.1;        // the base learning rate, which the schedule scales per epoch
+  Schedule schedule;      // constant by default
   uint64_t seed = 1;
   bool shuffle = true;
   long verify_every = 0;  // every N steps compare the backend with the fp64 reference (0: never)
+  // Early stopping: stop a network after `patience` epochs in a row whose validation loss is not below
+  // its best so far by more than min_delta (0: never stop early). Needs a validation set.
+  int patience = 0;
+  double min_delta = 0.0;
+  // Which model a run ends with: the one of the epoch with the best validation loss (keep_best), or
+  // the last. Needs a validation set.
+  bool keep_best = false;
 };
 
 struct EpochReport {
   int epoch = 0;                     // 1-based
-  double train_mse = 0;              // mean over the epoch's samples, each before its own step's update
-  double validation_mse = 0;         // at the end of the epoch; NaN when there is no validation set
+  double train_loss = 0;             // mean over the epoch's samples, each before its own step's update
+  double validation_loss = 0;        // at the end of the epoch; NaN when there is no validation set
+  double lr = 0;                     // the epoch's learning rate (the schedule's)
   double samples_per_second = 0;     // training steps only, of every network of the group together
   double elapsed_seconds = 0;        // since training started
   size_t network = 0;                // which of a group's networks (0 for a single run)
@@ -51,12 +63,18 @@ class TrainObserver {
   virtual void on_verify(const VerifyReport&) {}
 };
 
-enum class TrainOutcome { completed, interrupted, diverged };
+// completed: every epoch ran; stopped_early: by --patience; interrupted: Ctrl-C; diverged: a NaN or
+// infinite loss.
+enum class TrainOutcome { completed, stopped_early, interrupted, diverged };
 
 struct TrainResult {
   TrainOutcome outcome = TrainOutcome::completed;
-  Parameters parameters;  // the final model; after divergence, the last one whose loss was finite
-  std::string message;    // why training stopped early
+  // The model the run ends with: with keep_best, the one of the best epoch; otherwise the last (after
+  // divergence, the last one whose loss was finite). Its optimizer state, so that training can go on.
+  Parameters parameters;
+  OptimizerState optimizer_state;
+  int kept_epoch = 0;     // the epoch whose end `parameters` is (0: the initial model)
+  std::string message;    // why training stopped before its last epoch
   std::vector<EpochReport> epochs;
 };
 
@@ -80,10 +98,12 @@ ReferenceComparison compare_with_reference(Backend& backend, const Batch& batch)
 // Trains `backend` from `initial` on `train`, validating on `validation` (may be empty). Stops early,
 // after the step in progress, when `stop` becomes true (Ctrl-C). Throws InputError when a verification
 // exceeds kVerifyTolerance.
+// `initial_state` is the optimizer's state to start from (a fresh optimizer when null).
 TrainResult train(Backend& backend, const Parameters& initial, const Dataset& train, const Dataset& validation,
-                  const TrainConfig& config, TrainObserver& observer, const std::atomic<bool>* stop = nullptr);
+                  const TrainConfig& config, TrainObserver& observer, const std::atomic<bool>* stop = nullptr,
+                  const OptimizerState* initial_state = nullptr);
 
-// What differs between the networks of a group (replicas): the seed of the epoch orders, and the
+// What differs between the networks of a group (replicas): the seed of the epoch orders, and the base
 // learning rate.
 struct NetworkSettings {
   uint64_t seed = 1;
@@ -92,11 +112,13 @@ struct NetworkSettings {
 
 // The same loop for the networks of a group at once, network r from initial[r] with settings[r]
 // (config's own seed and lr unused); results in network order. Network r ends exactly where the single
-// run with its settings ends. A network that diverges stops counting (the others go on); training
-// ends when every network has diverged, or at `stop`. No --verify-every here: it needs one backend.
+// run with its settings ends. A network that diverges or stops early stops counting (the others go
+// on); training ends when every network has, or at `stop`. No --verify-every here: it needs one backend.
+// initial_states: each network's optimizer state to start from (empty: fresh optimizers).
 std::vector<TrainResult> train_group(NetworkGroup& group, const std::vector<Parameters>& initial,
                                      const std::vector<NetworkSettings>& settings, const Dataset& train,
                                      const Dataset& validation, const TrainConfig& config, TrainObserver& observer,
-                                     const std::atomic<bool>* stop = nullptr);
+                                     const std::atomic<bool>* stop = nullptr,
+                                     const std::vector<OptimizerState>& initial_states = {});
 
 }  // namespace sigtrain

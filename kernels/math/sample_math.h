@@ -4,43 +4,45 @@
 // CPU tests exercise; and of the cpu backend's small batches (host/cpu_backend.cpp).
 //
 // A sample's values of one layer are contiguous (a row of n floats); W is row-major n_out × n_in.
+// The activation (Act, activation.h) and the head (loss and output activation, loss.h) are policies.
 #pragma once
 
 #include "math/activation.h"
+#include "math/loss.h"
 
 namespace sigtrain {
 
-// z = W a_in + b for one sample (b may be null); then a = σ(z) when the layer is hidden.
-template <typename T>
+// z = W a_in + b for one sample (b may be null); then a = Act::forward(z) when the layer is hidden
+// (the output layer keeps its logits z: the head applies the output activation).
+template <class Act, typename T>
 SIGTRAIN_HD void dense_forward_sample(const T* W, const T* b, const T* a_in, T* a_out, int n_in, int n_out,
                                       bool hidden) {
   for (int i = 0; i < n_out; ++i) {
     T z = b ? b[i] : T(0);
     for (int j = 0; j < n_in; ++j) z += W[i * n_in + j] * a_in[j];
-    a_out[i] = hidden ? sigmoid(z) : z;
+    a_out[i] = hidden ? Act::forward(z) : z;
   }
 }
 
-// The output layer's delta for one sample: Δ_L = (2/B)(ŷ − y); returns Σ_o (ŷ − y)², its loss term.
-// delta may be yhat itself (each ŷ_o is read before Δ_o is written).
-template <typename T>
-SIGTRAIN_HD T output_delta_sample(const T* yhat, const T* y, T* delta, int n_out, T inv_B) {
-  T squared = T(0);
+// The output layer's delta for one sample from its logits z: Δ_L = (1/B) dℓ/dz (the notes' (2/B)(ŷ − y));
+// returns Σ_o ℓ(z_o, y_o), its loss term. delta may be z itself (each z_o is read before Δ_o is written).
+template <class Head, typename T>
+SIGTRAIN_HD T output_delta_sample(const T* z, const T* y, T* delta, int n_out, T inv_B) {
+  T loss = T(0);
   for (int o = 0; o < n_out; ++o) {
-    const T residual = yhat[o] - y[o];
-    squared += residual * residual;
-    delta[o] = squared_error_grad(yhat[o], y[o]) * inv_B;
+    loss += Head::value(z[o], y[o]);
+    delta[o] = Head::delta(z[o], y[o]) * inv_B;
   }
-  return squared;
+  return loss;
 }
 
-// One sample's delta one layer down: Δ_{l-1} = (W_lᵀ Δ_l) ⊙ a_{l-1} ⊙ (1 − a_{l-1}).
-template <typename T>
+// One sample's delta one layer down: Δ_{l-1} = (W_lᵀ Δ_l) ⊙ f'(a_{l-1}) (the notes' a ⊙ (1 − a) for σ).
+template <class Act, typename T>
 SIGTRAIN_HD void dense_backward_sample(const T* W, const T* delta, const T* a_in, T* delta_in, int n_in, int n_out) {
   for (int j = 0; j < n_in; ++j) {
     T sum = T(0);
     for (int i = 0; i < n_out; ++i) sum += W[i * n_in + j] * delta[i];
-    delta_in[j] = sum * sigmoid_grad_from_output(a_in[j]);
+    delta_in[j] = sum * Act::grad_from_output(a_in[j]);
   }
 }
 

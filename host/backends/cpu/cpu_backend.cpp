@@ -136,10 +136,13 @@ void CpuBackend::Workspace::resize(const NetworkSpec& spec, size_t columns) {
   delta_in.assign(delta.size(), 0.0f);
 }
 
-CpuBackend::CpuBackend(const NetworkSpec& spec, int threads) : CpuBackend(spec, threads, cpu_kernels(), true) {}
+CpuBackend::CpuBackend(const NetworkSpec& spec, const TrainingSetup& setup, int threads)
+    : CpuBackend(spec, setup, threads, cpu_kernels(), true) {}
 
-CpuBackend::CpuBackend(const NetworkSpec& spec, int threads, const CpuKernels& kernels, bool blas)
-    : spec_(spec),
+CpuBackend::CpuBackend(const NetworkSpec& spec, const TrainingSetup& setup, int threads, const CpuKernels& kernels,
+                       bool blas)
+    : HostBackend(spec, setup),
+      spec_(spec),
       threads_(std::max(1, threads)),
       kernels_(kernels),
       blas_(blas && has_wide_layer(spec) && cpu_blas_available()),  // loads OpenBLAS only where it is used
@@ -166,6 +169,19 @@ void CpuBackend::set_parameters(const Parameters& p) {
 }
 
 Parameters CpuBackend::parameters() const { return Parameters::from_float(spec_, params_.data()); }
+
+void CpuBackend::set_optimizer_state(const OptimizerState& state) {
+  check_optimizer_state(state, setup().optimizer.kind, params_.size());
+  optimizer_steps_ = state.steps;
+  optimizer_values_.assign(state.values.begin(), state.values.end());
+}
+
+OptimizerState CpuBackend::optimizer_state() const {
+  OptimizerState state;
+  state.steps = optimizer_steps_;
+  state.values.assign(optimizer_values_.begin(), optimizer_values_.end());
+  return state;
+}
 
 void CpuBackend::reserve(size_t batch) {
   if (batch <= capacity_) return;
@@ -397,18 +413,18 @@ double CpuBackend::run_per_sample(const Samples& s, size_t count) {
     const auto a = [&](int l) -> const float* { return l == 0 ? x : act(l); };
     for (int l = 1; l <= L; ++l) {  // a_l = σ(W_l a_{l-1} + b_l), the output layer linear
       const SampleLayer& k = layer[size_t(l - 1)];
-      dense_forward_sample(theta + k.weights, spec_.bias ? theta + k.bias : nullptr, a(l - 1), act(l), k.n_in, k.n_out,
+      dense_forward_sample<Sigmoid>(theta + k.weights, spec_.bias ? theta + k.bias : nullptr, a(l - 1), act(l), k.n_in, k.n_out,
                            l < L);
     }
     if (s.yhat)
       for (int o = 0; o < nL; ++o) s.yhat[b * size_t(nL) + size_t(o)] = act(L)[o];
     if (!s.y) continue;
-    loss += output_delta_sample(act(L), s.y + row * s.y_stride, delta(L), nL, inv_B);  // Δ_L = (2/B)(ŷ − y)
+    loss += output_delta_sample<SquaredError<Identity>>(act(L), s.y + row * s.y_stride, delta(L), nL, inv_B);  // Δ_L = (2/B)(ŷ − y)
     for (int l = L; l >= 1; --l) {
       const SampleLayer& k = layer[size_t(l - 1)];
       add_gradient_sample(delta(l), a(l - 1), grad + k.weights, spec_.bias ? grad + k.bias : nullptr, k.n_in, k.n_out);
       if (l > 1)  // Δ_{l-1} = (W_lᵀ Δ_l) ⊙ a_{l-1} ⊙ (1 − a_{l-1})
-        dense_backward_sample(theta + k.weights, delta(l), a(l - 1), delta(l - 1), k.n_in, k.n_out);
+        dense_backward_sample<Sigmoid>(theta + k.weights, delta(l), a(l - 1), delta(l - 1), k.n_in, k.n_out);
     }
   }
   return loss;
@@ -435,6 +451,10 @@ void CpuBackend::train_step(size_t first, size_t count, double lr) {
   s.rows = rows_.data();
   s.rows_known = known;
   epoch_loss_sum_ += run(s, count);
+  if (setup().optimizer.kind != OptimizerKind::sgd || setup().optimizer.weight_decay != 0.0 ||
+      spec_.hidden != Activation::sigmoid || spec_.output != Activation::linear || setup().loss != Loss::mse)
+    throw std::logic_error("cpu backend: only the notes' sigmoid, linear output, mse and plain sgd so far");
+  ++optimizer_steps_;
   // θ ← θ − lr·dθ (§1, plain SGD), over all layers at once.
   const float step = float(lr);
   const size_t P = params_.size();
@@ -443,7 +463,7 @@ void CpuBackend::train_step(size_t first, size_t count, double lr) {
   });
 }
 
-void CpuBackend::predict(const float* x, size_t count, double* yhat) {
+void CpuBackend::predict_logits(const float* x, size_t count, double* yhat) {
   const size_t piece = std::max<size_t>(capacity_, std::min<size_t>(count, 4096));
   reserve(piece);
   for (size_t start = 0; start < count; start += piece) {

@@ -50,18 +50,20 @@ using FloatBuffer = std::vector<float, CacheLineAllocator<float>>;
 
 class CpuBackend : public HostBackend {
  public:
-  CpuBackend(const NetworkSpec& spec, int threads);
+  CpuBackend(const NetworkSpec& spec, const TrainingSetup& setup, int threads);
   // With given kernels (one of supported_cpu_kernels()), and BLAS only if `blas` and available: for
   // the tests, which compare every variant with the reference.
-  CpuBackend(const NetworkSpec& spec, int threads, const CpuKernels& kernels, bool blas);
+  CpuBackend(const NetworkSpec& spec, const TrainingSetup& setup, int threads, const CpuKernels& kernels, bool blas);
 
   std::string name() const override { return "cpu"; }
   void set_training_data(const Dataset& train) override;
   std::string description() const override;
   void set_parameters(const Parameters& p) override;
   Parameters parameters() const override;
+  void set_optimizer_state(const OptimizerState& state) override;
+  OptimizerState optimizer_state() const override;
   void train_step(size_t first, size_t count, double lr) override;
-  void predict(const float* x, size_t count, double* yhat) override;
+  void predict_logits(const float* x, size_t count, double* z) override;
   double loss_and_gradients(const Batch& batch, Parameters& grad) override;
 
   // Whether this network goes layer by layer over the whole batch (else in chunks), and whether the
@@ -121,6 +123,8 @@ class CpuBackend : public HostBackend {
   bool layered_;
   size_t capacity_ = 0;                // the largest batch the buffers hold
   std::vector<float> params_, grads_;  // flat layout of network.h
+  std::vector<float> optimizer_values_;  // the optimizer's state (model.h's OptimizerState layout)
+  uint64_t optimizer_steps_ = 0;
   std::vector<float> zeros_;           // what load() puts in the padding columns
   std::vector<uint32_t> rows_;         // the step's rows of the training set, and the next step's
   std::vector<Workspace> chunk_work_;  // chunked: one workspace of kChunk columns per thread

@@ -2,6 +2,7 @@
 #include <cmath>
 
 #include "math/activation.h"
+#include "math/loss.h"
 #include "backends/cpu/cpu_kernels.h"
 
 namespace sigtrain::cpu_generic {

@@ -67,7 +67,11 @@ size_t fused_steps_per_launch(size_t batch) {
   return std::max<size_t>(1, (size_t(1) << 20) / batch);
 }
 
-FusedHostBackend::FusedHostBackend(const NetworkSpec& spec) : spec_(spec), params_(spec.parameter_count()) {
+FusedHostBackend::FusedHostBackend(const NetworkSpec& spec, const TrainingSetup& setup)
+    : HostBackend(spec, setup), spec_(spec), params_(spec.parameter_count()) {
+  if (setup.optimizer.kind != OptimizerKind::sgd || setup.optimizer.weight_decay != 0.0 ||
+      spec.hidden != Activation::sigmoid || spec.output != Activation::linear || setup.loss != Loss::mse)
+    throw UsageError("the fused kernel: only the notes' sigmoid, linear output, mse and plain sgd so far");
   std::string why_not;
   if (!make_fused_shape(spec, shape_, &why_not)) throw UsageError(why_not);
 }
@@ -87,6 +91,17 @@ void FusedHostBackend::set_parameters(const Parameters& p) {
 
 Parameters FusedHostBackend::parameters() const { return Parameters::from_float(spec_, params_.data()); }
 
+void FusedHostBackend::set_optimizer_state(const OptimizerState& state) {
+  check_optimizer_state(state, setup().optimizer.kind, params_.size());
+  optimizer_steps_ = state.steps;
+}
+
+OptimizerState FusedHostBackend::optimizer_state() const {
+  OptimizerState state;
+  state.steps = optimizer_steps_;
+  return state;
+}
+
 void FusedHostBackend::begin_epoch(const EpochOrder& order) {
   HostBackend::begin_epoch(order);
   std::fill(loss_slots_.begin(), loss_slots_.end(), 0.0);
@@ -95,12 +110,13 @@ void FusedHostBackend::begin_epoch(const EpochOrder& order) {
 void FusedHostBackend::train_steps(size_t first, size_t end, size_t batch, double lr) {
   const Dataset& d = train();
   const std::vector<uint32_t>& order = epoch_order();
+  optimizer_steps_ += (end - first + batch - 1) / batch;
   fused_train_steps(cluster(fused_blocks_per_network(batch, shape_.chunk)), shape_, params_.data(), d.x.data(),
                     d.y.data(), order.empty() ? nullptr : order.data(), first, end, batch, float(lr), loss_slots_.data(),
                     nullptr);
 }
 
-void FusedHostBackend::predict(const float* x, size_t count, double* yhat) {
+void FusedHostBackend::predict_logits(const float* x, size_t count, double* yhat) {
   std::vector<float> out(count * spec_.outputs());
   fused_predict(cluster(1), shape_, params_.data(), x, 0, count, out.data());
   std::copy(out.begin(), out.end(), yhat);

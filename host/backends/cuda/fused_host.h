@@ -24,16 +24,18 @@ size_t fused_steps_per_launch(size_t batch);
 // as many blocks as the GPU would use for the batch.
 class FusedHostBackend : public HostBackend {
  public:
-  explicit FusedHostBackend(const NetworkSpec& spec);
+  explicit FusedHostBackend(const NetworkSpec& spec, const TrainingSetup& setup = {});
   std::string name() const override { return "fused-host"; }
   void set_parameters(const Parameters& p) override;
   Parameters parameters() const override;
+  void set_optimizer_state(const OptimizerState& state) override;
+  OptimizerState optimizer_state() const override;
   void begin_epoch(const EpochOrder& order) override;
   double epoch_loss_sum() override { return fused_loss_sum(loss_slots_.data()); }
   void train_step(size_t first, size_t count, double lr) override { train_steps(first, first + count, count, lr); }
   void train_steps(size_t first, size_t end, size_t batch, double lr) override;
   size_t steps_per_call(size_t batch) const override { return fused_steps_per_launch(batch); }
-  void predict(const float* x, size_t count, double* yhat) override;
+  void predict_logits(const float* x, size_t count, double* z) override;
   double loss_and_gradients(const Batch& batch, Parameters& grad) override;
 
  private:
@@ -45,6 +47,7 @@ class FusedHostBackend : public HostBackend {
   std::vector<std::vector<double>> workspaces_;  // doubles, so that the per-thread loss terms are aligned
   std::vector<float*> workspace_pointers_;
   std::vector<float> params_;
+  uint64_t optimizer_steps_ = 0;
   std::vector<double> loss_slots_ = std::vector<double>(kFusedLossSlots);  // this epoch's, as on the GPU
 };
 

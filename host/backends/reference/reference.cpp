@@ -1,6 +1,8 @@
 #include "backends/reference/reference.h"
 
 #include "math/activation.h"
+#include "math/loss.h"
+#include "math/optimizer.h"
 
 namespace sigtrain::reference {
 
@@ -36,26 +38,41 @@ void linear_backward(double* dA_in, double* dW, double* db, const double* delta,
       }
 }
 
-void sigmoid_forward(double* A, const double* Z, size_t n) {
-  for (size_t k = 0; k < n; ++k) A[k] = sigmoid(Z[k]);
+void activation_forward(Activation f, double* A, const double* Z, size_t n) {
+  with_activation(f, [&](auto act) {
+    for (size_t k = 0; k < n; ++k) A[k] = act.forward(Z[k]);  // A = f(Z)
+  });
 }
 
-void sigmoid_backward(double* delta, const double* dA, const double* A, size_t n) {
-  for (size_t k = 0; k < n; ++k) delta[k] = dA[k] * sigmoid_grad_from_output(A[k]);
+void activation_backward(Activation f, double* delta, const double* dA, const double* A, size_t n) {
+  with_activation(f, [&](auto act) {
+    for (size_t k = 0; k < n; ++k) delta[k] = dA[k] * act.grad_from_output(A[k]);  // Δ = dA ⊙ f'(Z)
+  });
 }
 
-double squared_error_forward(const double* Yhat, const double* Y, int n_out, int B) {
-  double sum = 0.0;
-  for (size_t k = 0; k < size_t(n_out) * B; ++k) sum += (Yhat[k] - Y[k]) * (Yhat[k] - Y[k]);
-  return sum / B;
+double loss_forward(Loss loss, Activation output, const double* Z, const double* Y, int n_out, int B) {
+  return with_head(loss, output, [&](auto head) {
+    double sum = 0.0;
+    for (size_t k = 0; k < size_t(n_out) * B; ++k) sum += head.value(Z[k], Y[k]);  // Σ_b Σ_o ℓ
+    return sum / B;
+  });
 }
 
-void squared_error_backward(double* delta, const double* Yhat, const double* Y, int n_out, int B) {
-  for (size_t k = 0; k < size_t(n_out) * B; ++k) delta[k] = squared_error_grad(Yhat[k], Y[k]) / B;
+void loss_backward(Loss loss, Activation output, double* delta, const double* Z, const double* Y, int n_out, int B) {
+  with_head(loss, output, [&](auto head) {
+    for (size_t k = 0; k < size_t(n_out) * B; ++k) delta[k] = head.delta(Z[k], Y[k]) / B;  // Δ_L = (1/B) dℓ/dZ
+  });
 }
 
-void sgd_update(double* params, const double* grads, size_t n, double lr) {
-  for (size_t k = 0; k < n; ++k) params[k] -= lr * grads[k];
+void optimizer_update(const OptimizerSettings& settings, double lr, OptimizerState& state, double* params,
+                      const double* grads, size_t n) {
+  const size_t slots = size_t(optimizer_slots(settings.kind));
+  if (state.values.size() != slots * n) state.values.assign(slots * n, 0.0);
+  state.steps += 1;
+  const OptimizerStep<double> step = optimizer_step<double>(settings, lr, state.steps);
+  with_optimizer(settings.kind, [&](auto optimizer) {
+    for (size_t k = 0; k < n; ++k) optimizer.update(params[k], grads[k], state.values.data() + k, n, step);
+  });
 }
 
 Activations forward(const Parameters& p, const double* X, int B) {
@@ -70,27 +87,34 @@ Activations forward(const Parameters& p, const double* X, int B) {
     std::vector<double>& A = act.A[l];
     A.resize(size_t(n_out) * B);
     linear_forward(A.data(), act.A[l - 1].data(), p.W(l), spec.bias ? p.b(l) : nullptr, n_in, n_out, B);
-    if (l < L) sigmoid_forward(A.data(), A.data(), A.size());  // hidden layers only; the output is linear
+    if (l < L) activation_forward(spec.hidden, A.data(), A.data(), A.size());  // the output stays Z_L
   }
   return act;
 }
 
-double loss(const Parameters& p, const double* X, const double* Y, int B) {
-  const Activations act = forward(p, X, B);
-  return squared_error_forward(act.A.back().data(), Y, p.spec.outputs(), B);
+std::vector<double> predict(const Parameters& p, const double* X, int B) {
+  Activations act = forward(p, X, B);
+  std::vector<double>& Z = act.A.back();
+  activation_forward(p.spec.output, Z.data(), Z.data(), Z.size());  // Ŷ = output activation of Z_L
+  return Z;
 }
 
-double loss_and_gradients(const Parameters& p, const double* X, const double* Y, int B, Parameters& grad) {
+double loss(const Parameters& p, Loss loss, const double* X, const double* Y, int B) {
+  const Activations act = forward(p, X, B);
+  return loss_forward(loss, p.spec.output, act.A.back().data(), Y, p.spec.outputs(), B);
+}
+
+double loss_and_gradients(const Parameters& p, Loss loss, const double* X, const double* Y, int B, Parameters& grad) {
   const NetworkSpec& spec = p.spec;
   const int L = spec.num_layers();
   grad = Parameters(spec);
   const Activations act = forward(p, X, B);
-  const double f = squared_error_forward(act.A[L].data(), Y, spec.outputs(), B);
+  const double f = loss_forward(loss, spec.output, act.A[L].data(), Y, spec.outputs(), B);
 
-  // Δ_L = (2/B)(Ŷ − Y), then for l = L … 1: dW_l = Δ_l A_{l-1}ᵀ, db_l = Δ_l 1,
-  // Δ_{l-1} = (W_lᵀ Δ_l) ⊙ A_{l-1} ⊙ (1 − A_{l-1}).
+  // Δ_L = (1/B) dℓ/dZ_L (the notes' (2/B)(Ŷ − Y)), then for l = L … 1: dW_l = Δ_l A_{l-1}ᵀ,
+  // db_l = Δ_l 1, Δ_{l-1} = (W_lᵀ Δ_l) ⊙ f'(A_{l-1}) (the notes' A_{l-1} ⊙ (1 − A_{l-1}) for σ).
   std::vector<double> delta(size_t(spec.outputs()) * B);
-  squared_error_backward(delta.data(), act.A[L].data(), Y, spec.outputs(), B);
+  loss_backward(loss, spec.output, delta.data(), act.A[L].data(), Y, spec.outputs(), B);
   for (int l = L; l >= 1; --l) {
     const int n_in = spec.widths[l - 1], n_out = spec.widths[l];
     std::vector<double> dA_in(l > 1 ? size_t(n_in) * B : 0);
@@ -98,7 +122,7 @@ double loss_and_gradients(const Parameters& p, const double* X, const double* Y,
                     act.A[l - 1].data(), p.W(l), n_in, n_out, B);
     if (l > 1) {
       delta.resize(dA_in.size());
-      sigmoid_backward(delta.data(), dA_in.data(), act.A[l - 1].data(), dA_in.size());
+      activation_backward(spec.hidden, delta.data(), dA_in.data(), act.A[l - 1].data(), dA_in.size());
     }
   }
   return f;

@@ -1,0 +1,98 @@
+#include "data/standardize.h"
+
+#include <cmath>
+
+#include "util/errors.h"
+
+namespace sigtrain {
+
+namespace {
+
+// Mean and population standard deviation of each of `columns` columns of a column-major n × N block
+// (a Dataset's x or y), in double; a column with no spread gets scale 1.
+void fit_columns(const std::vector<float>& values, int columns, size_t N, std::vector<double>& mean,
+                 std::vector<double>& scale) {
+  mean.assign(size_t(columns), 0.0);
+  scale.assign(size_t(columns), 0.0);
+  for (size_t s = 0; s < N; ++s)
+    for (int c = 0; c < columns; ++c) mean[c] += values[s * columns + c];
+  for (int c = 0; c < columns; ++c) mean[c] /= double(N);
+  for (size_t s = 0; s < N; ++s)
+    for (int c = 0; c < columns; ++c) {
+      const double d = values[s * columns + c] - mean[c];
+      scale[c] += d * d;
+    }
+  for (int c = 0; c < columns; ++c) {
+    scale[c] = std::sqrt(scale[c] / double(N));
+    if (!(scale[c] > 0.0) || !std::isfinite(scale[c])) scale[c] = 1.0;
+  }
+}
+
+void standardize_columns(const float* in, size_t N, const std::vector<double>& mean, const std::vector<double>& scale,
+                         float* out) {
+  const size_t columns = mean.size();
+  for (size_t s = 0; s < N; ++s)
+    for (size_t c = 0; c < columns; ++c) out[s * columns + c] = float((in[s * columns + c] - mean[c]) / scale[c]);
+}
+
+}  // namespace
+
+StandardizeWhat parse_standardize(const std::string& name) {
+  if (name == "none") return StandardizeWhat::none;
+  if (name == "inputs") return StandardizeWhat::inputs;
+  if (name == "targets") return StandardizeWhat::targets;
+  if (name == "both") return StandardizeWhat::both;
+  throw UsageError("--standardize: '" + name + "' is not one of none, inputs, targets, both");
+}
+
+std::string name_of(StandardizeWhat what) {
+  switch (what) {
+    case StandardizeWhat::inputs:
+      return "inputs";
+    case StandardizeWhat::targets:
+      return "targets";
+    case StandardizeWhat::both:
+      return "both";
+    case StandardizeWhat::none:
+    default:
+      return "none";
+  }
+}
+
+StandardizeWhat Standardization::what() const {
+  if (inputs() && targets()) return StandardizeWhat::both;
+  if (inputs()) return StandardizeWhat::inputs;
+  if (targets()) return StandardizeWhat::targets;
+  return StandardizeWhat::none;
+}
+
+Standardization Standardization::fit(const Dataset& train, StandardizeWhat what) {
+  Standardization s;
+  if (what == StandardizeWhat::none) return s;
+  if (train.size == 0) throw UsageError("--standardize needs training data to fit on");
+  if (what == StandardizeWhat::inputs || what == StandardizeWhat::both)
+    fit_columns(train.x, train.inputs, train.size, s.input_mean, s.input_scale);
+  if (what == StandardizeWhat::targets || what == StandardizeWhat::both)
+    fit_columns(train.y, train.outputs, train.size, s.target_mean, s.target_scale);
+  return s;
+}
+
+Dataset Standardization::apply(const Dataset& d) const {
+  Dataset out = d;
+  if (inputs()) standardize_columns(d.x.data(), d.size, input_mean, input_scale, out.x.data());
+  if (targets() && d.outputs > 0) standardize_columns(d.y.data(), d.size, target_mean, target_scale, out.y.data());
+  return out;
+}
+
+void Standardization::apply_inputs(const float* x, size_t count, std::vector<float>& out) const {
+  out.resize(count * input_mean.size());
+  standardize_columns(x, count, input_mean, input_scale, out.data());
+}
+
+void Standardization::invert_targets(double* yhat, size_t count) const {
+  const size_t columns = target_mean.size();
+  for (size_t s = 0; s < count; ++s)
+    for (size_t c = 0; c < columns; ++c) yhat[s * columns + c] = yhat[s * columns + c] * target_scale[c] + target_mean[c];
+}
+
+}  // namespace sigtrain
