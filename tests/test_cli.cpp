@@ -455,22 +455,25 @@ TEST(CliTrain, SaveWritesAValidModel) {
   EXPECT_EQ(file_names(dir), std::vector<std::string>{"m.json"}) << "no temporary file may be left behind";
 }
 
-// Catches a missing or wrong header, a missing or extra row, unnumbered rows, and non-numeric figures.
+// Catches a missing or wrong header, a missing or extra row, unnumbered rows, non-numeric figures, and
+// a learning-rate column that is not the schedule's (step: 0.4 for epochs 1-2, 0.2 for 3-4).
 TEST(CliTrain, LogWritesHeaderAndOneRowPerEpoch) {
   const fs::path dir = scratch_dir();
   const fs::path log = dir / "log.csv";
-  run_ok({"train", "--epochs", "4", "--samples", "200", "--quiet", "--log", log.string()});
+  run_ok({"train", "--epochs", "4", "--samples", "200", "--quiet", "--log", log.string(), "--lr", "0.4", "--schedule",
+          "step", "--step-every", "2"});
   const std::vector<std::string> lines = lines_of(slurp(log));
   ASSERT_EQ(lines.size(), 5u) << slurp(log);
-  EXPECT_EQ(lines[0], "epoch,train_mse,val_mse,samples_per_second,elapsed_seconds");
+  EXPECT_EQ(lines[0], "epoch,train_mse,val_mse,samples_per_second,elapsed_seconds,lr");
   for (int k = 1; k <= 4; ++k) {
     const std::vector<std::string> fields = split(lines[k], ',');
-    ASSERT_EQ(fields.size(), 5u) << lines[k];
+    ASSERT_EQ(fields.size(), 6u) << lines[k];
     EXPECT_EQ(fields[0], std::to_string(k));
-    for (int f = 1; f < 5; ++f) {
+    for (int f = 1; f < 6; ++f) {
       const double v = number(fields[f]);
       EXPECT_TRUE(std::isfinite(v) && v >= 0) << lines[k];
     }
+    EXPECT_EQ(number(fields[5]), k <= 2 ? 0.4 : 0.2) << lines[k];
   }
 }
 

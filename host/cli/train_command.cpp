@@ -15,6 +15,7 @@
 #include "util/file_util.h"
 #include "model/model_file.h"
 #include "tools/plot.h"
+#include "model/choices.h"
 #include "train/trainer.h"
 #include "train_options.h"
 
@@ -42,20 +43,21 @@ namespace {
 // Prints the epoch lines (stdout), a progress bar when stdout is a terminal, and the --log CSV.
 class ConsoleObserver : public TrainObserver {
  public:
-  ConsoleObserver(int epochs, bool quiet, std::ofstream* log)
-      : epochs_(epochs), quiet_(quiet), bar_(!quiet && isatty(STDOUT_FILENO)), log_(log) {}
+  ConsoleObserver(int epochs, std::string loss, bool quiet, std::ofstream* log)
+      : epochs_(epochs), loss_(std::move(loss)), quiet_(quiet), bar_(!quiet && isatty(STDOUT_FILENO)), log_(log) {}
 
   void on_epoch(const EpochReport& r) override {
     if (log_) {
       *log_ << r.epoch << ',' << format_number(r.train_loss, 9) << ','
             << (std::isnan(r.validation_loss) ? "" : format_number(r.validation_loss, 9)) << ','
-            << format_number(r.samples_per_second, 6) << ',' << format_number(r.elapsed_seconds, 6) << '\n';
+            << format_number(r.samples_per_second, 6) << ',' << format_number(r.elapsed_seconds, 6) << ','
+            << format_number(r.lr, 9) << '\n';
       log_->flush();
     }
     if (quiet_) return;
     if (bar_) std::fputs("\r\033[K", stdout);  // clear the bar before the line
-    std::printf("epoch %*d/%d  train_mse %-11s val_mse %-11s %9s samples/s  %s s\n", width(), r.epoch, epochs_,
-                format_number(r.train_loss).c_str(),
+    std::printf("epoch %*d/%d  train_%s %-11s val_%s %-11s %9s samples/s  %s s\n", width(), r.epoch, epochs_,
+                loss_.c_str(), format_number(r.train_loss).c_str(), loss_.c_str(),
                 std::isnan(r.validation_loss) ? "-" : format_number(r.validation_loss).c_str(),
                 format_number(r.samples_per_second, 3).c_str(), format_number(r.elapsed_seconds, 3).c_str());
     std::fflush(stdout);
@@ -85,6 +87,7 @@ class ConsoleObserver : public TrainObserver {
   int width() const { return int(std::to_string(epochs_).size()); }
 
   int epochs_;
+  std::string loss_;
   bool quiet_, bar_;
   std::ofstream* log_;
   long steps_ = 0;
@@ -93,63 +96,16 @@ class ConsoleObserver : public TrainObserver {
 
 }  // namespace
 
-Parameters initial_parameters(const TrainOptions& o) {
-  NetworkSpec spec = parse_widths(o.layers, o.bias);
-  if (o.init.empty()) return glorot_uniform(spec, o.seed);
-  Parameters p = load_model(o.init).parameters;
-  if (o.layers_option->count() > 0 && p.spec.widths != spec.widths)
-    throw InputError(o.init + ": the model is " + p.spec.to_string() + ", but --layers says " + o.layers);
-  if (o.bias_option->count() > 0 && !p.spec.bias)
-    throw InputError(o.init + ": the model has no biases, but --bias was given");
-  return p;
-}
-
-void check_options(const TrainOptions& o) {
-  if (o.epochs < 0) throw UsageError("--epochs must be 0 or more, got " + std::to_string(o.epochs));
-  if (o.batch < 1) throw UsageError("--batch must be at least 1, got " + std::to_string(o.batch));
-  if (!(o.lr > 0) || !std::isfinite(o.lr)) throw UsageError("--lr must be a finite number above 0, got " + format_number(o.lr));
-  if (!(o.val_split >= 0 && o.val_split < 1))
-    throw UsageError("--val-split must be in [0, 1), got " + format_number(o.val_split));
-  if (o.threads < 0) throw UsageError("--threads must be 0 (all) or more, got " + std::to_string(o.threads));
-  if (o.verify_every < 0) throw UsageError("--verify-every must be 0 (off) or more, got " + std::to_string(o.verify_every));
-  if (!o.save.empty()) check_writable("--save", o.save);
-  if (!o.log.empty()) check_writable("--log", o.log);
-  if (!o.plot.empty()) check_writable("--plot", o.plot);
-  if (o.replicas < 1) throw UsageError("--replicas must be at least 1, got " + std::to_string(o.replicas));
-  const bool many = o.replicas > 1 || !o.sweeps.empty();
-  if (!o.save_all.empty() && !many) throw UsageError("--save-all goes with --replicas or --sweep");
-  if (many && (!o.log.empty() || !o.plot.empty() || o.verify_every > 0))
-    throw UsageError("--log, --plot and --verify-every follow a single run; leave them out with --replicas/--sweep");
-  if (!o.save_all.empty()) check_writable("--save-all", o.save_all + "/model.json");
-}
-
-BackendOptions backend_options(const TrainOptions& o) {
-  BackendOptions options;
-  options.threads = o.threads;
-  options.tf32 = o.tf32;
-  options.cuda_graphs = !o.no_graphs;
-  options.kernel = o.kernel;
-  return options;
-}
-
 namespace {
 
 int run_train(const TrainOptions& o) {
   check_options(o);
   if (o.replicas > 1 || !o.sweeps.empty()) return run_train_replicas(o);
-  const Parameters initial = initial_parameters(o);
-  const NetworkSpec& spec = initial.spec;
-  const Dataset data = load_data(o.data, spec);
-  const TrainValidation split = split_validation(data, o.val_split);
-  std::unique_ptr<Backend> backend = make_backend(o.backend, spec, TrainingSetup{}, backend_options(o));
-
-  TrainConfig config;
-  config.epochs = o.epochs;
-  config.batch = size_t(o.batch);
-  config.lr = o.lr;
-  config.seed = o.seed;
-  config.shuffle = !o.no_shuffle;
-  config.verify_every = o.verify_every;
+  const TrainPlan plan = make_train_plan(o);
+  const Model& start = plan.start;
+  const NetworkSpec& spec = start.parameters.spec;
+  const TrainValidation& split = plan.split;
+  std::unique_ptr<Backend> backend = make_backend(o.backend, spec, start.setup, backend_options(o));
 
   // With --backend auto, say why it is not cuda.
   std::string backend_text = backend->description();
@@ -158,31 +114,55 @@ int run_train(const TrainOptions& o) {
     backend_text += " [auto: " + why_not_cuda + "]";
   if (!o.quiet)
     std::printf("sigtrain train: backend %s; network %s; data %s (%zu training, %zu validation samples); "
-                "batch %lld, lr %s, %d epochs, seed %llu%s\n",
-                backend_text.c_str(), spec.to_string().c_str(), data.name.c_str(), split.train.size,
+                "batch %lld, lr %s, %d epochs, seed %llu%s%s\n",
+                backend_text.c_str(), spec.to_string().c_str(), plan.data_name.c_str(), split.train.size,
                 split.validation.size, o.batch, format_number(o.lr).c_str(), o.epochs, (unsigned long long)o.seed,
-                o.no_shuffle ? ", file order" : "");
+                o.no_shuffle ? ", file order" : "", describe_setup(plan).c_str());
 
+  const std::string loss = loss_label(plan);
   std::ofstream log;
   if (!o.log.empty()) {
     log.open(o.log, std::ios::trunc);
     if (!log) throw InputError(o.log + ": cannot write the log");
-    log << "epoch,train_mse,val_mse,samples_per_second,elapsed_seconds\n";
+    log << "epoch,train_" << loss << ",val_" << loss << ",samples_per_second,elapsed_seconds,lr\n";
   }
-  ConsoleObserver observer(o.epochs, o.quiet, o.log.empty() ? nullptr : &log);
+  ConsoleObserver observer(o.epochs, loss, o.quiet, o.log.empty() ? nullptr : &log);
 
   begin_interruptible();
-  TrainResult result = train(*backend, initial, split.train, split.validation, config, observer, &g_stop_requested);
+  TrainResult result = train(*backend, start.parameters, split.train, split.validation, plan.config, observer,
+                             &g_stop_requested, &start.optimizer_state);
   end_interruptible();
 
-  if (!o.save.empty()) save_model(Model(result.parameters), o.save);
+  Model trained = start;
+  trained.parameters = result.parameters;
+  trained.optimizer_state = result.optimizer_state;
+  if (!o.save.empty()) save_model(trained, o.save);
+  // Which epoch's model the run ends with, where that is not simply the last one.
+  const bool choosing = plan.config.keep_best || plan.config.patience > 0;
+  if (choosing) {
+    std::string kept = result.kept_epoch == 0 ? "kept the initial model" : "kept epoch " + std::to_string(result.kept_epoch);
+    for (const EpochReport& e : result.epochs)
+      if (e.epoch == result.kept_epoch) kept += " (val_" + loss + " " + format_number(e.validation_loss) + ")";
+    if (log.is_open()) log << "# " << kept << "\n";
+    if (!o.quiet) std::printf("%s\n", kept.c_str());
+  }
+  // With standardised targets the epoch lines are in standardised units; the kept model's validation
+  // MSE in the data's own units, as eval would print it.
+  if (!o.quiet && start.standardization.targets() && plan.raw_validation.size > 0 && !result.epochs.empty()) {
+    backend->set_parameters(trained.parameters);
+    const Evaluation e = evaluate(plan.raw_validation, spec, start.setup.loss,
+                                  [&](const float* x, size_t n, double* z) { backend->predict_logits(x, n, z); },
+                                  &start.standardization);
+    std::printf("val_mse in the data's units: %s\n", format_number(e.mse).c_str());
+  }
   // Drawn however training ended: an interrupted or diverged run shows the epochs it finished.
   if (!o.plot.empty())
     write_file_atomically(o.plot, line_chart_svg(training_curves_chart(
-                                      result.epochs, "sigtrain train: " + spec.to_string() + " on " + data.name)));
+                                      result.epochs, "sigtrain train: " + spec.to_string() + " on " + plan.data_name)));
   switch (result.outcome) {
     case TrainOutcome::completed:
     case TrainOutcome::stopped_early:
+      if (!o.quiet && result.outcome == TrainOutcome::stopped_early) std::printf("%s\n", result.message.c_str());
       if (!o.quiet && !o.save.empty()) std::printf("saved %s\n", o.save.c_str());
       return 0;
     case TrainOutcome::interrupted:
@@ -197,17 +177,61 @@ int run_train(const TrainOptions& o) {
 
 }  // namespace
 
+// The flags of issue 10's composable parts: activations, loss, optimizer, schedule, standardisation,
+// early stopping. Their names match the model file's.
+static void add_setup_options(CLI::App& c, TrainOptions& o) {
+  o.activation_option = c.add_option("--activation", o.activation, "hidden layers' activation: sigmoid, tanh or relu")
+                            ->check(CLI::IsMember(hidden_activation_names()))
+                            ->capture_default_str();
+  o.output_option = c.add_option("--output", o.output, "output activation: linear or sigmoid")
+                        ->check(CLI::IsMember(output_activation_names()))
+                        ->capture_default_str();
+  o.loss_option = c.add_option("--loss", o.loss, "mse, or bce (binary cross-entropy; needs --output sigmoid, targets in [0, 1])")
+                      ->check(CLI::IsMember(loss_names()))
+                      ->capture_default_str();
+  o.optimizer_option = c.add_option("--optimizer", o.optimizer, "sgd, momentum, nesterov, adam or adamw")
+                           ->check(CLI::IsMember(optimizer_names()))
+                           ->capture_default_str();
+  const auto value = [&](const char* flag, double& field, double OptimizerSettings::*member, const char* help) {
+    o.optimizer_value_options.push_back({c.add_option(flag, field, help)->capture_default_str(), member});
+  };
+  value("--momentum", o.momentum, &OptimizerSettings::momentum, "μ of momentum and nesterov");
+  value("--beta1", o.beta1, &OptimizerSettings::beta1, "β1 of adam and adamw");
+  value("--beta2", o.beta2, &OptimizerSettings::beta2, "β2 of adam and adamw");
+  value("--eps", o.eps, &OptimizerSettings::eps, "ε of adam and adamw");
+  value("--weight-decay", o.weight_decay, &OptimizerSettings::weight_decay,
+        "L2 penalty (sgd, momentum, nesterov, adam) or decoupled weight decay (adamw)");
+  c.add_option("--schedule", o.schedule, "learning rate per epoch: constant, step, cosine or invscaling")
+      ->check(CLI::IsMember(schedule_names()))
+      ->capture_default_str();
+  c.add_option("--step-every", o.step_every, "step schedule: epochs between decays")->capture_default_str();
+  c.add_option("--gamma", o.gamma, "step schedule: the factor of each decay")->capture_default_str();
+  c.add_option("--power", o.power, "invscaling schedule: lr / (epoch)^power")->capture_default_str();
+  c.add_option("--warmup", o.warmup, "epochs of linear warm-up before the schedule")->capture_default_str();
+  o.standardize_option =
+      c.add_option("--standardize", o.standardize, "standardise none, inputs, targets or both (fitted on the training part)")
+          ->check(CLI::IsMember({"none", "inputs", "targets", "both"}))
+          ->capture_default_str();
+  c.add_option("--patience", o.patience, "stop after N epochs without a better validation loss (0: off)")
+      ->capture_default_str();
+  c.add_option("--min-delta", o.min_delta, "the least decrease of the validation loss that counts as better")
+      ->capture_default_str();
+  c.add_option("--keep", o.keep, "the model to save: best (by validation loss; default with --patience) or last")
+      ->check(CLI::IsMember({"best", "last"}));
+}
+
 Run add_train(CLI::App& app) {
   auto o = std::make_shared<TrainOptions>();
-  CLI::App* c = app.add_subcommand("train", "train a network by mini-batch SGD");
+  CLI::App* c = app.add_subcommand("train", "train a network by mini-batch gradient descent");
   add_data_options(*c, o->data, true);
-  o->layers_option = c->add_option("--layers", o->layers, "widths n0,n1,…,nL: inputs, sigmoid layers, linear outputs")
+  o->layers_option = c->add_option("--layers", o->layers, "widths n0,n1,…,nL: inputs, hidden layers, outputs")
                          ->capture_default_str();
   o->bias_option = c->add_flag("--bias", o->bias, "give every layer a bias (the notes' network has none)");
   c->add_option("--epochs", o->epochs, "passes over the training set")->capture_default_str();
   c->add_option("--batch", o->batch, "samples per SGD step (the last batch of an epoch may be smaller)")
       ->capture_default_str();
-  c->add_option("--lr", o->lr, "learning rate")->capture_default_str();
+  c->add_option("--lr", o->lr, "learning rate (the base rate of the schedule)")->capture_default_str();
+  add_setup_options(*c, *o);
   c->add_option("--seed", o->seed, "seed of the initialisation and of the epochs' orders")->capture_default_str();
   c->add_flag("--no-shuffle", o->no_shuffle, "take the batches in file order");
   c->add_option("--val-split", o->val_split, "fraction of the data held out for validation, in [0, 1)")
@@ -218,7 +242,7 @@ Run add_train(CLI::App& app) {
   c->add_option("--init", o->init, "start from this model file");
   c->add_option("--save", o->save, "write the trained model here (atomically)");
   c->add_option("--log", o->log, "write the per-epoch figures to this CSV file");
-  c->add_option("--plot", o->plot, "draw the train and validation MSE per epoch to this SVG file");
+  c->add_option("--plot", o->plot, "draw the train and validation loss per epoch to this SVG file");
   c->add_option("--threads", o->threads, "threads of the cpu backend (0: all)")->capture_default_str();
   c->add_flag("--tf32", o->tf32, "cuda: let cuBLAS use TF32 tensor cores (default: plain FP32)");
   c->add_flag("--no-graphs", o->no_graphs, "cuda: launch every kernel of every step instead of replaying a CUDA graph");

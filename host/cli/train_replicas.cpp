@@ -1,5 +1,5 @@
 // sigtrain train --replicas R / --sweep key=values: many networks at once over the same data, one line
-// per network at the end, every model with --save-all, the best (by validation MSE) with --save.
+// per network at the end, every model with --save-all, the best (by validation loss) with --save.
 #include <unistd.h>
 
 #include <algorithm>
@@ -23,24 +23,34 @@ std::string model_file_name(size_t r, const NetworkSettings& s) {
   return "net-" + std::to_string(r) + "-seed" + std::to_string(s.seed) + "-lr" + format_number(s.lr) + ".json";
 }
 
+// The model a replica ends with: the run's network, loss, optimizer and standardisation, with its
+// own parameters and optimizer state.
+Model trained_model(const Model& start, const TrainResult& result) {
+  Model m = start;
+  m.parameters = result.parameters;
+  m.optimizer_state = result.optimizer_state;
+  return m;
+}
+
 }  // namespace
 
 int run_train_replicas(const TrainOptions& o) {
-  const Parameters from_flags = initial_parameters(o);  // also checks --init against --layers
-  const NetworkSpec& spec = from_flags.spec;
-  const Dataset data = load_data(o.data, spec);
-  const TrainValidation split = split_validation(data, o.val_split);
+  const TrainPlan plan = make_train_plan(o);  // also checks --init against the flags
+  const Model& start = plan.start;
+  const NetworkSpec& spec = start.parameters.spec;
+  const TrainValidation& split = plan.split;
   const std::vector<NetworkSettings> settings = expand_sweeps(o.sweeps, o.replicas, o.seed, o.lr);
+  const std::string loss = loss_label(plan);
 
   ReplicaRun run;
   run.backend = o.backend;
+  run.setup = start.setup;
   run.options = backend_options(o);
   run.options.threads = 1;  // on the host: threads over networks, one each
   run.parallel = o.threads > 0 ? o.threads : int(std::max(1u, std::thread::hardware_concurrency()));
-  run.config.epochs = o.epochs;
-  run.config.batch = size_t(o.batch);
-  run.config.shuffle = !o.no_shuffle;
-  run.initial = [&](const NetworkSettings& s) { return o.init.empty() ? glorot_uniform(spec, s.seed) : from_flags; };
+  run.config = plan.config;  // its seed and lr are each replica's own
+  run.initial = [&](const NetworkSettings& s) { return o.init.empty() ? glorot_uniform(spec, s.seed) : start.parameters; };
+  run.initial_state = start.optimizer_state;
   const bool terminal = !o.quiet && isatty(STDERR_FILENO);
   size_t done = 0;
   run.on_done = [&](size_t, const ReplicaResult&) {
@@ -54,10 +64,11 @@ int run_train_replicas(const TrainOptions& o) {
 
   if (!o.quiet)
     std::printf("sigtrain train: %zu networks %s; backend %s%s; data %s (%zu training, %zu validation samples); "
-                "batch %lld, %d epochs\n",
+                "batch %lld, %d epochs%s\n",
                 settings.size(), spec.to_string().c_str(), o.backend.c_str(),
                 o.backend == "cpu" || !cuda_backend_available() ? (", " + std::to_string(run.parallel) + " at a time").c_str() : "",
-                data.name.c_str(), split.train.size, split.validation.size, o.batch, o.epochs);
+                plan.data_name.c_str(), split.train.size, split.validation.size, o.batch, o.epochs,
+                describe_setup(plan).c_str());
   begin_interruptible();
   const std::vector<ReplicaResult> results = train_replicas(run, settings, split.train, split.validation, &g_stop_requested);
   end_interruptible();
@@ -69,15 +80,15 @@ int run_train_replicas(const TrainOptions& o) {
     const ReplicaResult& x = results[r];
     interrupted = interrupted || x.result.outcome == TrainOutcome::interrupted;
     if (!o.quiet)
-      std::printf("network %zu  %s  train_mse %s  val_mse %s%s%s\n", r, settings_text(x.settings).c_str(),
-                  format_number(x.train_loss).c_str(), std::isnan(x.validation_loss) ? "-" : format_number(x.validation_loss).c_str(),
+      std::printf("network %zu  %s  train_%s %s  val_%s %s%s%s\n", r, settings_text(x.settings).c_str(), loss.c_str(),
+                  format_number(x.train_loss).c_str(), loss.c_str(), std::isnan(x.validation_loss) ? "-" : format_number(x.validation_loss).c_str(),
                   x.result.outcome == TrainOutcome::diverged ? "  diverged: " : "",
                   x.result.outcome == TrainOutcome::diverged ? x.result.message.c_str() : (int(r) == best ? "  best" : ""));
     if (!o.save_all.empty())
-      save_model(Model(x.result.parameters), (std::filesystem::path(o.save_all) / model_file_name(r, x.settings)).string());
+      save_model(trained_model(start, x.result), (std::filesystem::path(o.save_all) / model_file_name(r, x.settings)).string());
   }
   if (!o.save.empty() && best >= 0) {
-    save_model(Model(results[size_t(best)].result.parameters), o.save);
+    save_model(trained_model(start, results[size_t(best)].result), o.save);
     if (!o.quiet) std::printf("saved network %d (%s) to %s\n", best, settings_text(results[size_t(best)].settings).c_str(), o.save.c_str());
   }
   if (!o.save_all.empty() && !o.quiet) std::printf("saved every model to %s\n", o.save_all.c_str());

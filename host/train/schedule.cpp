@@ -1,6 +1,7 @@
 #include "train/schedule.h"
 
 #include <cmath>
+#include <cstdio>
 
 #include "util/errors.h"
 
@@ -39,10 +40,20 @@ ScheduleKind parse_schedule(const std::string& name) {
   throw UsageError("--schedule: '" + name + "' is not one of constant, step, cosine, invscaling");
 }
 
+namespace {
+
+std::string number(double v) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%g", v);
+  return buffer;
+}
+
+}  // namespace
+
 std::string Schedule::describe() const {
   std::string s = name_of(kind);
-  if (kind == ScheduleKind::step) s += " (×" + std::to_string(gamma) + " every " + std::to_string(step_every) + " epochs)";
-  if (kind == ScheduleKind::invscaling) s += " (power " + std::to_string(power) + ")";
+  if (kind == ScheduleKind::step) s += " (×" + number(gamma) + " every " + std::to_string(step_every) + " epochs)";
+  if (kind == ScheduleKind::invscaling) s += " (power " + number(power) + ")";
   if (warmup > 0) s += ", warm-up " + std::to_string(warmup) + " epochs";
   return s;
 }
