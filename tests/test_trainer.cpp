@@ -223,3 +223,199 @@ TEST(SyntheticData, SineAndXorFollowTheirFormulas) {
 
 }  // namespace
 }  // namespace sigtrain
+
+namespace sigtrain {
+namespace {
+
+// ---- Schedules ------------------------------------------------------------------------------------
+
+// Catches a schedule off by one epoch or with the wrong formula: each against its definition
+// (train/schedule.h), with and without warm-up.
+TEST(Schedule, EachFollowsItsFormula) {
+  const double pi = std::acos(-1.0);
+  Schedule s;
+  for (int e = 1; e <= 10; ++e) EXPECT_EQ(s.lr(0.3, e, 10), 0.3);
+  s.kind = ScheduleKind::step;
+  s.step_every = 3;
+  s.gamma = 0.1;
+  const double step[] = {1, 1, 1, 0.1, 0.1, 0.1, 0.01};
+  for (int e = 1; e <= 7; ++e) EXPECT_NEAR(s.lr(2.0, e, 7), 2.0 * step[e - 1], 1e-15) << e;
+  s.kind = ScheduleKind::cosine;
+  EXPECT_DOUBLE_EQ(s.lr(2.0, 1, 5), 2.0);
+  EXPECT_NEAR(s.lr(2.0, 3, 5), 2.0 * (1 + std::cos(pi * 2 / 5)) / 2, 1e-15);
+  EXPECT_NEAR(s.lr(2.0, 5, 5), 2.0 * (1 + std::cos(pi * 4 / 5)) / 2, 1e-15);
+  s.kind = ScheduleKind::invscaling;
+  s.power = 0.5;
+  EXPECT_NEAR(s.lr(1.0, 4, 10), 1.0 / 2.0, 1e-15);  // 1 / 4^0.5
+  s.warmup = 4;
+  for (int e = 1; e <= 4; ++e) EXPECT_NEAR(s.lr(0.8, e, 10), 0.8 * e / 4, 1e-15);  // linear warm-up
+  EXPECT_NEAR(s.lr(0.8, 5, 10), 0.8, 1e-15);                                       // then the schedule from its start
+  EXPECT_NEAR(s.lr(0.8, 8, 10), 0.8 / 2, 1e-15);
+  s.kind = ScheduleKind::cosine;
+  EXPECT_NEAR(s.lr(0.8, 5, 10), 0.8, 1e-15);
+  EXPECT_NEAR(s.lr(0.8, 7, 10), 0.8 * (1 + std::cos(pi * 2 / 6)) / 2, 1e-15);
+}
+
+// Catches a trainer that does not hand each epoch its scheduled learning rate (or reports another):
+// step decay against the hand-written SGD with the rate of each epoch.
+TEST(Trainer, EachEpochTrainsAtItsScheduledRate) {
+  const NetworkSpec spec{{3, 4, 2}, true};
+  const Dataset d = random_dataset(spec, 23, 1);
+  const Parameters p = random_parameters(spec, 2);
+  TrainConfig config;
+  config.epochs = 4;
+  config.batch = 5;
+  config.lr = 0.4;
+  config.schedule.kind = ScheduleKind::step;
+  config.schedule.step_every = 1;
+  config.schedule.gamma = 0.5;
+  config.shuffle = false;
+  TrainObserver quiet;
+  ReferenceBackend backend(spec);
+  const TrainResult result = train(backend, p, d, Dataset{}, config, quiet);
+  std::vector<uint32_t> file_order(23);
+  for (uint32_t i = 0; i < 23; ++i) file_order[i] = i;
+  Parameters expected = p;
+  for (int e = 0; e < 4; ++e) {
+    expected = manual_sgd(expected, d, 5, 0.4 * std::pow(0.5, e), 1, [&](int) { return file_order; });
+    EXPECT_EQ(result.epochs[size_t(e)].lr, 0.4 * std::pow(0.5, e));
+  }
+  EXPECT_EQ(result.parameters.values, expected.values);
+}
+
+// ---- Early stopping and the model kept -------------------------------------------------------------
+
+// A group whose validation losses follow a script, one list per network: after epoch e network r
+// reports losses[r][e − 1], and its parameters and optimizer steps are e (so the kept epoch shows).
+class ScriptedGroup : public NetworkGroup {
+ public:
+  explicit ScriptedGroup(std::vector<std::vector<double>> losses) : losses_(std::move(losses)), epoch_(losses_.size()) {}
+  size_t size() const override { return losses_.size(); }
+  void set_parameters(size_t, const Parameters&) override {}
+  Parameters parameters(size_t r) const override {
+    Parameters p(NetworkSpec{{1, 1}, false});
+    p.values[0] = double(epoch_[r]);
+    return p;
+  }
+  void set_optimizer_state(size_t, const OptimizerState&) override {}
+  OptimizerState optimizer_state(size_t r) const override { return OptimizerState{uint64_t(epoch_[r]), {}}; }
+  void set_learning_rates(const std::vector<double>&) override {}
+  void set_training_data(const Dataset&) override {}
+  void begin_epoch(const std::vector<EpochOrder>&) override {
+    for (int& e : epoch_) ++e;
+  }
+  void train_steps(size_t, size_t, size_t) override {}
+  size_t steps_per_call(size_t) const override { return 1000; }
+  void epoch_loss_sums(double* sums) override {
+    for (size_t r = 0; r < size(); ++r) sums[r] = 1.0;
+  }
+  bool loss_is_cheap_to_read() const override { return true; }
+  Evaluation evaluate(size_t r, const Dataset&) override { return {losses_[r][size_t(epoch_[r] - 1)], 0.0}; }
+
+ private:
+  std::vector<std::vector<double>> losses_;
+  std::vector<int> epoch_;
+};
+
+std::vector<TrainResult> run_scripted(const std::vector<std::vector<double>>& losses, int patience, double min_delta,
+                                      bool keep_best) {
+  ScriptedGroup group(losses);
+  TrainConfig config;
+  config.epochs = int(losses[0].size());
+  config.batch = 1;
+  config.patience = patience;
+  config.min_delta = min_delta;
+  config.keep_best = keep_best;
+  const Dataset one = random_dataset(NetworkSpec{{1, 1}, false}, 1, 1);
+  TrainObserver quiet;
+  const Parameters start(NetworkSpec{{1, 1}, false});
+  return train_group(group, std::vector<Parameters>(losses.size(), start),
+                     std::vector<NetworkSettings>(losses.size(), NetworkSettings{}), one, one, config, quiet);
+}
+
+// Catches patience counted from the wrong epoch, a min-delta ignored or applied the wrong way, a best
+// model that is not the best epoch's (parameters and optimizer state), and one network's stop ending
+// the others.
+TEST(EarlyStopping, StopsAfterPatienceAndKeepsTheBestEpoch) {
+  // Network 0 improves until epoch 3, then not for 2 epochs: stops after epoch 5, keeps epoch 3.
+  // Network 1 improves by less than min-delta after epoch 2 (0.5 → 0.47 → 0.45, each within 0.06 of
+  // the best, 0.5): stops after epoch 4 and keeps epoch 2. Network 2 keeps improving: all 8 epochs, keeps epoch 8.
+  const std::vector<TrainResult> r = run_scripted({{0.9, 0.8, 0.7, 0.75, 0.71, 0.6, 0.5, 0.4},
+                                                   {0.9, 0.5, 0.47, 0.45, 0.2, 0.1, 0.1, 0.1},
+                                                   {0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2}},
+                                                  2, 0.06, true);
+  EXPECT_EQ(r[0].outcome, TrainOutcome::stopped_early);
+  EXPECT_EQ(r[0].epochs.size(), 5u);
+  EXPECT_EQ(r[0].kept_epoch, 3);
+  EXPECT_EQ(r[0].parameters.values[0], 3.0);
+  EXPECT_EQ(r[0].optimizer_state.steps, 3u);
+  EXPECT_NE(r[0].message.find("after epoch 5"), std::string::npos) << r[0].message;
+  EXPECT_EQ(r[1].outcome, TrainOutcome::stopped_early);
+  EXPECT_EQ(r[1].epochs.size(), 4u);
+  EXPECT_EQ(r[1].kept_epoch, 2);
+  EXPECT_EQ(r[2].outcome, TrainOutcome::completed);
+  EXPECT_EQ(r[2].epochs.size(), 8u);
+  EXPECT_EQ(r[2].kept_epoch, 8);
+}
+
+// Catches keep-last returning the best, and keep-best returning the last: the same script both ways.
+TEST(EarlyStopping, KeepLastOrBest) {
+  const std::vector<std::vector<double>> losses = {{0.5, 0.2, 0.3, 0.4}};
+  const TrainResult last = run_scripted(losses, 0, 0.0, false)[0];
+  EXPECT_EQ(last.outcome, TrainOutcome::completed);
+  EXPECT_EQ(last.kept_epoch, 4);
+  EXPECT_EQ(last.parameters.values[0], 4.0);
+  const TrainResult best = run_scripted(losses, 0, 0.0, true)[0];
+  EXPECT_EQ(best.kept_epoch, 2);
+  EXPECT_EQ(best.parameters.values[0], 2.0);
+  EXPECT_EQ(best.optimizer_state.steps, 2u);
+  // Patience that never runs out (the last epoch ends the run anyway) is a completed run.
+  EXPECT_EQ(run_scripted(losses, 3, 0.0, true)[0].outcome, TrainOutcome::completed);
+}
+
+// Catches early stopping without a validation set being accepted silently.
+TEST(EarlyStopping, NeedsAValidationSet) {
+  const NetworkSpec spec{{2, 3, 1}, false};
+  const Dataset d = random_dataset(spec, 20, 1);
+  ReferenceBackend backend(spec);
+  TrainConfig config;
+  config.patience = 3;
+  TrainObserver quiet;
+  EXPECT_THROW(train(backend, random_parameters(spec, 1), d, Dataset{}, config, quiet), std::invalid_argument);
+}
+
+// ---- The optimizer's state across runs -------------------------------------------------------------
+
+// Catches a run from a saved model that restarts the optimizer (Adam's moments and step count) or
+// loses part of its state: 2 epochs, then 2 more from the first run's parameters and optimizer state,
+// give exactly the 4-epoch run (file order, so both see the same batches).
+TEST(Trainer, ContinuingFromTheOptimizerStateEqualsOneRun) {
+  NetworkSpec spec{{3, 5, 2}, true};
+  spec.hidden = Activation::tanh;
+  TrainingSetup setup;
+  setup.optimizer.kind = OptimizerKind::adam;
+  setup.optimizer.weight_decay = 0.01;
+  const Dataset d = random_dataset(spec, 30, 4);
+  const Parameters p = random_parameters(spec, 5);
+  TrainConfig config;
+  config.epochs = 4;
+  config.batch = 7;
+  config.lr = 0.01;
+  config.shuffle = false;
+  TrainObserver quiet;
+  ReferenceBackend whole(spec, setup), first(spec, setup), second(spec, setup);
+  const TrainResult at_once = train(whole, p, d, Dataset{}, config, quiet);
+  config.epochs = 2;
+  const TrainResult half = train(first, p, d, Dataset{}, config, quiet);
+  const TrainResult rest = train(second, half.parameters, d, Dataset{}, config, quiet, nullptr, &half.optimizer_state);
+  EXPECT_EQ(at_once.optimizer_state.steps, 4u * 5u);
+  EXPECT_EQ(rest.optimizer_state.steps, at_once.optimizer_state.steps);
+  EXPECT_EQ(rest.optimizer_state.values, at_once.optimizer_state.values);
+  EXPECT_EQ(rest.parameters.values, at_once.parameters.values);
+  // … and without the state, the second half is another run.
+  ReferenceBackend fresh(spec, setup);
+  EXPECT_NE(train(fresh, half.parameters, d, Dataset{}, config, quiet).parameters.values, at_once.parameters.values);
+}
+
+}  // namespace
+}  // namespace sigtrain

@@ -79,7 +79,7 @@ std::string explain_general(const Parameters& p, Loss loss, const reference::Act
   const std::string logit = "W_" + Ls + " A_" + std::to_string(L - 1) + (spec.bias ? " + b_" + Ls : "");
   const std::string output = spec.output == Activation::linear ? "ŷ = z = " + logit : "ŷ = σ(z), z = " + logit;
   const std::string loss_text =
-      loss == Loss::bce ? "f = Σ_o −[y_o log ŷ_o + (1 − y_o) log(1 − ŷ_o)] (bce)" : "f = Σ_o (ŷ_o − y_o)²";
+      loss == Loss::bce ? "loss f: Σ_o −[y_o log ŷ_o + (1 − y_o) log(1 − ŷ_o)] (bce)" : "loss f: Σ_o (ŷ_o − y_o)²";
   std::string s = "network " + spec.to_string() + ": A_l = " + function_name(spec.hidden) + "(W_l A_{l-1}" +
                   (spec.bias ? " + b_l" : "") + ") for l < " + Ls + ", " + output + ", " + loss_text + "\n";
   s += "x = " + vector_text(act.A[0].data(), spec.inputs()) + "   y = " + vector_text(y.data(), spec.outputs()) + "\n\nforward\n";
