@@ -1,5 +1,5 @@
-// Model files (DESIGN.md §4) and the file helpers under them: exact round trips, the written layout,
-// one clear error per kind of broken file, and atomic saving.
+// Model files (host/model/model_file.h) and the file helpers under them: exact round trips of every
+// setup, the written layout, version 1 files, one clear error per kind of broken file, and atomic saving.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -9,14 +9,16 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <regex>
 
-#include "util/errors.h"
-#include "util/file_util.h"
+#include "model/choices.h"
 #include "model/model_file.h"
 #include "model/network.h"
+#include "util/errors.h"
+#include "util/file_util.h"
 #include "util/rng.h"
 
 namespace sigtrain {
@@ -51,9 +53,71 @@ void expect_identical(const Parameters& expected, const Parameters& actual) {
         << "parameter " << k << ": wrote " << expected.values[k] << ", read " << actual.values[k];
 }
 
-// A valid 2-3-3-1 model as a JSON document, for the error tests to break one thing at a time.
+// A model with every part random: parameters, optimizer settings (in range), steps, a non-zero state
+// (zeros would hide slots written or read in the wrong place) and the standardisation `what` asks for.
+Model random_model(const NetworkSpec& spec, Loss loss, OptimizerKind kind, StandardizeWhat what, uint64_t seed) {
+  Model m(random_parameters(spec, seed));
+  Rng rng(seed ^ 0x9e3779b97f4a7c15u);
+  m.setup.loss = loss;
+  OptimizerSettings& s = m.setup.optimizer;
+  s.kind = kind;
+  s.momentum = rng.uniform();
+  s.beta1 = rng.uniform();
+  s.beta2 = rng.uniform();
+  s.eps = std::pow(10.0, rng.uniform(-12, -2));
+  s.weight_decay = rng.uniform(0, 0.1);
+  m.optimizer_state.steps = rng.next() >> rng.below(64);  // from small counts to near 2^64
+  m.optimizer_state.values.resize(size_t(optimizer_slots(kind)) * spec.parameter_count());
+  for (double& v : m.optimizer_state.values) v = rng.uniform(-1, 1);
+  const auto columns = [&](int n, std::vector<double>& mean, std::vector<double>& scale) {
+    for (int k = 0; k < n; ++k) {
+      mean.push_back(rng.uniform(-100, 100));
+      scale.push_back(rng.uniform(1e-3, 50));
+    }
+  };
+  if (what == StandardizeWhat::inputs || what == StandardizeWhat::both)
+    columns(spec.inputs(), m.standardization.input_mean, m.standardization.input_scale);
+  if (what == StandardizeWhat::targets || what == StandardizeWhat::both)
+    columns(spec.outputs(), m.standardization.target_mean, m.standardization.target_scale);
+  return m;
+}
+
+void expect_identical(const std::vector<double>& expected, const std::vector<double>& actual, const std::string& what) {
+  ASSERT_EQ(expected.size(), actual.size()) << what;
+  for (size_t k = 0; k < expected.size(); ++k)
+    EXPECT_EQ(bits_of(expected[k]), bits_of(actual[k]))
+        << what << "[" << k << "]: wrote " << expected[k] << ", read " << actual[k];
+}
+
+// Everything a model holds, bit for bit.
+void expect_identical(const Model& expected, const Model& actual) {
+  expect_identical(expected.parameters, actual.parameters);
+  EXPECT_EQ(expected.setup.loss, actual.setup.loss);
+  const OptimizerSettings &e = expected.setup.optimizer, &a = actual.setup.optimizer;
+  EXPECT_EQ(e.kind, a.kind);
+  expect_identical({e.momentum, e.beta1, e.beta2, e.eps, e.weight_decay},
+                   {a.momentum, a.beta1, a.beta2, a.eps, a.weight_decay}, "optimizer settings");
+  EXPECT_EQ(expected.optimizer_state.steps, actual.optimizer_state.steps);
+  expect_identical(expected.optimizer_state.values, actual.optimizer_state.values, "optimizer state");
+  const Standardization &es = expected.standardization, &as = actual.standardization;
+  expect_identical(es.input_mean, as.input_mean, "input mean");
+  expect_identical(es.input_scale, as.input_scale, "input scale");
+  expect_identical(es.target_mean, as.target_mean, "target mean");
+  expect_identical(es.target_scale, as.target_scale, "target scale");
+}
+
+// A valid 2-3-3-1 model with the notes' setup as a JSON document, for the error tests to break one thing
+// at a time.
 json valid_document(bool bias) {
   return json::parse(model_to_json(random_parameters(NetworkSpec{{2, 3, 3, 1}, bias}, 7)));
+}
+
+// The same network as version 1 wrote it.
+json version1_document(bool bias) {
+  json document = valid_document(bias);
+  document["version"] = 1;
+  for (const char* key : {"loss", "optimizer", "standardization"}) document.erase(key);
+  return document;
 }
 
 // The InputError message model_from_json gives for `text`, or a test failure if it accepts it.
@@ -108,6 +172,96 @@ TEST(ModelFile, RoundTripIsBitExactForRandomNetworks) {
     }
 }
 
+// The heads a file may hold: every output with mse, and bce on its sigmoid output (check_head).
+std::vector<std::pair<Activation, Loss>> allowed_heads() {
+  std::vector<std::pair<Activation, Loss>> heads;
+  for (const std::string& output : output_activation_names())
+    for (const std::string& loss : loss_names()) {
+      const Activation a = parse_output_activation(output, "output");
+      const Loss l = parse_loss(loss, "loss");
+      if (l != Loss::bce || a == Activation::sigmoid) heads.push_back({a, l});
+    }
+  return heads;
+}
+
+// Catches any part of a model (activations, loss, settings, steps, a state slot, a standardisation side)
+// that is not written, is written under the wrong name or in the wrong place (slots swapped, a slot read
+// into the other's half), or loses digits; for every optimizer, head and standardisation.
+TEST(ModelFile, RoundTripOfEverySetupIsExact) {
+  const std::vector<NetworkSpec> shapes = {{{2, 3, 3, 1}, false}, {{3, 4, 2}, true}};
+  uint64_t seed = 100;
+  int models = 0;
+  for (NetworkSpec spec : shapes)
+    for (const std::string& hidden : hidden_activation_names())
+      for (const auto& [output, loss] : allowed_heads())
+        for (const std::string& optimizer : optimizer_names())
+          for (StandardizeWhat what :
+               {StandardizeWhat::none, StandardizeWhat::inputs, StandardizeWhat::targets, StandardizeWhat::both}) {
+            spec.hidden = parse_hidden_activation(hidden, "hidden");
+            spec.output = output;
+            const Model written = random_model(spec, loss, parse_optimizer(optimizer, "optimizer"), what, seed++);
+            SCOPED_TRACE(spec.to_string() + ", " + name_of(loss) + ", " + optimizer + ", standardised " +
+                         name_of(what));
+            const std::string text = model_to_json(written);
+            const Model read = model_from_json(text, "model.json");
+            expect_identical(written, read);
+            EXPECT_EQ(text, model_to_json(read)) << "write -> read -> write must give the same bytes";
+            ++models;
+          }
+  EXPECT_EQ(models, 2 * 3 * 3 * 5 * 4);
+}
+
+// Catches a fresh optimizer written as something that reads back as kept state (or the reverse), a reader
+// that refuses zeros written out in full (what PyTorch's zero-initialised buffers look like), and a
+// step count beyond 2^53 or 2^63 read through a double or a signed integer.
+TEST(ModelFile, FreshAndZeroStatesAndExtremeSteps) {
+  Model m = random_model(NetworkSpec{{2, 3, 1}, true}, Loss::mse, OptimizerKind::adamw, StandardizeWhat::none, 5);
+  m.optimizer_state.values.clear();
+  m.optimizer_state.steps = std::numeric_limits<uint64_t>::max();
+  const std::string text = model_to_json(m);
+  EXPECT_NE(text.find("\"state\": {}"), std::string::npos) << text;
+  EXPECT_NE(text.find("\"steps\": 18446744073709551615,"), std::string::npos) << text;
+  expect_identical(m, model_from_json(text, "model.json"));
+
+  const size_t P = m.parameters.spec.parameter_count();
+  json document = json::parse(text);
+  document["optimizer"]["state"] = {{"exp_avg", std::vector<double>(P, 0.0)},
+                                    {"exp_avg_sq", std::vector<double>(P, 0.0)}};
+  const Model zeros = model_from_json(document.dump(), "model.json");
+  EXPECT_EQ(zeros.optimizer_state.values, std::vector<double>(2 * P, 0.0));
+  EXPECT_EQ(zeros.optimizer_state.steps, std::numeric_limits<uint64_t>::max());
+}
+
+// Catches a version 1 file (every model written before version 2) refused, or read with anything but
+// the notes' setup: sigmoid and linear, mse, sgd with PyTorch's defaults, step 0, no standardisation;
+// and version 2's keys read from a version 1 file, where they are unknown keys.
+TEST(ModelFile, Version1FilesLoadWithTheNotesSetup) {
+  const Parameters p = random_parameters(NetworkSpec{{2, 3, 3, 1}, true}, 7);
+  json document = version1_document(true);
+  document["loss"] = "bce";
+  document["optimizer"] = {{"name", "adam"}, {"steps", 9}};
+  document["standardization"] = "both";
+  for (bool activations : {true, false}) {
+    if (!activations) {
+      document.erase("hidden_activation");
+      document.erase("output_activation");
+    }
+    const Model read = model_from_json(document.dump(2), "model.json");
+    expect_identical(Model(p), read);  // the notes' setup, fresh optimizer, no standardisation
+    EXPECT_EQ(read.parameters.spec.hidden, Activation::sigmoid);
+    EXPECT_EQ(read.parameters.spec.output, Activation::linear);
+    EXPECT_EQ(read.setup.loss, Loss::mse);
+    EXPECT_EQ(read.setup.optimizer.kind, OptimizerKind::sgd);
+    EXPECT_EQ(read.setup.optimizer.momentum, 0.9);
+    EXPECT_EQ(read.setup.optimizer.beta2, 0.999);
+    EXPECT_EQ(read.setup.optimizer.eps, 1e-8);
+    EXPECT_EQ(read.setup.optimizer.weight_decay, 0.0);
+    EXPECT_EQ(read.optimizer_state.steps, 0u);
+    EXPECT_TRUE(read.optimizer_state.values.empty());
+    EXPECT_TRUE(read.standardization.none());
+  }
+}
+
 // Catches values that lose their sign (-0.0 written as "-0", an integer), denormals or extremes that
 // overflow or flush to zero, and integer-valued doubles read back as integers.
 TEST(ModelFile, TrickyDoublesRoundTrip) {
@@ -139,11 +293,15 @@ TEST(ModelFile, TrickyDoublesRoundTrip) {
   EXPECT_NE(text.find("[1.0]"), std::string::npos) << "integer values keep a decimal point:\n" << text;
 }
 
-// Catches a writer whose bytes depend on anything but the parameters (the CLI promises identical files).
-TEST(ModelFile, SameParametersGiveSameBytes) {
-  const NetworkSpec spec{{4, 6, 2}, true};
-  EXPECT_EQ(model_to_json(random_parameters(spec, 3)), model_to_json(random_parameters(spec, 3)));
-  EXPECT_NE(model_to_json(random_parameters(spec, 3)), model_to_json(random_parameters(spec, 4)));
+// Catches a writer whose bytes depend on anything but the model (the CLI promises identical files), e.g.
+// on the order of a hash map's keys or on uninitialised memory.
+TEST(ModelFile, SameModelGivesSameBytes) {
+  const NetworkSpec spec{{4, 6, 2}, true, Activation::tanh, Activation::sigmoid};
+  const auto text = [&](uint64_t seed) {
+    return model_to_json(random_model(spec, Loss::bce, OptimizerKind::adam, StandardizeWhat::inputs, seed));
+  };
+  EXPECT_EQ(text(3), text(3));
+  EXPECT_NE(text(3), text(4));
 }
 
 // ---- Layout ----------------------------------------------------------------------------------------
@@ -154,15 +312,18 @@ TEST(ModelFile, KeysFollowTheDesignLayout) {
   const json document = json::parse(model_to_json(p));
   std::vector<std::string> keys;
   for (const auto& item : document.items()) keys.push_back(item.key());
-  EXPECT_EQ(keys, (std::vector<std::string>{"bias", "format", "hidden_activation", "layers",
+  EXPECT_EQ(keys, (std::vector<std::string>{"bias", "format", "hidden_activation", "layers", "loss", "optimizer",
                                             "output_activation", "version", "weights"}));
   EXPECT_EQ(document["format"], "sigtrain-model");
-  EXPECT_EQ(document["version"], 1);
+  EXPECT_EQ(document["version"], 2);
   EXPECT_TRUE(document["version"].is_number_integer());
   EXPECT_EQ(document["layers"], json({2, 3, 3, 1}));
   EXPECT_EQ(document["bias"], false);
   EXPECT_EQ(document["hidden_activation"], "sigmoid");
   EXPECT_EQ(document["output_activation"], "linear");
+  EXPECT_EQ(document["loss"], "mse");
+  EXPECT_EQ(document["optimizer"], json::parse(R"({"name": "sgd", "momentum": 0.9, "beta1": 0.9, "beta2": 0.999,
+                                                  "eps": 1e-8, "weight_decay": 0.0, "steps": 0, "state": {}})"));
   ASSERT_EQ(document["weights"].size(), 3u);
   for (int l = 1; l <= 3; ++l) {
     const json& W = document["weights"][l - 1];
@@ -187,6 +348,45 @@ TEST(ModelFile, BiasesAreWrittenPerLayer) {
   }
 }
 
+// Catches state slots under other names than PyTorch's, in another order than slot-major, or not in the
+// flat parameter layout; and standardisation sides swapped or mean and scale mixed up.
+TEST(ModelFile, StateAndStandardizationFollowTheLayout) {
+  const NetworkSpec spec{{2, 3, 1}, true};
+  const size_t P = spec.parameter_count();
+  for (OptimizerKind kind : {OptimizerKind::sgd, OptimizerKind::momentum, OptimizerKind::nesterov, OptimizerKind::adam,
+                             OptimizerKind::adamw}) {
+    const Model m = random_model(spec, Loss::mse, kind, StandardizeWhat::both, 8);
+    SCOPED_TRACE(name_of(kind));
+    const json document = json::parse(model_to_json(m));
+    const json& optimizer = document["optimizer"];
+    EXPECT_EQ(optimizer["name"], name_of(kind));
+    EXPECT_EQ(optimizer["beta2"].get<double>(), m.setup.optimizer.beta2);
+    EXPECT_EQ(optimizer["weight_decay"].get<double>(), m.setup.optimizer.weight_decay);
+    EXPECT_EQ(optimizer["steps"].get<uint64_t>(), m.optimizer_state.steps);
+    const std::vector<std::vector<std::string>> slots_of = {
+        {}, {"momentum_buffer"}, {"momentum_buffer"}, {"exp_avg", "exp_avg_sq"}, {"exp_avg", "exp_avg_sq"}};
+    const std::vector<std::string>& slots = slots_of[size_t(kind)];
+    ASSERT_EQ(optimizer["state"].size(), slots.size());
+    for (size_t k = 0; k < slots.size(); ++k) {
+      const std::vector<double> slot(m.optimizer_state.values.begin() + long(k * P),
+                                     m.optimizer_state.values.begin() + long((k + 1) * P));
+      EXPECT_EQ(optimizer["state"][slots[k]].get<std::vector<double>>(), slot) << slots[k];
+    }
+    const json& standardization = document["standardization"];
+    EXPECT_EQ(standardization["inputs"]["mean"].get<std::vector<double>>(), m.standardization.input_mean);
+    EXPECT_EQ(standardization["inputs"]["scale"].get<std::vector<double>>(), m.standardization.input_scale);
+    EXPECT_EQ(standardization["targets"]["mean"].get<std::vector<double>>(), m.standardization.target_mean);
+    EXPECT_EQ(standardization["targets"]["scale"].get<std::vector<double>>(), m.standardization.target_scale);
+  }
+  // Only the sides that are standardised, and no key at all when neither is.
+  const json inputs_only =
+      json::parse(model_to_json(random_model(spec, Loss::mse, OptimizerKind::sgd, StandardizeWhat::inputs, 9)));
+  EXPECT_FALSE(inputs_only["standardization"].contains("targets"));
+  EXPECT_TRUE(inputs_only["standardization"].contains("inputs"));
+  EXPECT_FALSE(json::parse(model_to_json(random_model(spec, Loss::mse, OptimizerKind::sgd, StandardizeWhat::none, 9)))
+                   .contains("standardization"));
+}
+
 // Catches any change to the byte layout: key order, indentation, number format, the final newline.
 TEST(ModelFile, GoldenTextOfASmallModel) {
   Parameters p(NetworkSpec{{2, 2, 1}, true});
@@ -202,11 +402,12 @@ TEST(ModelFile, GoldenTextOfASmallModel) {
   EXPECT_EQ(model_to_json(p),
             "{\n"
             "  \"format\": \"sigtrain-model\",\n"
-            "  \"version\": 1,\n"
+            "  \"version\": 2,\n"
             "  \"layers\": [2, 2, 1],\n"
             "  \"bias\": true,\n"
             "  \"hidden_activation\": \"sigmoid\",\n"
             "  \"output_activation\": \"linear\",\n"
+            "  \"loss\": \"mse\",\n"
             "  \"weights\": [\n"
             "    [[0.5, -0.25],\n"
             "     [0.1, 1.0]],\n"
@@ -215,17 +416,88 @@ TEST(ModelFile, GoldenTextOfASmallModel) {
             "  \"biases\": [\n"
             "    [-0.0, 2.0],\n"
             "    [1e+300]\n"
-            "  ]\n"
+            "  ],\n"
+            "  \"optimizer\": {\n"
+            "    \"name\": \"sgd\",\n"
+            "    \"momentum\": 0.9,\n"
+            "    \"beta1\": 0.9,\n"
+            "    \"beta2\": 0.999,\n"
+            "    \"eps\": 1e-08,\n"
+            "    \"weight_decay\": 0.0,\n"
+            "    \"steps\": 0,\n"
+            "    \"state\": {}\n"
+            "  }\n"
+            "}\n");
+
+  // The rest of version 2: one line per weight row and per bias vector in a state slot, the flat
+  // layout's order (W_1's rows, b_1, W_2, b_2).
+  Model m(p);
+  m.parameters.spec.hidden = Activation::relu;
+  m.parameters.spec.output = Activation::sigmoid;
+  m.setup.loss = Loss::bce;
+  m.setup.optimizer.kind = OptimizerKind::adam;
+  m.setup.optimizer.weight_decay = 0.01;
+  m.optimizer_state.steps = 42;
+  for (int k = 0; k < 18; ++k) m.optimizer_state.values.push_back(k % 9 + 0.5 * (k / 9));
+  m.standardization.input_mean = {1.5, -2.0};
+  m.standardization.input_scale = {0.25, 3.0};
+  const std::string text = model_to_json(m);
+  EXPECT_EQ(text.substr(text.find("  \"hidden_activation\"")),
+            "  \"hidden_activation\": \"relu\",\n"
+            "  \"output_activation\": \"sigmoid\",\n"
+            "  \"loss\": \"bce\",\n"
+            "  \"weights\": [\n"
+            "    [[0.5, -0.25],\n"
+            "     [0.1, 1.0]],\n"
+            "    [[-3e-20, 0.3333333333333333]]\n"
+            "  ],\n"
+            "  \"biases\": [\n"
+            "    [-0.0, 2.0],\n"
+            "    [1e+300]\n"
+            "  ],\n"
+            "  \"standardization\": {\n"
+            "    \"inputs\": {\n"
+            "      \"mean\": [1.5, -2.0],\n"
+            "      \"scale\": [0.25, 3.0]\n"
+            "    }\n"
+            "  },\n"
+            "  \"optimizer\": {\n"
+            "    \"name\": \"adam\",\n"
+            "    \"momentum\": 0.9,\n"
+            "    \"beta1\": 0.9,\n"
+            "    \"beta2\": 0.999,\n"
+            "    \"eps\": 1e-08,\n"
+            "    \"weight_decay\": 0.01,\n"
+            "    \"steps\": 42,\n"
+            "    \"state\": {\n"
+            "      \"exp_avg\": [\n"
+            "        0.0, 1.0,\n"
+            "        2.0, 3.0,\n"
+            "        4.0, 5.0,\n"
+            "        6.0, 7.0,\n"
+            "        8.0\n"
+            "      ],\n"
+            "      \"exp_avg_sq\": [\n"
+            "        0.5, 1.5,\n"
+            "        2.5, 3.5,\n"
+            "        4.5, 5.5,\n"
+            "        6.5, 7.5,\n"
+            "        8.5\n"
+            "      ]\n"
+            "    }\n"
+            "  }\n"
             "}\n");
 }
 
 // Catches a layout that puts a whole wide layer on one line (unreadable) or one number per line.
 TEST(ModelFile, WideLayersGetOneLinePerRow) {
-  const Parameters p = random_parameters(NetworkSpec{{1024, 8, 1}, false}, 9);
-  const std::string text = model_to_json(p);
-  // "{", 6 keys, "weights": [, 8 + 1 rows, "  ]", "}".
-  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 1 + 6 + 1 + 9 + 1 + 1);
-  expect_identical(p, model_from_json(text, "model.json").parameters);
+  const NetworkSpec spec{{1024, 8, 1}, false};
+  const Model m = random_model(spec, Loss::mse, OptimizerKind::momentum, StandardizeWhat::none, 9);
+  const std::string text = model_to_json(m);
+  // "{", 7 keys, "weights": [, 8 + 1 rows, "  ],", "optimizer": {, 7 keys, "state": {,
+  // "momentum_buffer": [, 8 + 1 rows, "      ]", "    }", "  }", "}".
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 1 + 7 + 1 + 9 + 1 + 1 + 7 + 1 + 1 + 9 + 1 + 1 + 1 + 1);
+  expect_identical(m, model_from_json(text, "model.json"));
 }
 
 // Catches NaN or infinity written as "nan"/"inf", which no JSON reader (this one included) accepts.
@@ -237,25 +509,59 @@ TEST(ModelFile, NonFiniteParametersAreNotWritten) {
   EXPECT_THROW(model_to_json(p), InputError);
 }
 
-// ---- Lenient reading -------------------------------------------------------------------------------
-
-// Catches a reader that rejects keys it does not know (DESIGN.md §4: they are ignored).
-TEST(ModelFile, UnknownKeysAreIgnored) {
-  const Parameters p = random_parameters(NetworkSpec{{2, 3, 1}, true}, 12);
-  json document = json::parse(model_to_json(p));
-  document["comment"] = "trained on Tuesday";
-  document["history"] = {{"epochs", 40}, {"loss", {0.5, 0.25}}};
-  document["optimizer"] = nullptr;
-  expect_identical(p, model_from_json(document.dump(2), "model.json").parameters);
+// The same for the rest of the model (a diverged Adam has an infinite exp_avg_sq before its parameters
+// turn non-finite), with the element named so that the user knows which part overflowed.
+TEST(ModelFile, NonFiniteStateOrStandardizationIsNotWritten) {
+  Model m = random_model(NetworkSpec{{2, 2}, false}, Loss::mse, OptimizerKind::adam, StandardizeWhat::both, 1);
+  m.optimizer_state.values.back() = std::numeric_limits<double>::infinity();
+  try {
+    model_to_json(m);
+    ADD_FAILURE() << "model_to_json wrote an infinite state";
+  } catch (const InputError& error) {
+    EXPECT_EQ(std::string(error.what()),
+              "the model has a non-finite number in optimizer.state.exp_avg_sq (inf), which a JSON model file "
+              "cannot hold");
+  }
+  m.optimizer_state.values.back() = 1.0;
+  m.standardization.target_scale[0] = std::nan("");
+  EXPECT_THROW(model_to_json(m), InputError);
 }
 
-// Catches a reader that requires the activation keys, which can only have one value each.
-TEST(ModelFile, ActivationsMayBeLeftOut) {
-  const Parameters p = random_parameters(NetworkSpec{{3, 2, 2}, false}, 13);
-  json document = json::parse(model_to_json(p));
+// Catches a writer that writes a state or a standardisation of the wrong size (a caller's bug) into a
+// file that would then fail to load.
+TEST(ModelFile, InconsistentModelsAreNotWritten) {
+  Model m = random_model(NetworkSpec{{2, 3, 1}, true}, Loss::mse, OptimizerKind::momentum, StandardizeWhat::both, 2);
+  m.optimizer_state.values.pop_back();
+  EXPECT_THROW(model_to_json(m), std::invalid_argument);
+  m = random_model(NetworkSpec{{2, 3, 1}, true}, Loss::mse, OptimizerKind::momentum, StandardizeWhat::both, 2);
+  m.standardization.input_scale.pop_back();
+  EXPECT_THROW(model_to_json(m), std::invalid_argument);
+  m.standardization.input_mean.pop_back();
+  EXPECT_THROW(model_to_json(m), std::invalid_argument);
+}
+
+// ---- Lenient reading -------------------------------------------------------------------------------
+
+// Catches a reader that rejects top-level keys it does not know (they are ignored, in both versions).
+TEST(ModelFile, UnknownKeysAreIgnored) {
+  const Model m =
+      random_model(NetworkSpec{{2, 3, 1}, true}, Loss::mse, OptimizerKind::nesterov, StandardizeWhat::targets, 12);
+  json document = json::parse(model_to_json(m));
+  document["comment"] = "trained on Tuesday";
+  document["history"] = {{"epochs", 40}, {"loss", {0.5, 0.25}}};
+  expect_identical(m, model_from_json(document.dump(2), "model.json"));
+  json version1 = version1_document(false);
+  version1["comment"] = nullptr;
+  EXPECT_NO_THROW(model_from_json(version1.dump(), "model.json"));
+}
+
+// Catches a version 1 reader that requires the activation keys, which can only have one value each there.
+TEST(ModelFile, Version1ActivationsMayBeLeftOut) {
+  json document = version1_document(false);
   document.erase("hidden_activation");
   document.erase("output_activation");
-  expect_identical(p, model_from_json(document.dump(), "model.json").parameters);
+  expect_identical(random_parameters(NetworkSpec{{2, 3, 3, 1}, false}, 7),
+                   model_from_json(document.dump(), "model.json").parameters);
 }
 
 // Catches integer literals (e.g. a hand-written 0 or 1) being refused where numbers are expected.
@@ -294,8 +600,8 @@ TEST(ModelFileErrors, OverflowingNumberIsRejectedWithItsPosition) {
   const size_t first_weight = text.find("[[") + 2;
   text.replace(first_weight, text.find(',', first_weight) - first_weight, "1e400");
   const std::string message = load_error(text);
-  // Line 9: "{", six keys, "weights": [, then the first row.
-  EXPECT_TRUE(std::regex_search(message, std::regex("^model\\.json:9:[0-9]+: .*1e400"))) << message;
+  // Line 10: "{", seven keys, "weights": [, then the first row.
+  EXPECT_TRUE(std::regex_search(message, std::regex("^model\\.json:10:[0-9]+: .*1e400"))) << message;
   EXPECT_NE(load_error(std::string("[") + "-1e400" + "]").find("-1e400"), std::string::npos);
 }
 
@@ -328,14 +634,15 @@ TEST(ModelFileErrors, WrongFormatString) {
   EXPECT_EQ(document_error(document), "model.json: format is missing, expected \"sigtrain-model\"");
 }
 
-// Catches a future format version being misread as version 1.
+// Catches a future format version being misread as version 1 or 2.
 TEST(ModelFileErrors, UnsupportedVersion) {
   json document = valid_document(false);
-  document["version"] = 2;
-  EXPECT_EQ(document_error(document),
-            "model.json: unsupported model version 2 (this sigtrain reads version 1)");
+  document["version"] = 3;
+  EXPECT_EQ(document_error(document), "model.json: unsupported model version 3 (this sigtrain reads versions 1 and 2)");
+  document["version"] = 0;
+  EXPECT_EQ(document_error(document), "model.json: unsupported model version 0 (this sigtrain reads versions 1 and 2)");
   document["version"] = "1";
-  EXPECT_EQ(document_error(document), "model.json: version is the string \"1\", expected 1");
+  EXPECT_EQ(document_error(document), "model.json: version is the string \"1\", expected 1 or 2");
 }
 
 // Catches a zero width reaching NetworkSpec (empty layers, division by zero in Glorot's bound).
@@ -366,12 +673,14 @@ TEST(ModelFileErrors, BiasMustBeTrueOrFalse) {
   EXPECT_EQ(document_error(document), "model.json: bias is missing");
 }
 
-// Catches another activation being accepted and then computed as a sigmoid.
-TEST(ModelFileErrors, OtherActivations) {
-  json document = valid_document(false);
+// Catches a version 1 file with another activation being accepted (version 1 has only the notes').
+TEST(ModelFileErrors, OtherActivationsInVersion1) {
+  json document = version1_document(false);
   document["hidden_activation"] = "relu";
-  EXPECT_EQ(document_error(document),
-            "model.json: hidden_activation is the string \"relu\", expected \"sigmoid\"");
+  EXPECT_EQ(document_error(document), "model.json: hidden_activation is the string \"relu\", expected \"sigmoid\"");
+  document["hidden_activation"] = "sigmoid";
+  document["output_activation"] = "sigmoid";
+  EXPECT_EQ(document_error(document), "model.json: output_activation is the string \"sigmoid\", expected \"linear\"");
 }
 
 // Catches a weight matrix with too few rows (units) being read past its end.
@@ -442,8 +751,153 @@ TEST(ModelFileErrors, StringWhereANumberBelongs) {
 TEST(ModelFileErrors, HugeWidthsFailOnShapeNotMemory) {
   json document = valid_document(false);
   document["layers"] = {65536, 65536, 65536, 65536};
-  EXPECT_EQ(document_error(document),
-            "model.json: weights[0] has 3 rows, expected 65536 (layer 1 has 65536 units)");
+  EXPECT_EQ(document_error(document), "model.json: weights[0] has 3 rows, expected 65536 (layer 1 has 65536 units)");
+}
+
+// ---- Errors: version 2's parts ---------------------------------------------------------------------
+
+// A valid version 2 document with every part present: 2-3-3-1 with bias (P = 25), relu hidden layers,
+// a sigmoid output, mse, adam with a kept state, both sides standardised.
+json valid_version2_document() {
+  NetworkSpec spec{{2, 3, 3, 1}, true, Activation::relu, Activation::sigmoid};
+  return json::parse(model_to_json(random_model(spec, Loss::mse, OptimizerKind::adam, StandardizeWhat::both, 31)));
+}
+
+// One way to break a valid version 2 file, and the one line it must give (after "model.json: ").
+struct BadVersion2File {
+  const char* name;
+  std::function<void(json&)> do_break;
+  std::string expected;
+};
+
+void PrintTo(const BadVersion2File& c, std::ostream* os) { *os << c.name; }
+
+class ModelFileVersion2Errors : public ::testing::TestWithParam<BadVersion2File> {};
+
+// Catches, row by row (the comment above each), a broken part of a version 2 file accepted (a wrong
+// model trained or predicted with) or reported without the element at fault.
+TEST_P(ModelFileVersion2Errors, GiveOneLineNamingTheElement) {
+  json document = valid_version2_document();
+  GetParam().do_break(document);
+  EXPECT_EQ(document_error(document), "model.json: " + GetParam().expected);
+}
+
+const BadVersion2File kBadVersion2Files[] = {
+    // A hidden activation the kernels do not have, or one only the output may use.
+    {"UnknownHiddenActivation", [](json& d) { d["hidden_activation"] = "swish"; },
+     "hidden_activation is the string \"swish\", expected one of sigmoid, tanh, relu"},
+    {"LinearHiddenActivation", [](json& d) { d["hidden_activation"] = "linear"; },
+     "hidden_activation is the string \"linear\", expected one of sigmoid, tanh, relu"},
+    {"OutputActivationNotAString", [](json& d) { d["output_activation"] = 1; },
+     "output_activation is 1, expected one of linear, sigmoid"},
+    {"TanhOutputActivation", [](json& d) { d["output_activation"] = "tanh"; },
+     "output_activation is the string \"tanh\", expected one of linear, sigmoid"},
+    // Version 2 always writes them: a missing one is a damaged file, not the notes' default.
+    {"MissingHiddenActivation", [](json& d) { d.erase("hidden_activation"); }, "hidden_activation is missing"},
+    {"MissingLoss", [](json& d) { d.erase("loss"); }, "loss is missing"},
+    {"UnknownLoss", [](json& d) { d["loss"] = "mae"; }, "loss is the string \"mae\", expected one of mse, bce"},
+    // check_head's rule: cross-entropy on a linear output is not defined.
+    {"BceWithLinearOutput",
+     [](json& d) {
+       d["loss"] = "bce";
+       d["output_activation"] = "linear";
+     },
+     "loss \"bce\" needs output_activation \"sigmoid\" (binary cross-entropy takes probabilities), and "
+     "output_activation is \"linear\""},
+    {"MissingOptimizer", [](json& d) { d.erase("optimizer"); }, "optimizer is missing"},
+    {"OptimizerNotAnObject", [](json& d) { d["optimizer"] = "adam"; },
+     "optimizer is the string \"adam\", expected an object"},
+    {"UnknownOptimizer", [](json& d) { d["optimizer"]["name"] = "rmsprop"; },
+     "optimizer.name is the string \"rmsprop\", expected one of sgd, momentum, nesterov, adam, adamw"},
+    {"MissingOptimizerName", [](json& d) { d["optimizer"].erase("name"); }, "optimizer.name is missing"},
+    // Every setting is written, so a missing one is not silently PyTorch's default.
+    {"MissingBeta1", [](json& d) { d["optimizer"].erase("beta1"); }, "optimizer.beta1 is missing"},
+    {"MomentumNotANumber", [](json& d) { d["optimizer"]["momentum"] = "0.9"; },
+     "optimizer.momentum is the string \"0.9\", expected a number"},
+    // check_optimizer_settings's ranges, each setting on its own.
+    {"MomentumOfOne", [](json& d) { d["optimizer"]["momentum"] = 1.0; },
+     "optimizer.momentum must be in [0, 1), got 1.000000"},
+    {"NegativeBeta1", [](json& d) { d["optimizer"]["beta1"] = -0.5; },
+     "optimizer.beta1 must be in [0, 1), got -0.500000"},
+    {"Beta2OfOne", [](json& d) { d["optimizer"]["beta2"] = 1; }, "optimizer.beta2 must be in [0, 1), got 1.000000"},
+    {"ZeroEps", [](json& d) { d["optimizer"]["eps"] = 0.0; }, "optimizer.eps must be a finite number above 0"},
+    {"NegativeWeightDecay", [](json& d) { d["optimizer"]["weight_decay"] = -1e-3; },
+     "optimizer.weight_decay must be a finite number, 0 or more"},
+    // The step count t enters β^t: it must be a whole number ≥ 0 that fits uint64.
+    {"MissingSteps", [](json& d) { d["optimizer"].erase("steps"); }, "optimizer.steps is missing"},
+    {"NegativeSteps", [](json& d) { d["optimizer"]["steps"] = -1; },
+     "optimizer.steps is -1, expected a whole number from 0 to 18446744073709551615"},
+    {"FractionalSteps", [](json& d) { d["optimizer"]["steps"] = 2.5; },
+     "optimizer.steps is 2.5, expected a whole number from 0 to 18446744073709551615"},
+    {"StepsBeyondUint64", [](json& d) { d["optimizer"]["steps"] = 1.8446744073709552e19; },
+     "optimizer.steps is 1.8446744073709552e+19, expected a whole number from 0 to 18446744073709551615"},
+    {"MissingState", [](json& d) { d["optimizer"].erase("state"); }, "optimizer.state is missing"},
+    {"StateNotAnObject", [](json& d) { d["optimizer"]["state"] = json::array(); },
+     "optimizer.state is an array, expected an object"},
+    // Half a state: adam cannot continue with its second moments at zero and its first ones kept.
+    {"MissingStateSlot", [](json& d) { d["optimizer"]["state"].erase("exp_avg_sq"); },
+     "optimizer.state.exp_avg_sq is missing (adam keeps exp_avg and exp_avg_sq)"},
+    {"UnknownStateSlot", [](json& d) { d["optimizer"]["state"]["step"] = 3; },
+     "optimizer.state has \"step\", which is not a state of adam (adam keeps exp_avg and exp_avg_sq)"},
+    // A state that belongs to another optimizer than the one named.
+    {"AdamStateForMomentum", [](json& d) { d["optimizer"]["name"] = "momentum"; },
+     "optimizer.state has \"exp_avg\", which is not a state of momentum (momentum keeps momentum_buffer)"},
+    {"AdamStateForSgd", [](json& d) { d["optimizer"]["name"] = "sgd"; },
+     "optimizer.state has \"exp_avg\", which is not a state of sgd (sgd keeps none)"},
+    {"ShortStateSlot", [](json& d) { d["optimizer"]["state"]["exp_avg"].erase(24); },
+     "optimizer.state.exp_avg has 24 numbers, expected 25 (the network has 25 parameters)"},
+    {"LongStateSlot", [](json& d) { d["optimizer"]["state"]["exp_avg_sq"].push_back(0.5); },
+     "optimizer.state.exp_avg_sq has 26 numbers, expected 25 (the network has 25 parameters)"},
+    {"StateSlotNotAnArray", [](json& d) { d["optimizer"]["state"]["exp_avg"] = 0.0; },
+     "optimizer.state.exp_avg is 0.0, expected an array of 25 numbers (the network has 25 parameters)"},
+    {"StateValueNotANumber", [](json& d) { d["optimizer"]["state"]["exp_avg_sq"][7] = nullptr; },
+     "optimizer.state.exp_avg_sq[7] is null, expected a number"},
+    {"StandardizationNotAnObject", [](json& d) { d["standardization"] = "both"; },
+     "standardization is the string \"both\", expected an object"},
+    {"StandardizationSideNotAnObject", [](json& d) { d["standardization"]["targets"] = json::array(); },
+     "standardization.targets is an array, expected an object"},
+    {"MissingScale", [](json& d) { d["standardization"]["inputs"].erase("scale"); },
+     "standardization.inputs.scale is missing"},
+    {"InputMeanOfTheWrongLength", [](json& d) { d["standardization"]["inputs"]["mean"].push_back(1.0); },
+     "standardization.inputs.mean has 3 numbers, expected 2 (the network has 2 inputs)"},
+    {"TargetScaleOfTheWrongLength", [](json& d) { d["standardization"]["targets"]["scale"] = json::array(); },
+     "standardization.targets.scale has 0 numbers, expected 1 (the network has 1 output)"},
+    {"MeanNotANumber", [](json& d) { d["standardization"]["targets"]["mean"][0] = "7"; },
+     "standardization.targets.mean[0] is the string \"7\", expected a number"},
+    // A scale divides: 0 gives infinities, a negative one flips the inputs.
+    {"ZeroScale", [](json& d) { d["standardization"]["inputs"]["scale"][1] = 0.0; },
+     "standardization.inputs.scale[1] is 0.0, expected a number above 0"},
+    {"NegativeScale", [](json& d) { d["standardization"]["targets"]["scale"][0] = -2.5; },
+     "standardization.targets.scale[0] is -2.5, expected a number above 0"},
+};
+
+INSTANTIATE_TEST_SUITE_P(BadFiles, ModelFileVersion2Errors, ::testing::ValuesIn(kBadVersion2Files),
+                         [](const ::testing::TestParamInfo<BadVersion2File>& info) { return info.param.name; });
+
+// Catches a state or standardisation that must be complete being refused when it is legitimately empty:
+// a fresh optimizer's "state": {}, and an empty "standardization" (nothing standardised).
+TEST(ModelFile, EmptyStateAndStandardizationObjectsAreAccepted) {
+  json document = valid_version2_document();
+  document["optimizer"]["state"] = json::object();
+  document["standardization"] = json::object();
+  const Model read = model_from_json(document.dump(), "model.json");
+  EXPECT_TRUE(read.optimizer_state.values.empty());
+  EXPECT_TRUE(read.standardization.none());
+  EXPECT_EQ(read.setup.optimizer.kind, OptimizerKind::adam);
+}
+
+// Catches an overflowing number in the state (JSON has no infinity) read as infinity instead of refused
+// with its position.
+TEST(ModelFileErrors, OverflowingStateNumberIsRejectedWithItsPosition) {
+  std::string text = model_to_json(
+      random_model(NetworkSpec{{2, 1}, false}, Loss::mse, OptimizerKind::momentum, StandardizeWhat::none, 3));
+  const size_t slot = text.find("\"momentum_buffer\": [\n") + std::strlen("\"momentum_buffer\": [\n");
+  const size_t first = text.find_first_not_of(' ', slot);
+  text.replace(first, text.find(',', first) - first, "-1e999");
+  const long line = 1 + std::count(text.begin(), text.begin() + long(first), '\n');
+  const std::string message = load_error(text);
+  EXPECT_TRUE(std::regex_search(message, std::regex("^model\\.json:" + std::to_string(line) + ":[0-9]+: .*1e999")))
+      << message;
 }
 
 // ---- Files -----------------------------------------------------------------------------------------
