@@ -1,11 +1,16 @@
 // The fp32 cpu backend against the fp64 reference (DESIGN.md §5): forward, loss and gradients within
-// 1e-5 relative for one step, parameters within 1e-4 after 100 SGD steps, on random data and networks.
+// 1e-5 relative for one step, parameters (and optimizer state) within 1e-4 after 100 steps, on random
+// data and networks, for every policy (activation, head, optimizer) on each of the backend's paths:
+// chunked, per sample (batch 1), layered with and without BLAS, and every kernel variant.
 #include <gtest/gtest.h>
 
 #include <cfloat>
 #include <cmath>
+#include <initializer_list>
 #include <limits>
 #include <random>
+#include <string>
+#include <vector>
 
 #include "backend_test_util.h"
 #include "backends/cpu/cpu_backend.h"
@@ -13,6 +18,7 @@
 #include "backends/cpu/cpu_kernels.h"
 #include "backends/reference/reference_backend.h"
 #include "train/trainer.h"
+#include "util/rng.h"
 
 namespace sigtrain {
 namespace {
@@ -25,14 +31,15 @@ using Case = testing::BackendCase;
 class CpuVsReference : public ::testing::TestWithParam<Case> {};
 
 // Catches a wrong formula or indexing in the cpu backend: the forward pass (unit-major layout, bias,
-// linear output), the batched loss, and any layer's gradient (Δ·Aᵀ, Wᵀ·Δ, σ', 2/B, the bias row sums).
+// the logits of the output layer), the batched loss of the head, and any layer's gradient (Δ·Aᵀ, Wᵀ·Δ,
+// the activation's f', the head's dℓ/dz / B, the bias row sums).
 TEST_P(CpuVsReference, OneStepForwardLossAndGradients) {
   CpuBackend cpu(testing::case_spec(GetParam()), testing::case_setup(GetParam()), 1);
   testing::expect_agreement(testing::one_step_agreement(cpu, GetParam(), 11), 1e-5, false);
 }
 
 // Catches drift or a wrong update (lr, sign, a missed layer, a partial batch not averaged over its own
-// size) over 100 steps of shuffled SGD.
+// size, the optimizer's formula, its state or its step count t) over 100 shuffled steps.
 TEST_P(CpuVsReference, HundredStepsOfSgdAgree) {
   CpuBackend cpu(testing::case_spec(GetParam()), testing::case_setup(GetParam()), 1);
   testing::expect_agreement(testing::hundred_steps_agreement(cpu, GetParam(), 31), 1e-4, true);
@@ -45,6 +52,34 @@ INSTANTIATE_TEST_SUITE_P(Networks, CpuVsReference,
                                            Case{{1, 1}, true, 9}, Case{{20, 300, 1}, true, 64},
                                            // batch 1 goes sample by sample (run_per_sample), small and layered
                                            Case{{5, 17, 4}, true, 1}, Case{{20, 300, 300, 2}, false, 1}),
+                         testing::backend_case_name);
+
+// The cases of `networks` with every policy (testing::policy_cases), those `keep` accepts.
+template <class Keep>
+std::vector<Case> policy_cases_of(const std::vector<Case>& networks, Keep keep) {
+  std::vector<Case> cases;
+  for (const Case& network : networks)
+    for (const Case& c : testing::policy_cases(network))
+      if (keep(c)) cases.push_back(c);
+  return cases;
+}
+bool any_case(const Case&) { return true; }
+// The cases whose optimizer keeps state (momentum, nesterov, adam, adamw): between them every hidden
+// activation and head, for the slow layered network.
+bool stateful_optimizer(const Case& c) { return c.optimizer != OptimizerKind::sgd; }
+
+// Every policy on the chunked way (2-3-3-1 with padding in the last vector; 3-17-4 with bias, a full chunk
+// of 256) and sample by sample (batch 1); the policies with an optimizer state on the layered way (over
+// 65536 parameters, products through BLAS where it is installed). Sample by sample on the notes' small
+// network: tanh with momentum at batch 1 is chaotic on wider ones (5-17-4 with bias: two fp64 runs from
+// parameters 1e-7 apart end 3e-2 apart after these 100 steps), so no fp32 backend could agree there.
+INSTANTIATE_TEST_SUITE_P(Policies, CpuVsReference,
+                         ::testing::ValuesIn(policy_cases_of(
+                             {Case{{2, 3, 3, 1}, false, 31}, Case{{3, 17, 4}, true, 256}, Case{{2, 3, 3, 1}, false, 1}},
+                             any_case)),
+                         testing::backend_case_name);
+INSTANTIATE_TEST_SUITE_P(LayeredPolicies, CpuVsReference,
+                         ::testing::ValuesIn(policy_cases_of({Case{{4, 300, 300, 2}, true, 40}}, stateful_optimizer)),
                          testing::backend_case_name);
 
 // Catches hidden state or uninitialised memory: the same run twice gives the same bits.
@@ -98,6 +133,19 @@ std::string variant_names() {
 
 double sigmoid_fp64(float x) { return 1.0 / (1.0 + std::exp(-double(x))); }
 
+// f(x) by the variant's vector activation, for every x.
+std::vector<float> activate(const CpuKernels& k, Activation f, const std::vector<float>& x) {
+  std::vector<float> y(x.size());
+  k.activation(f, x.data(), y.data(), x.size());
+  return y;
+}
+
+// |y − exact| in units of the last place of `exact` in fp32 (subnormal results: of the smallest float).
+double ulps(float y, double exact) {
+  const double ulp = std::max(std::ldexp(1.0, std::ilogb(exact) - 23), std::ldexp(1.0, -149));  // ilogb(0): INT_MIN
+  return std::abs(double(y) - exact) / ulp;
+}
+
 // Inputs for σ: random ones where it curves and where it saturates, and the edges of the clamp, of the
 // float range and of fp32's σ (σ rounds to 1 above about 16.6).
 std::vector<float> sigmoid_inputs() {
@@ -124,14 +172,12 @@ TEST(CpuKernels, SigmoidMatchesFp64OnRandomAndExtremeInputs) {
   const std::vector<float> x = sigmoid_inputs();
   const double floor_value = sigmoid_fp64(-87.0f) * (1 + 1e-6);
   for (const CpuKernels* k : supported_cpu_kernels()) {
-    std::vector<float> y(x.size());
-    k->sigmoid(x.data(), y.data(), x.size());
+    const std::vector<float> y = activate(*k, Activation::sigmoid, x);
     double worst_ulps = 0.0;
     for (size_t i = 0; i < x.size(); ++i) {
       const double exact = sigmoid_fp64(x[i]);
       if (x[i] >= -87.0f) {
-        const double ulp = std::ldexp(1.0, std::ilogb(exact) - 23);
-        worst_ulps = std::max(worst_ulps, std::abs(double(y[i]) - exact) / ulp);
+        worst_ulps = std::max(worst_ulps, ulps(y[i], exact));
       } else {
         EXPECT_TRUE(y[i] >= 0.0f && double(y[i]) <= floor_value) << k->name << " σ(" << x[i] << ") = " << y[i];
       }
@@ -141,30 +187,70 @@ TEST(CpuKernels, SigmoidMatchesFp64OnRandomAndExtremeInputs) {
   }
 }
 
-// Catches a σ that reads or writes past the end, or computes a lane differently from its neighbours: every
-// length from 0 to 40 gives the same values as the whole array.
-TEST(CpuKernels, SigmoidOfAnyLengthMatchesTheWholeArray) {
+// Catches an inaccurate vector tanh in any variant: the polynomial near 0 (where 2σ(2x) − 1 would be off by
+// an ulp of 1, millions of ulps of a small tanh), the branch at |x| = 0.625, 1 − 2σ(−2|x|) beyond it, the
+// sign, and saturation: within 2 ulp of fp64 tanh everywhere (1.4 measured), exactly ±1 far out, ±0 at ±0.
+TEST(CpuKernels, TanhMatchesFp64OnRandomAndExtremeInputs) {
+  std::vector<float> x = sigmoid_inputs();
+  std::mt19937 rng(8);
+  std::uniform_real_distribution<float> small(-1.0f, 1.0f);
+  for (int k = 0; k < 50000; ++k) x.push_back(small(rng));  // around the branch point and 0
+  for (float v : {0.625f, std::nextafter(0.625f, 0.0f), 0.3f, 43.0f, 44.0f, 1e-5f})
+    for (float sign : {1.0f, -1.0f}) x.push_back(sign * v);
+  for (const CpuKernels* k : supported_cpu_kernels()) {
+    const std::vector<float> y = activate(*k, Activation::tanh, x);
+    double worst_ulps = 0.0;
+    for (size_t i = 0; i < x.size(); ++i) worst_ulps = std::max(worst_ulps, ulps(y[i], std::tanh(double(x[i]))));
+    EXPECT_LE(worst_ulps, 2.0) << k->name;
+    const float inf = std::numeric_limits<float>::infinity();
+    const std::vector<float> edges = {inf, -inf, 0.0f, -0.0f, 1e30f, -1e30f};
+    const std::vector<float> t = activate(*k, Activation::tanh, edges);
+    EXPECT_EQ(t[0], 1.0f) << k->name;
+    EXPECT_EQ(t[1], -1.0f) << k->name;
+    EXPECT_TRUE(t[2] == 0.0f && !std::signbit(t[2])) << k->name;
+    EXPECT_TRUE(t[3] == 0.0f && std::signbit(t[3])) << k->name;
+    EXPECT_EQ(t[4], 1.0f) << k->name;
+    EXPECT_EQ(t[5], -1.0f) << k->name;
+  }
+}
+
+// Catches a vector relu that differs from activation.h's x < 0 ? 0 : x on any input (a min for a max, a
+// compare with the wrong operand order): exactly equal, −0 included.
+TEST(CpuKernels, ReluIsExactlyTheScalarRelu) {
   const std::vector<float> x = sigmoid_inputs();
   for (const CpuKernels* k : supported_cpu_kernels()) {
-    std::vector<float> whole(x.size());
-    k->sigmoid(x.data(), whole.data(), x.size());
-    for (size_t n = 0; n <= 40; ++n) {
-      std::vector<float> part(n + 1, -7.0f);
-      k->sigmoid(x.data() + 3, part.data(), n);
-      for (size_t i = 0; i < n; ++i) EXPECT_EQ(part[i], whole[i + 3]) << k->name << " n=" << n << " i=" << i;
-      EXPECT_EQ(part[n], -7.0f) << k->name << ": wrote past n=" << n;
+    const std::vector<float> y = activate(*k, Activation::relu, x);
+    for (size_t i = 0; i < x.size(); ++i) {
+      const float exact = relu_of(x[i]);
+      EXPECT_TRUE(y[i] == exact && std::signbit(y[i]) == std::signbit(exact)) << k->name << " relu(" << x[i] << ")";
     }
   }
 }
 
-// Catches a clamp that turns NaN into a number: a diverged network must report a NaN, which stops training.
-TEST(CpuKernels, SigmoidOfNanIsNan) {
+// Catches an activation that reads or writes past the end, or computes a lane differently from its
+// neighbours: every length from 0 to 40 gives the same values as the whole array.
+TEST(CpuKernels, ActivationsOfAnyLengthMatchTheWholeArray) {
+  const std::vector<float> x = sigmoid_inputs();
+  for (const CpuKernels* k : supported_cpu_kernels())
+    for (Activation f : {Activation::sigmoid, Activation::tanh, Activation::relu}) {
+      const std::vector<float> whole = activate(*k, f, x);
+      for (size_t n = 0; n <= 40; ++n) {
+        std::vector<float> part(n + 1, -7.0f);
+        k->activation(f, x.data() + 3, part.data(), n);
+        for (size_t i = 0; i < n; ++i)
+          EXPECT_EQ(part[i], whole[i + 3]) << k->name << " " << name_of(f) << " n=" << n << " i=" << i;
+        EXPECT_EQ(part[n], -7.0f) << k->name << " " << name_of(f) << ": wrote past n=" << n;
+      }
+    }
+}
+
+// Catches a clamp or max that turns NaN into a number (σ's clamp, tanh's branch, a relu as max(x, 0) on
+// the wrong operand order): a diverged network must report a NaN, which stops training.
+TEST(CpuKernels, ActivationOfNanIsNan) {
   const std::vector<float> x(19, std::numeric_limits<float>::quiet_NaN());
-  for (const CpuKernels* k : supported_cpu_kernels()) {
-    std::vector<float> y(x.size());
-    k->sigmoid(x.data(), y.data(), x.size());
-    for (float v : y) EXPECT_TRUE(std::isnan(v)) << k->name;
-  }
+  for (const CpuKernels* k : supported_cpu_kernels())
+    for (Activation f : {Activation::sigmoid, Activation::tanh, Activation::relu})
+      for (float v : activate(*k, f, x)) EXPECT_TRUE(std::isnan(v)) << k->name << " " << name_of(f);
 }
 
 // Catches a variant (AVX-512, AVX2, generic) whose products, epilogues, padding or sums go wrong, on the
@@ -186,15 +272,45 @@ TEST(CpuKernels, EveryVariantAgreesWithTheReference) {
       }
 }
 
-// Catches padding columns leaking into a sum or a loss: batches around every vector width (4, 8, 16)
-// and around the chunk size (256) agree with the reference, in every variant.
-TEST(CpuKernels, BatchesOfAnySizeAgreeWithTheReference) {
-  const NetworkSpec spec{{3, 5, 2}, true};
-  for (const CpuKernels* k : supported_cpu_kernels())
-    for (size_t batch : {1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 255, 256, 257, 511, 513}) {
-      CpuBackend cpu(spec, TrainingSetup{}, 1, *k, false);
-      EXPECT_LE(worst_difference_from_reference(cpu, spec, batch, batch), 1e-5) << k->name << " B=" << batch;
+// Catches a kernel variant that mishandles a policy: the vector tanh, relu and their f' in the products'
+// epilogues (forward, backward) and in the elementwise halves after BLAS (bias_activation,
+// times_activation_grad), each head's value and Δ (bce's scalar terms), and the optimizers: every policy
+// for one step and 100 steps on the chunked way, and for one step on the layered way with and without BLAS.
+TEST(CpuKernels, EveryVariantAgreesWithTheReferenceOnEveryPolicy) {
+  for (const CpuKernels* k : supported_cpu_kernels()) {
+    for (const Case& c : testing::policy_cases({{2, 3, 3, 1}, false, 31})) {
+      CpuBackend one(testing::case_spec(c), testing::case_setup(c), 1, *k, false);
+      EXPECT_LE(testing::one_step_agreement(one, c, 80).worst(), 1e-5)
+          << k->name << " " << testing::backend_case_text(c);
+      CpuBackend hundred(testing::case_spec(c), testing::case_setup(c), 1, *k, false);
+      EXPECT_LE(testing::hundred_steps_agreement(hundred, c, 81).worst(), 1e-4)
+          << k->name << " " << testing::backend_case_text(c);
     }
+    for (const Case& c : testing::policy_cases({{4, 300, 300, 2}, true, 40}))
+      for (bool blas : {false, true}) {
+        CpuBackend cpu(testing::case_spec(c), testing::case_setup(c), 2, *k, blas);
+        EXPECT_TRUE(cpu.layered());
+        EXPECT_LE(testing::one_step_agreement(cpu, c, 82).worst(), 1e-5)
+            << k->name << " " << testing::backend_case_text(c) << (cpu.uses_blas() ? " with BLAS" : "");
+      }
+  }
+}
+
+// Catches padding columns leaking into a sum or a loss: batches around every vector width (4, 8, 16)
+// and around the chunk size (256) agree with the reference, in every variant; also with bce on a relu
+// network, whose loss term and Δ at the padding's logits (ℓ(0, 0) = log 2, σ(0) − 0 = ½) are not 0.
+TEST(CpuKernels, BatchesOfAnySizeAgreeWithTheReference) {
+  const Case notes{{3, 5, 2}, true, 0};
+  const Case bce = testing::with_policies(notes, Activation::relu, Activation::sigmoid, Loss::bce, OptimizerKind::sgd);
+  for (const CpuKernels* k : supported_cpu_kernels())
+    for (const Case& policies : {notes, bce})
+      for (size_t batch : {1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 255, 256, 257, 511, 513}) {
+        Case c = policies;
+        c.batch = batch;
+        CpuBackend cpu(testing::case_spec(c), testing::case_setup(c), 1, *k, false);
+        EXPECT_LE(testing::one_step_agreement(cpu, c, batch).worst(), 1e-5)
+            << k->name << " " << testing::backend_case_text(c);
+      }
 }
 
 // ---- Wide networks: layer by layer, BLAS ---------------------------------------------------------------
@@ -223,56 +339,108 @@ TEST(CpuBackend, LayeredGrowingBatchesReuseNothingStale) {
 
 // ---- Threads -----------------------------------------------------------------------------------------------
 
-TrainResult train_with_threads(const NetworkSpec& spec, size_t batch, int threads, bool blas) {
-  const Dataset d = random_dataset(spec, 3 * batch + batch / 3, 61);  // three full batches and a partial one
+TrainResult train_with_threads(const Case& c, int threads, bool blas) {
+  const NetworkSpec spec = testing::case_spec(c);
+  const Dataset d = testing::random_dataset(spec, c.loss, 3 * c.batch + c.batch / 3, 61);  // 3 full batches, 1 partial
   TrainConfig config;
   config.epochs = 2;
-  config.batch = batch;
+  config.batch = c.batch;
   config.lr = 0.05;
   TrainObserver quiet;
-  CpuBackend cpu(spec, TrainingSetup{}, threads, cpu_kernels(), blas);
+  CpuBackend cpu(spec, testing::case_setup(c), threads, cpu_kernels(), blas);
   return train(cpu, random_parameters(spec, 62), d, Dataset{}, config, quiet);
 }
 
 // Catches results that depend on the number of threads (chunk partials added in another order, a tile cut
-// by the thread count, a race on a shared buffer): 1, 2 and 3 threads train to exactly the same bits, on
-// the chunked way and the layered way, with and without BLAS.
+// by the thread count, a race on a shared buffer, an update block that reads another's optimizer state):
+// 1, 2 and 3 threads train to exactly the same bits, on the chunked way and the layered way, with and
+// without BLAS, with the notes' policies and with others.
 TEST(CpuBackend, AnyThreadCountGivesIdenticalBits) {
   struct Setting {
-    NetworkSpec spec;
-    size_t batch;
+    Case c;
     bool blas;
   };
-  const std::vector<Setting> settings = {{{{2, 3, 3, 1}, false}, 4096, false},
-                                         {{{2, 64, 64, 1}, true}, 1000, false},
-                                         {{{16, 300, 300, 4}, true}, 1000, false},
-                                         {{{16, 300, 300, 4}, true}, 1000, true}};
+  using A = Activation;
+  const std::vector<Setting> settings = {
+      {{{2, 3, 3, 1}, false, 4096}, false},
+      {{{2, 64, 64, 1}, true, 1000}, false},
+      {{{16, 300, 300, 4}, true, 1000}, false},
+      {{{16, 300, 300, 4}, true, 1000}, true},
+      {testing::with_policies({{2, 3, 3, 1}, false, 4096}, A::tanh, A::sigmoid, Loss::bce, OptimizerKind::adam), false},
+      {testing::with_policies({{16, 300, 300, 4}, true, 1000}, A::relu, A::sigmoid, Loss::mse, OptimizerKind::nesterov),
+       true}};
   for (const Setting& s : settings) {
-    const TrainResult one = train_with_threads(s.spec, s.batch, 1, s.blas);
-    ASSERT_EQ(one.outcome, TrainOutcome::completed);
+    const std::string name = testing::backend_case_text(s.c) + (s.blas ? ", BLAS" : "");
+    const TrainResult one = train_with_threads(s.c, 1, s.blas);
+    ASSERT_EQ(one.outcome, TrainOutcome::completed) << name;
     for (int threads : {2, 3}) {
-      const TrainResult many = train_with_threads(s.spec, s.batch, threads, s.blas);
-      EXPECT_EQ(many.parameters.values, one.parameters.values)
-          << s.spec.to_string() << ", " << threads << " threads" << (s.blas ? ", BLAS" : "");
+      const TrainResult many = train_with_threads(s.c, threads, s.blas);
+      EXPECT_EQ(many.parameters.values, one.parameters.values) << name << ", " << threads << " threads";
+      EXPECT_EQ(many.optimizer_state.values, one.optimizer_state.values) << name << ", " << threads << " threads";
       for (size_t e = 0; e < one.epochs.size(); ++e) EXPECT_EQ(many.epochs[e].train_loss, one.epochs[e].train_loss);
     }
   }
 }
 
-// Catches a NaN weight that the kernels turn into a finite loss (σ's clamp, a max or min that drops NaN):
-// the trainer relies on a NaN loss to stop a diverged run.
-TEST(CpuBackend, NanParameterGivesNanLoss) {
-  for (const NetworkSpec& spec : {NetworkSpec{{2, 3, 3, 1}, false}, NetworkSpec{{16, 300, 300, 4}, true}})
-    for (const CpuKernels* k : supported_cpu_kernels()) {
-      Parameters p = random_parameters(spec, 71);
-      p.W(1, 0, 0) = std::numeric_limits<double>::quiet_NaN();
-      const Dataset d = random_dataset(spec, 40, 72);
-      CpuBackend cpu(spec, TrainingSetup{}, 1, *k, true);
-      cpu.set_parameters(p);
-      Parameters grad;
-      EXPECT_TRUE(std::isnan(cpu.loss_and_gradients({d.x.data(), d.y.data(), d.size}, grad)))
-          << k->name << " " << spec.to_string();
+// Catches an optimizer state that is not taken as given (set_optimizer_state ignoring the values or the
+// step count t, which sets adam's bias corrections, or reading them in another layout than slot-major):
+// one adam step from a given state, on the chunked and the layered way, against the reference from the
+// same state; and the state read back is the reference's.
+TEST(CpuBackend, ResumesFromAGivenOptimizerState) {
+  for (const Case& network : {Case{{3, 5, 2}, true, 20}, Case{{4, 300, 300, 2}, true, 40}}) {
+    const Case c =
+        testing::with_policies(network, Activation::tanh, Activation::linear, Loss::mse, OptimizerKind::adam);
+    const NetworkSpec spec = testing::case_spec(c);
+    const size_t P = spec.parameter_count();
+    OptimizerState state;
+    state.steps = 7;
+    Rng rng(90);
+    for (size_t k = 0; k < P; ++k) state.values.push_back(rng.uniform(-0.1, 0.1));  // m
+    for (size_t k = 0; k < P; ++k) state.values.push_back(rng.uniform(0.0, 0.01));  // v ≥ 0
+    const Parameters p = random_parameters(spec, 91);
+    const Dataset d = testing::random_dataset(spec, c.loss, c.batch, 92);
+    CpuBackend cpu(spec, testing::case_setup(c), 1);
+    ReferenceBackend reference(spec, testing::case_setup(c));
+    for (Backend* b : std::initializer_list<Backend*>{&cpu, &reference}) {
+      b->set_parameters(p);
+      b->set_optimizer_state(state);
+      b->set_training_data(d);
+      b->begin_epoch(EpochOrder{false, 0});
+      b->train_step(0, c.batch, 0.01);
     }
+    const std::string name = testing::backend_case_text(c);
+    for (int l = 1; l <= spec.num_layers(); ++l)
+      EXPECT_LE(layer_relative_difference(cpu.parameters(), reference.parameters(), l), 1e-5) << name << " layer " << l;
+    const OptimizerState fast = cpu.optimizer_state(), exact = reference.optimizer_state();
+    EXPECT_EQ(fast.steps, 8u) << name;
+    ASSERT_EQ(fast.values.size(), exact.values.size()) << name;
+    EXPECT_LE(relative_difference(fast.values.data(), exact.values.data(), P), 1e-5) << name << " m";
+    EXPECT_LE(relative_difference(fast.values.data() + P, exact.values.data() + P, P), 1e-5) << name << " v";
+  }
+}
+
+// Catches a NaN weight that the kernels turn into a finite loss (σ's clamp, tanh's branch, a relu or max
+// that drops NaN, a head's loss term): the trainer relies on a NaN loss to stop a diverged run. Each hidden
+// activation and head, on the chunked and the layered way (with BLAS where installed).
+TEST(CpuBackend, NanParameterGivesNanLoss) {
+  using A = Activation;
+  const std::vector<Case> policies = {
+      Case{{}, false, 0}, testing::with_policies({{}, false, 0}, A::tanh, A::sigmoid, Loss::mse, OptimizerKind::sgd),
+      testing::with_policies({{}, false, 0}, A::relu, A::sigmoid, Loss::bce, OptimizerKind::sgd)};
+  for (const Case& network : {Case{{2, 3, 3, 1}, false, 40}, Case{{16, 300, 300, 4}, true, 40}})
+    for (const Case& policy : policies)
+      for (const CpuKernels* k : supported_cpu_kernels()) {
+        const Case c = testing::with_policies(network, policy.hidden, policy.output, policy.loss, policy.optimizer);
+        const NetworkSpec spec = testing::case_spec(c);
+        Parameters p = random_parameters(spec, 71);
+        p.W(1, 0, 0) = std::numeric_limits<double>::quiet_NaN();
+        const Dataset d = testing::random_dataset(spec, c.loss, c.batch, 72);
+        CpuBackend cpu(spec, testing::case_setup(c), 1, *k, true);
+        cpu.set_parameters(p);
+        Parameters grad;
+        EXPECT_TRUE(std::isnan(cpu.loss_and_gradients({d.x.data(), d.y.data(), d.size}, grad)))
+            << k->name << " " << testing::backend_case_text(c);
+      }
 }
 
 // Catches the dispatch choosing a variant this processor lacks, or none: the backend's variant is among

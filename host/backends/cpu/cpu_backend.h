@@ -73,7 +73,7 @@ class CpuBackend : public HostBackend {
 
  private:
   // Samples of one call: sample b is row rows[b] (row b when rows is null); its inputs start at
-  // x + row·x_stride and its targets at y + row·y_stride (y null in predict, where Ŷ goes to yhat,
+  // x + row·x_stride and its targets at y + row·y_stride (y null in predict, where Z_L goes to yhat,
   // nL × count column-major doubles, instead).
   struct Samples {
     const float* x = nullptr;
@@ -84,7 +84,7 @@ class CpuBackend : public HostBackend {
     size_t rows_known = 0;  // rows past the batch, up to here, are the next step's: prefetched only
     double* yhat = nullptr;
   };
-  // Buffers for `ld` sample columns: A_l (n_l × ld, A_[L] is Ŷ), Y (nL × ld), Δ_l and Δ_{l-1} (max width × ld).
+  // Buffers for `ld` sample columns: A_l (n_l × ld, A_[L] is Z_L), Y (nL × ld), Δ_l and Δ_{l-1} (max width × ld).
   struct Workspace {
     size_t ld = 0;
     std::vector<FloatBuffer> A;
@@ -97,6 +97,7 @@ class CpuBackend : public HostBackend {
   // and the gradient into grads_ (§1, averaged over count).
   double run(const Samples& s, size_t count);
   double run_chunked(const Samples& s, size_t count);
+  template <class Act, class Head>
   double run_per_sample(const Samples& s, size_t count);
   double run_layered(const Samples& s, size_t count);
 
@@ -111,6 +112,8 @@ class CpuBackend : public HostBackend {
   // meanwhile the rows of the chunk starting at sample `next` are prefetched.
   float chunk(Workspace& w, const Samples& s, size_t first, size_t cols, size_t batch, size_t next, float* grad) const;
 
+  // One optimizer step at learning rate lr on grads_, over `threads` threads.
+  void update(double lr, int threads);
   // Threads worth starting for `count` samples (1 for small batches: starting them costs more).
   int threads_for(size_t count) const;
   // Whether a product with a block of W_l's rows × inputs, over `samples` samples, goes to BLAS.
@@ -123,7 +126,8 @@ class CpuBackend : public HostBackend {
   bool layered_;
   size_t capacity_ = 0;                // the largest batch the buffers hold
   std::vector<float> params_, grads_;  // flat layout of network.h
-  std::vector<float> optimizer_values_;  // the optimizer's state (model.h's OptimizerState layout)
+  // The optimizer's state (model.h's OptimizerState in fp32: slot-major, kSlots × P) and its step count t.
+  std::vector<float> optimizer_values_;
   uint64_t optimizer_steps_ = 0;
   std::vector<float> zeros_;           // what load() puts in the padding columns
   std::vector<uint32_t> rows_;         // the step's rows of the training set, and the next step's

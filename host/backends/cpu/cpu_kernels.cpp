@@ -4,6 +4,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "math/loss.h"
+
 namespace sigtrain {
 
 // Each is null where the build has no such variant (not x86).
@@ -36,6 +38,10 @@ const CpuKernels& cpu_kernels() {
     return variants.front();
   }();
   return *chosen;
+}
+
+void binary_cross_entropy_terms(const float* z, const float* y, float* terms, int n) {
+  for (int k = 0; k < n; ++k) terms[k] = BinaryCrossEntropy::value(z[k], y[k]);
 }
 
 }  // namespace sigtrain

@@ -11,39 +11,54 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 namespace sigtrain {
+
+// activation.h's and loss.h's enums, declared without their headers: the variants include those only
+// after their target pragma (cpu_kernels_impl.h), so that the policies' templates compile for them.
+enum class Activation : uint8_t;
+enum class Loss : uint8_t;
 
 // Sample columns are processed in whole vectors of the widest instruction set: buffers are padded to it.
 constexpr size_t kPadColumns = 16;
 inline size_t padded_columns(size_t cols) { return (cols + kPadColumns - 1) / kPadColumns * kPadColumns; }
 
+// Each kernel takes its policies (activation.h, loss.h) as enums and chooses the instantiation once
+// per call, never per element. The output layer passes Activation::linear: it keeps its logits Z_L.
 struct CpuKernels {
   const char* name;  // "avx512", "avx2", "generic"
   int lanes;         // floats per vector
 
-  // Z = W A_in + b (§1 forward), then A = σ(Z) when `hidden` (the output layer stays linear):
-  // out[i][c] for i < n_out; W is n_out × n_in row-major; b may be null.
+  // A = f(W A_in + b) (§1 forward) for the activation f: out[i][c] for i < n_out; W is n_out × n_in
+  // row-major; b may be null.
   void (*forward)(const float* W, const float* b, int n_out, int n_in, const float* A_in, size_t ld_in, float* out,
-                  size_t ld_out, size_t cols, bool hidden);
-  // Δ_in = (Wᵀ Δ) ⊙ A_in ⊙ (1 − A_in) (§1 backward, one layer down): d_in[j][c] for j < n_in.
+                  size_t ld_out, size_t cols, Activation f);
+  // Δ_in = (Wᵀ Δ) ⊙ f'(A_in) (§1 backward, one layer down; f' from the outputs A_in = f(Z_in), as
+  // activation.h's grad_from_output): d_in[j][c] for j < n_in.
   void (*backward)(const float* W, int n_out, int n_in, const float* D, size_t ld_d, const float* A_in, size_t ld_a,
-                   float* d_in, size_t ld_din, size_t cols);
+                   float* d_in, size_t ld_din, size_t cols, Activation f);
   // dW = Δ A_inᵀ and db = Δ 1 (§1, sums over the samples): dW[i][j] = Σ_c D[i][c] A_in[j][c] for
   // i < rows, j < n_in (row stride ld_w); db[i] = Σ_c D[i][c] when db is not null. Overwrites.
   void (*gradient)(const float* D, size_t ld_d, int rows, const float* A_in, size_t ld_a, int n_in, size_t cols,
                    float* dW, size_t ld_w, float* db);
-  // Δ_L = (2/B)(Ŷ − Y) for the first `cols` columns and 0 in the padding; returns Σ (Ŷ − Y)² over them.
-  float (*output_delta)(const float* Yhat, size_t ld_yhat, const float* Y, size_t ld_y, int n_out, size_t cols,
-                        float inv_B, float* D, size_t ld_d);
-  // The elementwise halves of forward and backward, after a BLAS product: Z ← σ(Z + b) (or Z + b for
-  // the output layer) and D ← D ⊙ A ⊙ (1 − A), on rows × cols.
-  void (*bias_activation)(float* Z, size_t ld_z, const float* b, int rows, size_t cols, bool hidden);
-  void (*times_sigmoid_grad)(float* D, size_t ld_d, const float* A, size_t ld_a, int rows, size_t cols);
-  // y[k] = σ(x[k]) for k < n (any n), the vector σ every kernel above uses; for the tests.
-  void (*sigmoid)(const float* x, float* y, size_t n);
+  // The head H of (loss, output) on the logits Z (loss.h): Δ_L = (1/B) H::delta(Z, Y) for the first
+  // `cols` columns and 0 in the padding; returns Σ H::value(Z, Y) over them.
+  float (*output_delta)(const float* Z, size_t ld_z, const float* Y, size_t ld_y, int n_out, size_t cols, float inv_B,
+                        float* D, size_t ld_d, Loss loss, Activation output);
+  // The elementwise halves of forward and backward, after a BLAS product: Z ← f(Z + b) and
+  // D ← D ⊙ f'(A), on rows × cols.
+  void (*bias_activation)(float* Z, size_t ld_z, const float* b, int rows, size_t cols, Activation f);
+  void (*times_activation_grad)(float* D, size_t ld_d, const float* A, size_t ld_a, int rows, size_t cols,
+                                Activation f);
+  // y[k] = f(x[k]) for k < n (any n), the vector activation every kernel above uses; for the tests.
+  void (*activation)(Activation f, const float* x, float* y, size_t n);
 };
+
+// terms[k] = BinaryCrossEntropy::value(z[k], y[k]) for k < n, in scalar fp32 (libm's log1p and exp):
+// the variants have no vector logarithm, and bce is not the default. Generic code, shared by all.
+void binary_cross_entropy_terms(const float* z, const float* y, float* terms, int n);
 
 // The fastest variant this processor runs (chosen once).
 const CpuKernels& cpu_kernels();
