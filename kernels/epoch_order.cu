@@ -1,6 +1,5 @@
 // The epoch's order on the device with Thrust: the same permutation as the host's epoch_permutation
-// (host/dataset.cpp), because both sort the indices stably by the same shuffle_key.
-#include <cub/device/device_segmented_sort.cuh>
+// (host/data/dataset.cpp), because both sort the indices stably by the same shuffle_key.
 #include <thrust/execution_policy.h>
 #include <thrust/iterator/counting_iterator.h>
 #include <thrust/iterator/transform_iterator.h>
@@ -9,10 +8,17 @@
 #include <thrust/transform.h>
 
 #include <algorithm>
+#include <cub/device/device_segmented_sort.cuh>
 
-#include "cuda_check.h"
+#include "epoch_order.h"
 #include "math/shuffle_key.h"
-#include "sigmoid_kernels.h"
+
+// Returns the error of a CUDA call that failed (the caller's check names the launcher that did).
+#define SIGTRAIN_RETURN_IF_FAILED(call)                           \
+  do {                                                            \
+    const cudaError_t sigtrain_status_ = (call);                  \
+    if (sigtrain_status_ != cudaSuccess) return sigtrain_status_; \
+  } while (0)
 
 namespace sigtrain::kernels {
 
@@ -43,46 +49,48 @@ struct SegmentStart {
 };
 
 template <typename T>
-T* stream_alloc(size_t count, cudaStream_t stream) {
-  T* p = nullptr;
-  CUDA_CHECK(cudaMallocAsync(reinterpret_cast<void**>(&p), std::max<size_t>(count, 1) * sizeof(T), stream));
-  return p;
+cudaError_t stream_alloc(T*& p, size_t count, cudaStream_t stream) {
+  return cudaMallocAsync(reinterpret_cast<void**>(&p), std::max<size_t>(count, 1) * sizeof(T), stream);
 }
 
 }  // namespace
 
-void epoch_order(uint32_t* order, size_t n, bool shuffle, uint64_t seed, cudaStream_t stream) {
+cudaError_t epoch_order(uint32_t* order, size_t n, bool shuffle, uint64_t seed, cudaStream_t stream) {
   const auto policy = thrust::cuda::par.on(stream);
   thrust::sequence(policy, order, order + n);
-  if (!shuffle) return;
+  if (!shuffle) return cudaSuccess;  // Thrust throws on a failure of its own
   // Keys are made here and freed again: sorting is once per epoch, the allocation is not on the hot path.
   uint64_t* keys = nullptr;
-  CUDA_CHECK(cudaMallocAsync(reinterpret_cast<void**>(&keys), n * sizeof(uint64_t), stream));
+  SIGTRAIN_RETURN_IF_FAILED(stream_alloc(keys, n, stream));
   thrust::transform(policy, thrust::counting_iterator<uint64_t>(0), thrust::counting_iterator<uint64_t>(n), keys,
                     ShuffleKeyOf{seed});
   thrust::stable_sort_by_key(policy, keys, keys + n, order);
-  CUDA_CHECK(cudaFreeAsync(keys, stream));
+  return cudaFreeAsync(keys, stream);
 }
 
-void epoch_orders(uint32_t* orders, size_t n, size_t networks, const uint8_t* shuffled, const uint64_t* seeds,
-                  cudaStream_t stream) {
-  if (n == 0 || networks == 0) return;
+cudaError_t epoch_orders(uint32_t* orders, size_t n, size_t networks, const uint8_t* shuffled, const uint64_t* seeds,
+                         cudaStream_t stream) {
+  if (n == 0 || networks == 0) return cudaSuccess;
   if (networks == 1) return epoch_order(orders, n, shuffled[0], seeds[0], stream);
   const auto policy = thrust::cuda::par.on(stream);
   // About 16 M entries a group: 20 bytes each of keys and values in flight.
   const size_t group = std::max<size_t>(1, (size_t(1) << 24) / n);
   const size_t most = std::min(group, networks) * n;
-  uint64_t* keys = stream_alloc<uint64_t>(most, stream);
-  uint64_t* keys_sorted = stream_alloc<uint64_t>(most, stream);
-  uint32_t* indices = stream_alloc<uint32_t>(most, stream);
-  uint64_t* group_seeds = stream_alloc<uint64_t>(group, stream);
-  uint8_t* group_shuffled = stream_alloc<uint8_t>(group, stream);
-  void* temp = nullptr;
+  uint64_t *keys = nullptr, *keys_sorted = nullptr, *group_seeds = nullptr;
+  uint32_t* indices = nullptr;
+  uint8_t* group_shuffled = nullptr;
+  SIGTRAIN_RETURN_IF_FAILED(stream_alloc(keys, most, stream));
+  SIGTRAIN_RETURN_IF_FAILED(stream_alloc(keys_sorted, most, stream));
+  SIGTRAIN_RETURN_IF_FAILED(stream_alloc(indices, most, stream));
+  SIGTRAIN_RETURN_IF_FAILED(stream_alloc(group_seeds, group, stream));
+  SIGTRAIN_RETURN_IF_FAILED(stream_alloc(group_shuffled, group, stream));
+  unsigned char* temp = nullptr;
   size_t temp_bytes = 0;
   for (size_t first = 0; first < networks; first += group) {
     const size_t count = std::min(group, networks - first), items = count * n;
-    CUDA_CHECK(cudaMemcpyAsync(group_seeds, seeds + first, count * sizeof(uint64_t), cudaMemcpyHostToDevice, stream));
-    CUDA_CHECK(cudaMemcpyAsync(group_shuffled, shuffled + first, count, cudaMemcpyHostToDevice, stream));
+    SIGTRAIN_RETURN_IF_FAILED(
+        cudaMemcpyAsync(group_seeds, seeds + first, count * sizeof(uint64_t), cudaMemcpyHostToDevice, stream));
+    SIGTRAIN_RETURN_IF_FAILED(cudaMemcpyAsync(group_shuffled, shuffled + first, count, cudaMemcpyHostToDevice, stream));
     thrust::transform(policy, thrust::counting_iterator<uint64_t>(0), thrust::counting_iterator<uint64_t>(items), keys,
                       GroupKeyOf{group_seeds, group_shuffled, n});
     thrust::transform(policy, thrust::counting_iterator<uint64_t>(0), thrust::counting_iterator<uint64_t>(items), indices,
@@ -90,19 +98,20 @@ void epoch_orders(uint32_t* orders, size_t n, size_t networks, const uint8_t* sh
     const auto starts = thrust::make_transform_iterator(thrust::counting_iterator<int64_t>(0), SegmentStart{int64_t(n)});
     uint32_t* out = orders + first * n;
     size_t needed = 0;
-    CUDA_CHECK(cub::DeviceSegmentedSort::StableSortPairs(nullptr, needed, keys, keys_sorted, indices, out,
-                                                         int64_t(items), int64_t(count), starts, starts + 1, stream));
+    SIGTRAIN_RETURN_IF_FAILED(cub::DeviceSegmentedSort::StableSortPairs(
+        nullptr, needed, keys, keys_sorted, indices, out, int64_t(items), int64_t(count), starts, starts + 1, stream));
     if (needed > temp_bytes) {
-      if (temp) CUDA_CHECK(cudaFreeAsync(temp, stream));
-      temp = stream_alloc<unsigned char>(needed, stream);
+      if (temp) SIGTRAIN_RETURN_IF_FAILED(cudaFreeAsync(temp, stream));
+      SIGTRAIN_RETURN_IF_FAILED(stream_alloc(temp, needed, stream));
       temp_bytes = needed;
     }
-    CUDA_CHECK(cub::DeviceSegmentedSort::StableSortPairs(temp, temp_bytes, keys, keys_sorted, indices, out,
-                                                         int64_t(items), int64_t(count), starts, starts + 1, stream));
+    SIGTRAIN_RETURN_IF_FAILED(cub::DeviceSegmentedSort::StableSortPairs(
+        temp, temp_bytes, keys, keys_sorted, indices, out, int64_t(items), int64_t(count), starts, starts + 1, stream));
   }
-  for (void* p : {temp, static_cast<void*>(keys), static_cast<void*>(keys_sorted), static_cast<void*>(indices),
-                  static_cast<void*>(group_seeds), static_cast<void*>(group_shuffled)})
-    if (p) CUDA_CHECK(cudaFreeAsync(p, stream));
+  for (void* p : {static_cast<void*>(temp), static_cast<void*>(keys), static_cast<void*>(keys_sorted),
+                  static_cast<void*>(indices), static_cast<void*>(group_seeds), static_cast<void*>(group_shuffled)})
+    if (p) SIGTRAIN_RETURN_IF_FAILED(cudaFreeAsync(p, stream));
+  return cudaSuccess;
 }
 
 }  // namespace sigtrain::kernels

@@ -1,6 +1,6 @@
 // The fully fused training of a small network (every width ≤ 64): a group of K thread blocks (a
-// thread-block cluster on the GPU; K = 1 for batches one block takes at once) runs many SGD steps with
-// the parameters in each block's shared memory, never returning to the host between them.
+// thread-block cluster on the GPU; K = 1 for batches one block takes at once) runs many optimizer
+// steps with the parameters in each block's shared memory, never returning to the host between them.
 //
 // The algorithm is written once, as a template over the group that runs it: DeviceCluster on the GPU
 // (the blocks of a CUDA cluster, __syncthreads between phases, warp shuffles for sums, the cluster's
@@ -8,19 +8,23 @@
 // same phases, each block's and thread's work run in turn; the warp sums in the same butterfly order).
 // Within a phase every thread writes its own block's places and reads only what earlier phases wrote,
 // so the host twin computes exactly what the cluster computes, and the CPU tests check this very code
-// against the fp64 reference (tests/test_fused.cpp).
+// against the fp64 reference (tests/test_fused.cpp). The policies (kernels/math/: the hidden
+// activation, the head — loss and output activation —, the optimizer) are template parameters too, so
+// each instantiation is as lean as the notes' network needs; with_fused_policies makes them types.
 //
 // One step over a batch of B samples (DESIGN.md §1), in passes of up to `chunk` samples, pass p taken
 // by block p mod K; three phases, so three barriers a step when one block takes the batch at once:
-//   samples    thread t, sample t of the pass alone: forward through every layer, Δ_L = (2/B)(ŷ − y)
-//              and its loss term, then Δ_{l-1} = (W_lᵀ Δ_l) ⊙ a ⊙ (1 − a) down to Δ_1. A thread reads
-//              and writes only its own rows of a_l and Δ_l, so no barrier is needed between layers.
+//   samples    thread t, sample t of the pass alone: forward through every layer (the output layer
+//              keeps its logits z), Δ_L = Head::delta(z, y)/B and its loss term, then
+//              Δ_{l-1} = (W_lᵀ Δ_l) ⊙ f'(a_{l-1}) down to Δ_1. A thread reads and writes only its own
+//              rows of a_l and Δ_l, so no barrier is needed between layers.
 //   gradients  G lanes of a warp per entry of θ (every layer's dW_l and db_l at once; G = 1 … 32, as
 //              many as the block has threads for, so that every thread has work): lane k sums samples
 //              k, k + G, … of Δ_l[t][i] · a_{l-1}[t][j] in order, then a butterfly of shuffles adds the
 //              G lanes — a fixed order, so the result is deterministic
-//   update     every block adds the K blocks' dθ in block order and takes θ ← θ − lr · dθ, so the K
-//              copies of θ stay identical
+//   update     every block adds the K blocks' dθ in block order and takes the optimizer's step
+//              (math/optimizer.h) on its own copy of θ and of the optimizer state, so the K copies
+//              stay identical; the thread that owns entry e updates θ_e and its state
 // Rows of a_l and Δ_l in the workspace are padded to an odd number of floats: the G lanes of an entry
 // read one value from each of G consecutive rows, which an odd stride puts in G different banks.
 #pragma once
@@ -28,8 +32,9 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "math/loss.h"
+#include "math/optimizer.h"
 #include "math/sample_math.h"
-
 
 // The phase templates below are __host__ __device__ but call the host-only HostCluster or the
 // device-only DeviceCluster; each instantiation runs on one side only, which nvcc is told here.
@@ -49,7 +54,7 @@ constexpr size_t kFusedMaxWorkspaceBytes = 200 * 1024;  // shared memory one blo
 constexpr int kFusedMaxBlocksPerNetwork = 8;             // the portable thread-block cluster size
 
 // One network's layout in the block's workspace (shared memory), in floats. Made on the host by
-// make_fused_shape (host/fused_host.h); passed to the kernel by value.
+// make_fused_shape (host/backends/cuda/fused_host.h); passed to the kernel by value.
 struct FusedShape {
   int layers = 0;                           // L
   int widths[kFusedMaxLayers + 1] = {};     // n_0 … n_L
@@ -169,16 +174,17 @@ SIGTRAIN_HD float* fused_delta(const FusedShape& s, float* ws, int l, int t) {
 }
 
 // The forward pass of sample x (row `row` of X) as row t of the pass, with the parameters θ of the
-// workspace; ŷ ends in row t of a_L.
+// workspace: hidden layers a_l = Act::forward(z_l), and the logits z_L in row t of a_L.
+template <class Act>
 SIGTRAIN_HD void fused_forward_sample(const FusedShape& s, float* ws, const float* X, size_t row, int t) {
   const float* theta = ws + s.ws_params;
   const int n0 = s.widths[0];
   float* a0 = fused_act(s, ws, 0, t);
   for (int j = 0; j < n0; ++j) a0[j] = X[row * n0 + j];
   for (int l = 1; l <= s.layers; ++l)
-    dense_forward_sample<Sigmoid>(theta + s.weight_offset[l], s.bias ? theta + s.bias_offset[l] : nullptr,
-                         fused_act(s, ws, l - 1, t), fused_act(s, ws, l, t), s.widths[l - 1], s.widths[l],
-                         l < s.layers);
+    dense_forward_sample<Act>(theta + s.weight_offset[l], s.bias ? theta + s.bias_offset[l] : nullptr,
+                              fused_act(s, ws, l - 1, t), fused_act(s, ws, l, t), s.widths[l - 1], s.widths[l],
+                              l < s.layers);
 }
 
 // Which gradient entry the flat parameter index e is: layer l, row i, column j (j = −1: the bias b_l[i]).
@@ -193,7 +199,7 @@ SIGTRAIN_HD FusedEntry fused_entry(const FusedShape& s, int e) {
 }
 
 // The loss terms of a network: one running sum per thread slot of each of its blocks (slot k·T + t
-// for thread t of block k), kept between launches, so that each slot adds its samples' (ŷ − y)² in
+// for thread t of block k), kept between launches, so that each slot adds its samples' loss terms in
 // step order however the steps are cut into launches. The epoch's loss is their sum in slot order.
 constexpr int kFusedLossSlots = kFusedMaxBlocksPerNetwork * kFusedThreads;
 SIGTRAIN_HD double fused_loss_sum(const double* loss_slots) {
@@ -202,22 +208,44 @@ SIGTRAIN_HD double fused_loss_sum(const double* loss_slots) {
   return total;
 }
 
-// SGD steps of `batch` samples over positions [first, end) of the order (the last step may be
-// partial), starting from and ending in params_global (P floats). Adds each sample's Σ_o (ŷ − y)² to
-// the loss slot of the thread that took it (loss_slots: kFusedLossSlots doubles). With grads_global,
-// also writes the last step's gradient there (lr 0 then leaves θ).
+// One network's buffers in global memory for fused_train_steps.
+struct FusedNetwork {
+  float* params;           // θ: P floats (network.h's flat layout)
+  float* optimizer_state;  // Optimizer::kSlots × P floats, slot-major (math/optimizer.h): block 0's copy,
+                           // the one the host reads and writes (null for plain SGD, which keeps none)
+  float* block_states;     // blocks 1 … K − 1's copies, (K − 1) × kSlots × P floats: each block updates
+                           // its own (as it does its own θ), refreshed from block 0's at every call's start
+  uint64_t* steps;         // t: the optimizer steps taken so far
+  double* loss_slots;      // kFusedLossSlots
+};
+
+// Optimizer steps of `batch` samples over positions [first, end) of the order (the last step may be
+// partial), at learning rate lr, starting from and ending in the network's buffers (θ, the optimizer's
+// state and step count). Adds each sample's loss term Σ_o ℓ(z, y) to the loss slot of the thread
+// that took it. With grads_global, the steps only compute the gradient: the last step's dθ is written
+// there, and θ, block 0's optimizer state and the step count stay as they are (the buffers are those
+// of training all the same: the other blocks' copies of the state are filled, and not read).
 SIGTRAIN_HD_TEMPLATE
-template <class Cluster>
-SIGTRAIN_HD void fused_train_steps(const Cluster& cluster, const FusedShape& s, float* params_global, const float* X,
+template <class Act, class Head, class Optimizer, class Cluster>
+SIGTRAIN_HD void fused_train_steps(const Cluster& cluster, const FusedShape& s, const FusedNetwork& net, const float* X,
                                    const float* Y, const uint32_t* order, size_t first, size_t end, size_t batch,
-                                   float lr, double* loss_slots, float* grads_global) {
+                                   float lr, const OptimizerSettings& settings, float* grads_global) {
   const int L = s.layers, T = s.threads, P = s.params, nL = s.widths[L], K = cluster.ranks();
-  // Per thread, the running sum of its samples' loss terms, in shared memory for the launch.
+  const int state_floats = Optimizer::kSlots * P;
+  // Per thread, the running sum of its samples' loss terms, in shared memory for the call.
   const auto loss_terms = [&](int rank) { return reinterpret_cast<double*>(cluster.workspace(rank) + s.ws_loss); };
+  const auto state_of = [&](int rank) {
+    return rank == 0 ? net.optimizer_state : net.block_states + size_t(rank - 1) * size_t(state_floats);
+  };
+  // Read before the first barrier between blocks; block 0 writes it back only after the last.
+  uint64_t steps_taken = *net.steps;
   cluster.phase([&](int rank, int t) {
     float* theta = cluster.workspace(rank) + s.ws_params;
-    for (int e = t; e < P; e += T) theta[e] = params_global[e];
-    loss_terms(rank)[t] = loss_slots[rank * T + t];
+    for (int e = t; e < P; e += T) theta[e] = net.params[e];
+    // Block 0 changes its copy only after the first barrier between blocks, in the first update.
+    if (rank > 0)
+      for (int e = t; e < state_floats; e += T) state_of(rank)[e] = net.optimizer_state[e];
+    loss_terms(rank)[t] = net.loss_slots[rank * T + t];
   });
   for (size_t step = first; step < end; step += batch) {
     const int B = int(end - step < batch ? end - step : batch);
@@ -229,13 +257,13 @@ SIGTRAIN_HD void fused_train_steps(const Cluster& cluster, const FusedShape& s, 
         float* ws = cluster.workspace(rank);
         const size_t position = step + size_t(pass.start + t);
         const size_t row = order ? order[position] : position;
-        fused_forward_sample(s, ws, X, row, t);
-        loss_terms(rank)[t] +=  // Δ_L = (2/B)(ŷ − y), written over ŷ
-            output_delta_sample<SquaredError<Identity>>(fused_act(s, ws, L, t), Y + row * nL, fused_delta(s, ws, L, t), nL, inv_B);
-        for (int l = L; l > 1; --l)  // Δ_{l-1} = (W_lᵀ Δ_l) ⊙ a_{l-1} ⊙ (1 − a_{l-1})
-          dense_backward_sample<Sigmoid>(ws + s.ws_params + s.weight_offset[l], fused_delta(s, ws, l, t),
-                                fused_act(s, ws, l - 1, t), fused_delta(s, ws, l - 1, t), s.widths[l - 1],
-                                s.widths[l]);
+        fused_forward_sample<Act>(s, ws, X, row, t);
+        loss_terms(rank)[t] +=  // Δ_L = Head::delta(z, y)/B, written over z
+            output_delta_sample<Head>(fused_act(s, ws, L, t), Y + row * nL, fused_delta(s, ws, L, t), nL, inv_B);
+        for (int l = L; l > 1; --l)  // Δ_{l-1} = (W_lᵀ Δ_l) ⊙ f'(a_{l-1})
+          dense_backward_sample<Act>(ws + s.ws_params + s.weight_offset[l], fused_delta(s, ws, l, t),
+                                     fused_act(s, ws, l - 1, t), fused_delta(s, ws, l - 1, t), s.widths[l - 1],
+                                     s.widths[l]);
       });
       // dW_l += Δ_l a_{l-1}ᵀ and db_l += Δ_l 1 over this pass, every layer at once: G lanes per entry.
       cluster.lane_units(
@@ -254,28 +282,36 @@ SIGTRAIN_HD void fused_train_steps(const Cluster& cluster, const FusedShape& s, 
     }
     cluster.sync_blocks();  // every block's part of dθ is complete
     const bool last_step = step + batch >= end;
-    cluster.phase([&](int rank, int t) {  // dθ = Σ over blocks in block order; θ ← θ − lr · dθ
+    if (!grads_global) ++steps_taken;
+    // The step's scalars (PyTorch's bias corrections), from t and lr in double, the same in every thread.
+    const OptimizerStep<float> scalars = optimizer_step<float>(settings, double(lr), steps_taken);
+    cluster.phase([&](int rank, int t) {  // dθ = Σ over blocks in block order; the optimizer's update
       float* theta = cluster.workspace(rank) + s.ws_params;
+      float* state = state_of(rank);  // null for plain SGD; not read in the gradient-only mode
       for (int e = t; e < P; e += T) {
         float total = 0.0f;
         for (int k = 0; k < K; ++k) total += cluster.workspace(k)[s.ws_grads + e];
-        theta[e] -= lr * total;
-        if (grads_global && last_step && rank == 0) grads_global[e] = total;
+        if (grads_global) {
+          if (last_step && rank == 0) grads_global[e] = total;
+        } else {
+          Optimizer::update(theta[e], total, Optimizer::kSlots ? state + e : nullptr, size_t(P), scalars);
+        }
       }
     });
     cluster.sync_blocks();  // no block starts the next step's dθ while another still reads this one
   }
-  cluster.phase([&](int rank, int t) {  // each block its own slots; block 0 θ (the K copies are identical)
-    loss_slots[rank * T + t] = loss_terms(rank)[t];
-    if (rank == 0)
-      for (int e = t; e < P; e += T) params_global[e] = cluster.workspace(0)[s.ws_params + e];
+  cluster.phase([&](int rank, int t) {  // each block its own slots; block 0 θ and t (the K copies are identical)
+    net.loss_slots[rank * T + t] = loss_terms(rank)[t];
+    if (rank != 0) return;
+    for (int e = t; e < P; e += T) net.params[e] = cluster.workspace(0)[s.ws_params + e];
+    if (t == 0) *net.steps = steps_taken;
   });
 }
 
-// Ŷ for `count` samples starting at row `first` of X (no order), in passes, by one block (a cluster of
-// one); out: nL × count, column-major.
+// Z_L (the logits) for `count` samples starting at row `first` of X (no order), in passes, by one block
+// (a cluster of one); out: nL × count, column-major.
 SIGTRAIN_HD_TEMPLATE
-template <class Cluster>
+template <class Act, class Cluster>
 SIGTRAIN_HD void fused_predict(const Cluster& cluster, const FusedShape& s, const float* params_global, const float* X,
                                size_t first, size_t count, float* out) {
   const int T = s.threads, P = s.params, L = s.layers, nL = s.widths[L];
@@ -287,11 +323,28 @@ SIGTRAIN_HD void fused_predict(const Cluster& cluster, const FusedShape& s, cons
     cluster.phase([&](int rank, int t) {
       if (t >= n) return;
       float* ws = cluster.workspace(rank);
-      fused_forward_sample(s, ws, X, first + pass + size_t(t), t);
-      const float* yhat = fused_act(s, ws, L, t);
-      for (int o = 0; o < nL; ++o) out[(pass + t) * nL + o] = yhat[o];
+      fused_forward_sample<Act>(s, ws, X, first + pass + size_t(t), t);
+      const float* z = fused_act(s, ws, L, t);
+      for (int o = 0; o < nL; ++o) out[(pass + t) * nL + o] = z[o];
     });
   }
+}
+
+// The policies of a fused run as data (what the command line chose), and the one place where they
+// become the types fused_train_steps is instantiated with: f(Act{}, Head{}, Optimizer{}).
+struct FusedPolicies {
+  Activation hidden = Activation::sigmoid;
+  Activation output = Activation::linear;
+  Loss loss = Loss::mse;
+  OptimizerSettings optimizer;
+};
+template <class F>
+void with_fused_policies(const FusedPolicies& p, F&& f) {
+  with_activation(p.hidden, [&](auto act) {
+    with_head(p.loss, p.output, [&](auto head) {
+      with_optimizer(p.optimizer.kind, [&](auto optimizer) { f(act, head, optimizer); });
+    });
+  });
 }
 
 }  // namespace sigtrain

@@ -1,6 +1,7 @@
-// The cuda backend against the fp64 reference (DESIGN.md §5), and its own promises: graphs replay
-// exactly what plain launches do, runs repeat bit for bit, streamed data trains exactly like resident
-// data, and the kernels handle sizes that are not multiples of the block size. Every test skips with
+// The cuda backend against the fp64 reference (DESIGN.md §5), on both kernels and with every policy,
+// and its own promises: graphs replay exactly what plain launches do (whatever the learning rate),
+// runs repeat bit for bit, streamed data trains exactly like resident data, and the kernels handle
+// sizes that are not multiples of the block size. Every test skips with
 // the reason where no CUDA device is usable (or the build has no CUDA); --backend cuda on such a
 // machine must fail with one clear error.
 #include <gtest/gtest.h>
@@ -13,17 +14,21 @@
 #include <utility>
 
 #include "backend_test_util.h"
+#include "backends/choose.h"
 #include "backends/cuda/fused_host.h"
-#include "util/errors.h"
 #include "backends/reference/reference_backend.h"
 #include "train/replicas.h"
 #include "train/trainer.h"
+#include "util/errors.h"
 
 #ifdef SIGTRAIN_HAVE_CUDA
 #include <cuda_runtime_api.h>
 
+#include "backends/cuda/cublas_backend.h"
+#include "epoch_order.h"
 #include "math/activation.h"
-#include "sigmoid_kernels.h"
+#include "math/loss.h"
+#include "step_kernels.h"
 #endif
 
 namespace sigtrain {
@@ -77,18 +82,27 @@ using Case = testing::BackendCase;
 // A network and batch with the kernel to run it on ("cublas" or "fused").
 using KernelCase = std::tuple<Case, std::string>;
 
-// Every network and batch on the cuBLAS path, and those the fused kernel takes on it too; for 100
-// steps, without the networks whose 100 fp64 reference steps take minutes (one step covers them).
-// Where a device is present no case skips, so the device check can demand that none does.
+// Every network and batch on the cuBLAS path, and those the fused kernel takes on it too, then every
+// policy (policy_cases) on a layered network and on one the fused kernel gives a cluster of three
+// blocks (B 700); for 100 steps, without the networks whose 100 fp64 reference steps take minutes
+// (one step covers them). Where a device is present no case skips, so the device check can demand
+// that none does.
 std::vector<KernelCase> kernel_cases(bool hundred_steps) {
-  const std::vector<Case> networks = {Case{{1, 1}, true, 1},          Case{{2, 3, 3, 1}, false, 1},
-                                      Case{{2, 3, 3, 1}, false, 31},  Case{{2, 3, 3, 1}, true, 256},
-                                      Case{{3, 17, 2}, true, 4099},   Case{{5, 64, 64, 3}, false, 256},
-                                      Case{{2, 8, 8, 8, 2}, true, 300}, Case{{2, 300, 1}, true, 4099},
-                                      Case{{4, 1024, 2}, true, 31},   Case{{2, 1024, 1024, 1}, false, 256}};
+  std::vector<Case> networks = {Case{{1, 1}, true, 1},
+                                Case{{2, 3, 3, 1}, false, 1},
+                                Case{{2, 3, 3, 1}, false, 31},
+                                Case{{2, 3, 3, 1}, true, 256},
+                                Case{{3, 17, 2}, true, 4099},
+                                Case{{5, 64, 64, 3}, false, 256},
+                                Case{{2, 8, 8, 8, 2}, true, 300},
+                                Case{{2, 300, 1}, true, 4099},
+                                Case{{4, 1024, 2}, true, 31},
+                                Case{{2, 1024, 1024, 1}, false, 256}};
+  for (const Case& c : {Case{{2, 8, 8, 8, 2}, true, 300}, Case{{3, 17, 4}, true, 700}})
+    for (const Case& p : testing::policy_cases(c)) networks.push_back(p);
   std::vector<KernelCase> cases;
   for (const Case& c : networks) {
-    const NetworkSpec spec{c.widths, c.bias};
+    const NetworkSpec spec = testing::case_spec(c);
     if (hundred_steps && double(spec.parameter_count()) * double(c.batch) * 100 > 2e9) continue;
     cases.emplace_back(c, "cublas");
     FusedShape shape;
@@ -99,7 +113,11 @@ std::vector<KernelCase> kernel_cases(bool hundred_steps) {
 
 class CudaVsReference : public ::testing::TestWithParam<KernelCase> {
  protected:
-  std::unique_ptr<Backend> gpu(const NetworkSpec& spec) { return cuda(spec, with_kernel(std::get<1>(GetParam()))); }
+  // The case's network and policies on the case's kernel.
+  std::unique_ptr<Backend> gpu() {
+    const Case& c = std::get<0>(GetParam());
+    return make_backend("cuda", testing::case_spec(c), testing::case_setup(c), with_kernel(std::get<1>(GetParam())));
+  }
 };
 class CudaVsReferenceOverSteps : public CudaVsReference {};
 
@@ -113,22 +131,22 @@ void report_and_expect(const testing::Agreement& a, double tolerance, bool hundr
   testing::expect_agreement(a, tolerance, hundred_steps);
 }
 
-// Catches a wrong GEMM shape or transpose flag, a wrong fused kernel (bias, σ, σ', 2/B, row sums), or a
-// launch that misses the tail of a size that is not a multiple of the block: forward, loss and every
-// layer's gradient within 1e-5 of the reference.
+// Catches a wrong GEMM shape or transpose flag, a wrong elementwise kernel (bias, f, f', the head's
+// delta on the logits, row sums) or policy, or a launch that misses the tail of a size that is not a
+// multiple of the block: forward (the logits), loss and every layer's gradient within 1e-5 of the
+// reference.
 TEST_P(CudaVsReference, OneStepForwardLossAndGradients) {
   SKIP_WITHOUT_CUDA();
-  const Case c = std::get<0>(GetParam());
-  const NetworkSpec spec{c.widths, c.bias};
-  report_and_expect(testing::one_step_agreement(*gpu(spec), c, 41), 1e-5, false);
+  report_and_expect(testing::one_step_agreement(*gpu(), std::get<0>(GetParam()), 41), 1e-5, false);
 }
 
-// Catches drift, a wrong update, a device permutation that differs from the host's, or a partial last
-// batch averaged over the wrong size: 100 steps of shuffled SGD within 1e-4 of the reference.
-TEST_P(CudaVsReferenceOverSteps, HundredStepsOfSgd) {
+// Catches drift, a wrong optimizer update or state (on the device, per block of a cluster), a step
+// count or learning rate the device does not follow (the schedule changes it between epochs), a device
+// permutation that differs from the host's, or a partial last batch averaged over the wrong size: 100
+// shuffled steps within 1e-4 of the reference, the optimizer's state too.
+TEST_P(CudaVsReferenceOverSteps, HundredSteps) {
   SKIP_WITHOUT_CUDA();
-  const Case c = std::get<0>(GetParam());
-  report_and_expect(testing::hundred_steps_agreement(*gpu(NetworkSpec{c.widths, c.bias}), c, 51), 1e-4, true);
+  report_and_expect(testing::hundred_steps_agreement(*gpu(), std::get<0>(GetParam()), 51), 1e-4, true);
 }
 
 std::string kernel_case_name(const ::testing::TestParamInfo<KernelCase>& info) {
@@ -140,15 +158,19 @@ INSTANTIATE_TEST_SUITE_P(Networks, CudaVsReference, ::testing::ValuesIn(kernel_c
 INSTANTIATE_TEST_SUITE_P(Networks, CudaVsReferenceOverSteps, ::testing::ValuesIn(kernel_cases(true)),
                          kernel_case_name);
 
-TrainResult train_on_gpu(const NetworkSpec& spec, BackendOptions options, const Dataset& d, size_t batch) {
+TrainResult train_on(Backend& gpu, const Dataset& d, size_t batch, const Schedule& schedule = {}) {
   TrainConfig config;
   config.epochs = 3;
   config.batch = batch;
   config.lr = 0.05;
+  config.schedule = schedule;
   config.seed = 61;
   TrainObserver quiet;
-  auto gpu = cuda(spec, options);
-  return train(*gpu, random_parameters(spec, 62), d, Dataset{}, config, quiet);
+  return train(gpu, random_parameters(gpu.spec(), 62), d, Dataset{}, config, quiet);
+}
+
+TrainResult train_on_gpu(const NetworkSpec& spec, BackendOptions options, const Dataset& d, size_t batch) {
+  return train_on(*cuda(spec, options), d, batch);
 }
 
 // Catches a captured graph that differs from the plain launches (stale pointers, a position not
@@ -163,6 +185,33 @@ TEST(CudaBackend, GraphReplayEqualsPlainLaunches) {
   EXPECT_EQ(a.parameters.values, b.parameters.values);
   for (size_t e = 0; e < a.epochs.size(); ++e) EXPECT_EQ(a.epochs[e].train_loss, b.epochs[e].train_loss);
 }
+
+#ifdef SIGTRAIN_HAVE_CUDA
+// Catches a learning rate baked into the captured graph (a schedule would replay the first rate, or
+// capture a graph per rate): with the rate halved every epoch, the run captures two graphs only (the
+// full batch and the partial last one) and ends in the bits of plain launches, with Adam's step
+// count and bias corrections followed on the device too.
+TEST(CudaBackend, ScheduledLearningRatesReuseTheCapturedGraphs) {
+  SKIP_WITHOUT_CUDA();
+  const NetworkSpec spec{{3, 17, 9, 2}, true};
+  const Dataset d = random_dataset(spec, 1000, 63);  // batch 64: 15 full batches and one of 40
+  TrainingSetup adam;
+  adam.optimizer.kind = OptimizerKind::adam;
+  Schedule halving;
+  halving.kind = ScheduleKind::step;
+  halving.step_every = 1;
+  BackendOptions graphs = with_kernel("cublas"), plain = with_kernel("cublas");
+  plain.cuda_graphs = false;
+  auto captured = make_backend("cuda", spec, adam, graphs), launched = make_backend("cuda", spec, adam, plain);
+  const TrainResult a = train_on(*captured, d, 64, halving), b = train_on(*launched, d, 64, halving);
+  EXPECT_EQ(a.parameters.values, b.parameters.values);
+  EXPECT_EQ(a.optimizer_state.values, b.optimizer_state.values);
+  EXPECT_EQ(a.optimizer_state.steps, 3u * 16u);
+  const auto* cublas = dynamic_cast<const CublasBackend*>(captured.get());
+  ASSERT_NE(cublas, nullptr);
+  EXPECT_EQ(cublas->graph_captures(), 2u);
+}
+#endif
 
 // Catches float atomics or any other run-to-run nondeterminism: two runs give the same bits.
 TEST(CudaBackend, RunToRunBitIdentity) {
@@ -230,6 +279,39 @@ TEST(CudaBackend, AutoPicksTheFusedKernelForSmallNetworks) {
   EXPECT_THROW(make_backend("cuda", NetworkSpec{{2, 65, 1}, false}, TrainingSetup{}, with_kernel("fused")), UsageError);
 }
 
+// Catches the one place that chooses the backend taking another rule than make_backend's: names it
+// does not know are a usage error, reference and cpu are themselves, and without a device auto is
+// the cpu backend and cuda an error (on any machine: with a device, auto is cuda).
+TEST(ChooseBackend, NamesAndTheFallbackWithoutADevice) {
+  const NetworkSpec spec{{2, 3, 3, 1}, false};
+  EXPECT_THROW(choose_backend("gpu", spec, {}), UsageError);
+  EXPECT_EQ(choose_backend("reference", spec, {}).backend, BackendKind::reference);
+  EXPECT_EQ(choose_backend("cpu", spec, {}).kernel, CudaKernel::none);
+  if (cuda_backend_available()) {
+    EXPECT_EQ(choose_backend("auto", spec, {}).backend, BackendKind::cuda);
+  } else {
+    EXPECT_EQ(choose_backend("auto", spec, {}).backend, BackendKind::cpu);
+    EXPECT_THROW(choose_backend("cuda", spec, {}), InputError);
+  }
+}
+
+// Catches a kernel rule that differs from the documented one: auto takes the fused kernel where the
+// network fits and neither TF32 nor a device data limit (streaming) is asked for; fused where it does
+// not fit is a usage error; cublas is always cuBLAS.
+TEST(ChooseBackend, FusedWhereItFitsAndNothingAsksForCublas) {
+  SKIP_WITHOUT_CUDA();
+  const NetworkSpec small{{2, 3, 3, 1}, false}, wide{{2, 65, 1}, false};
+  BackendOptions tf32, streamed;
+  tf32.tf32 = true;
+  streamed.device_data_limit = 4096;
+  EXPECT_EQ(choose_backend("auto", small, {}).kernel, CudaKernel::fused);
+  EXPECT_EQ(choose_backend("cuda", small, tf32).kernel, CudaKernel::cublas);
+  EXPECT_EQ(choose_backend("cuda", small, streamed).kernel, CudaKernel::cublas);
+  EXPECT_EQ(choose_backend("cuda", small, with_kernel("cublas")).kernel, CudaKernel::cublas);
+  EXPECT_EQ(choose_backend("cuda", wide, {}).kernel, CudaKernel::cublas);
+  EXPECT_THROW(choose_backend("cuda", wide, with_kernel("fused")), UsageError);
+}
+
 // Catches nondeterminism in the fused kernel (its warp sums and loss terms have a fixed order).
 TEST(CudaBackend, FusedRunToRunBitIdentity) {
   SKIP_WITHOUT_CUDA();
@@ -242,27 +324,41 @@ TEST(CudaBackend, FusedRunToRunBitIdentity) {
 
 // Catches replicas that share state on the GPU, or differ from the single fused run with their
 // settings: one launch trains every replica, and replica r equals its single run bit for bit.
+// Catches replicas that share state on the GPU (parameters, optimizer state, step count), or differ
+// from the single fused run with their settings: one launch trains every replica, and replica r
+// equals its single run bit for bit; with the notes' SGD, and with momentum on tanh (the batch of 300
+// gives each replica a cluster of two blocks, each with its copy of the state).
 TEST(CudaBackend, FusedReplicasEqualSingleRuns) {
   SKIP_WITHOUT_CUDA();
-  const NetworkSpec spec{{2, 3, 3, 1}, false};
-  const Dataset train = random_dataset(spec, 2000, 69), validation = random_dataset(spec, 300, 70);
-  ReplicaRun run;
-  run.backend = "cuda";
-  run.config.epochs = 3;
-  run.config.batch = 64;
-  run.initial = [&](const NetworkSettings& s) { return glorot_uniform(spec, s.seed); };
-  const std::vector<NetworkSettings> settings = expand_sweeps({"lr=0.1,0.5", "seed=1-8"}, 1, 0, 0);
-  const std::vector<ReplicaResult> results = train_replicas(run, settings, train, validation);
-  ASSERT_EQ(results.size(), 16u);
-  for (size_t r : {0u, 5u, 15u}) {
-    TrainConfig single = run.config;
-    single.seed = settings[r].seed;
-    single.lr = settings[r].lr;
-    TrainObserver quiet;
-    auto gpu = make_backend("cuda", spec, TrainingSetup{}, with_kernel("fused"));
-    const TrainResult alone = sigtrain::train(*gpu, glorot_uniform(spec, settings[r].seed), train, validation, single, quiet);
-    EXPECT_EQ(results[r].result.parameters.values, alone.parameters.values) << "replica " << r;
-    EXPECT_EQ(results[r].validation_loss, alone.epochs.back().validation_loss) << "replica " << r;
+  NetworkSpec tanh_spec{{2, 3, 3, 1}, false};
+  tanh_spec.hidden = Activation::tanh;
+  TrainingSetup momentum;
+  momentum.optimizer.kind = OptimizerKind::momentum;
+  const std::tuple<NetworkSpec, TrainingSetup, size_t> runs[] = {
+      {NetworkSpec{{2, 3, 3, 1}, false}, TrainingSetup{}, 64}, {tanh_spec, momentum, 300}};
+  for (const auto& [spec, setup, batch] : runs) {
+    const Dataset train = random_dataset(spec, 2000, 69), validation = random_dataset(spec, 300, 70);
+    ReplicaRun run;
+    run.backend = "cuda";
+    run.setup = setup;
+    run.config.epochs = 3;
+    run.config.batch = batch;
+    run.initial = [&](const NetworkSettings& s) { return glorot_uniform(spec, s.seed); };
+    const std::vector<NetworkSettings> settings = expand_sweeps({"lr=0.1,0.5", "seed=1-8"}, 1, 0, 0);
+    const std::vector<ReplicaResult> results = train_replicas(run, settings, train, validation);
+    ASSERT_EQ(results.size(), 16u);
+    for (size_t r : {0u, 5u, 15u}) {
+      TrainConfig single = run.config;
+      single.seed = settings[r].seed;
+      single.lr = settings[r].lr;
+      TrainObserver quiet;
+      auto gpu = make_backend("cuda", spec, setup, with_kernel("fused"));
+      const TrainResult alone =
+          sigtrain::train(*gpu, glorot_uniform(spec, settings[r].seed), train, validation, single, quiet);
+      EXPECT_EQ(results[r].result.parameters.values, alone.parameters.values) << "replica " << r;
+      EXPECT_EQ(results[r].result.optimizer_state.values, alone.optimizer_state.values) << "replica " << r;
+      EXPECT_EQ(results[r].validation_loss, alone.epochs.back().validation_loss) << "replica " << r;
+    }
   }
 }
 
@@ -291,23 +387,29 @@ std::vector<float> random_floats(size_t n, uint64_t seed) {
   return v;
 }
 
-// Catches a launch configuration that drops or overruns the last partial block: every element of
-// sizes around multiples of the block size goes through bias + σ and σ' exactly once.
+// Catches a launch configuration that drops or overruns the last partial block, or an activation the
+// launcher dispatches wrongly: every element of sizes around multiples of the block size goes through
+// bias + f and f' exactly once, for every activation.
 TEST(CudaKernels, ElementwiseKernelsCoverSizesThatAreNotMultiplesOfTheBlock) {
   SKIP_WITHOUT_CUDA();
-  for (size_t B : {1u, 85u, 86u, 255u, 257u, 4099u}) {
-    const int n = 3;  // n × B values: 3, 255, 258, 765, 771, 12297
-    const std::vector<float> z = random_floats(n * B, B), bias = random_floats(n, B + 1);
-    DeviceFloats Z(z), b(bias);
-    kernels::bias_sigmoid(Z.data, b.data, n, B, nullptr);
-    const std::vector<float> a = Z.read();
-    for (size_t t = 0; t < z.size(); ++t) EXPECT_NEAR(a[t], sigmoid(double(z[t]) + bias[t % n]), 1e-6) << B << " " << t;
-    const std::vector<float> upstream = random_floats(n * B, B + 2);
-    DeviceFloats dA(upstream), delta(std::vector<float>(n * B, 7.0f));
-    kernels::sigmoid_backward(dA.data, Z.data, delta.data, n * B, nullptr);
-    const std::vector<float> d = delta.read();
-    for (size_t t = 0; t < z.size(); ++t) EXPECT_FLOAT_EQ(d[t], upstream[t] * sigmoid_grad_from_output(a[t]));
-  }
+  for (Activation f : {Activation::sigmoid, Activation::tanh, Activation::relu, Activation::linear})
+    for (size_t B : {1u, 85u, 86u, 255u, 257u, 4099u}) {
+      const int n = 3;  // n × B values: 3, 255, 258, 765, 771, 12297
+      const std::vector<float> z = random_floats(n * B, B), bias = random_floats(n, B + 1);
+      DeviceFloats Z(z), b(bias);
+      ASSERT_EQ(kernels::bias_activation(f, Z.data, b.data, n, B, nullptr), cudaSuccess);
+      const std::vector<float> a = Z.read();
+      const std::vector<float> upstream = random_floats(n * B, B + 2);
+      DeviceFloats dA(upstream), delta(std::vector<float>(n * B, 7.0f));
+      ASSERT_EQ(kernels::activation_backward(f, dA.data, Z.data, delta.data, n * B, nullptr), cudaSuccess);
+      const std::vector<float> d = delta.read();
+      with_activation(f, [&](auto act) {
+        for (size_t t = 0; t < z.size(); ++t) {
+          EXPECT_NEAR(a[t], act.forward(double(z[t]) + bias[t % n]), 1e-6) << B << " " << t;
+          EXPECT_FLOAT_EQ(d[t], upstream[t] * act.grad_from_output(a[t]));
+        }
+      });
+    }
 }
 
 // Catches reductions that lose the tail of a partial block or depend on timing: the loss partials,
@@ -323,9 +425,11 @@ TEST(CudaKernels, ReductionsCoverSizesThatAreNotMultiplesOfTheBlock) {
     double* total = nullptr;
     ASSERT_EQ(cudaMalloc(reinterpret_cast<void**>(&total), sizeof(double)), cudaSuccess);
     cudaMemset(total, 0, sizeof(double));
-    kernels::output_loss_delta(Z.data, nullptr, Y.data, delta.data, partials.data, n, B, nullptr);
-    kernels::accumulate_loss(partials.data, blocks, total, nullptr);
-    kernels::row_sums(delta.data, n, B, db.data, nullptr);
+    ASSERT_EQ(kernels::output_loss_delta(Loss::mse, Activation::linear, Z.data, nullptr, Y.data, delta.data,
+                                         partials.data, n, B, nullptr),
+              cudaSuccess);
+    ASSERT_EQ(kernels::accumulate_loss(partials.data, blocks, total, nullptr), cudaSuccess);
+    ASSERT_EQ(kernels::row_sums(delta.data, n, B, db.data, nullptr), cudaSuccess);
     double device_total = 0;
     cudaMemcpy(&device_total, total, sizeof(double), cudaMemcpyDeviceToHost);
     cudaFree(total);
@@ -348,7 +452,7 @@ TEST(CudaKernels, DeviceEpochOrderEqualsTheHostPermutation) {
   for (size_t n : {1u, 2u, 1000u, 100003u}) {
     uint32_t* order = nullptr;
     ASSERT_EQ(cudaMalloc(reinterpret_cast<void**>(&order), n * sizeof(uint32_t)), cudaSuccess);
-    kernels::epoch_order(order, n, true, epoch_seed(5, 3), nullptr);
+    ASSERT_EQ(kernels::epoch_order(order, n, true, epoch_seed(5, 3), nullptr), cudaSuccess);
     std::vector<uint32_t> device(n);
     cudaMemcpy(device.data(), order, n * sizeof(uint32_t), cudaMemcpyDeviceToHost);
     cudaFree(order);
@@ -370,7 +474,7 @@ TEST(CudaKernels, ManyNetworksOrdersEqualTheHostPermutations) {
       shuffled[r] = r % 3 != 1;  // every third network in file order
       seeds[r] = epoch_seed(100 + r, 4);
     }
-    kernels::epoch_orders(orders, n, networks, shuffled.data(), seeds.data(), nullptr);
+    ASSERT_EQ(kernels::epoch_orders(orders, n, networks, shuffled.data(), seeds.data(), nullptr), cudaSuccess);
     std::vector<uint32_t> device(n * networks);
     ASSERT_EQ(cudaMemcpy(device.data(), orders, device.size() * sizeof(uint32_t), cudaMemcpyDeviceToHost), cudaSuccess);
     cudaFree(orders);

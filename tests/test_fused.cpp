@@ -1,12 +1,16 @@
 // The fused small-network training (kernels/fused_step.h), run on the host by its twin: the same code
-// the CUDA kernel runs, phase by phase, against the fp64 reference.
+// the CUDA kernel runs, phase by phase, against the fp64 reference, with every policy (activation,
+// head, optimizer) on one block and on a cluster of several.
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <string>
+#include <vector>
 
 #include "backend_test_util.h"
 #include "backends/cuda/fused_host.h"
 #include "backends/reference/reference_backend.h"
+#include "model/choices.h"
 #include "train/trainer.h"
 
 namespace sigtrain {
@@ -18,43 +22,62 @@ using Case = testing::BackendCase;
 
 class FusedVsReference : public ::testing::TestWithParam<Case> {};
 
-// Catches a wrong phase of the fused step (forward, output delta, warp sums of dW and db, Wᵀ·Δ ⊙ σ',
-// passes over a batch larger than the block, the bias entries): one step's output, loss and gradients.
+// Catches a wrong phase of the fused step (forward to the logits, the head's output delta, warp sums
+// of dW and db, Wᵀ·Δ ⊙ f', passes over a batch larger than the block, the bias entries) or a policy the
+// step instantiates wrongly: one step's output, loss and gradients.
 TEST_P(FusedVsReference, OneStepLossAndGradients) {
-  FusedHostBackend fused(NetworkSpec{GetParam().widths, GetParam().bias});
+  FusedHostBackend fused(testing::case_spec(GetParam()), testing::case_setup(GetParam()));
   testing::expect_agreement(testing::one_step_agreement(fused, GetParam(), 71), 1e-5, false);
 }
 
-// Catches a gradient step that changes θ: with learning rate 0, loss_and_gradients leaves θ as loaded.
-TEST(FusedHost, LossAndGradientsLeaveTheParameters) {
+// Catches a gradient step that changes θ or the optimizer: loss_and_gradients leaves θ as loaded, and
+// the optimizer's state and step count as set.
+TEST(FusedHost, LossAndGradientsLeaveTheParametersAndTheOptimizer) {
   const NetworkSpec spec{{3, 7, 2}, true};
   const Parameters p = random_parameters(spec, 72);
   const Dataset d = random_dataset(spec, 50, 73);
-  FusedHostBackend fused(spec);
+  TrainingSetup adam;
+  adam.optimizer.kind = OptimizerKind::adam;
+  OptimizerState state;
+  state.steps = 7;
+  for (size_t k = 0; k < 2 * p.values.size(); ++k) state.values.push_back(0.25 + 0.5 * double(k % 3));  // v ≥ 0
+  FusedHostBackend fused(spec, adam);
   fused.set_parameters(p);
+  fused.set_optimizer_state(state);
   Parameters grad;
   fused.loss_and_gradients({d.x.data(), d.y.data(), d.size}, grad);
   Parameters in_fp32 = p;
   for (double& v : in_fp32.values) v = double(float(v));
   EXPECT_EQ(fused.parameters().values, in_fp32.values);
+  EXPECT_EQ(fused.optimizer_state().values, state.values);
+  EXPECT_EQ(fused.optimizer_state().steps, 7u);
 }
 
 // Catches drift or a wrong update over 100 steps run in few calls (many steps per launch), with a
-// partial last batch each epoch, in the same order as the reference.
+// partial last batch each epoch, in the same order as the reference and at a schedule's learning
+// rates: the parameters, every epoch's loss, and the optimizer's state and step count (each block of a
+// cluster updating its own copy of the state, block 0's read back).
 TEST_P(FusedVsReference, HundredStepsInFewLaunches) {
-  FusedHostBackend fused(NetworkSpec{GetParam().widths, GetParam().bias});
+  FusedHostBackend fused(testing::case_spec(GetParam()), testing::case_setup(GetParam()));
   testing::expect_agreement(testing::hundred_steps_agreement(fused, GetParam(), 81), 1e-4, true);
 }
 
-INSTANTIATE_TEST_SUITE_P(Networks, FusedVsReference,
-                         ::testing::Values(Case{{1, 1}, true, 1}, Case{{2, 3, 3, 1}, false, 1},
-                                           Case{{2, 3, 3, 1}, false, 256}, Case{{2, 3, 3, 1}, true, 300},
-                                           Case{{3, 17, 4}, true, 31}, Case{{5, 64, 64, 3}, false, 100},
-                                           Case{{4, 64, 1}, true, 513}, Case{{2, 8, 8, 8, 2}, true, 77},
-                                           Case{{64, 33, 64}, false, 40},
-                                           // batches over one block: 3 and 8 blocks per network
-                                           Case{{3, 17, 4}, true, 700}, Case{{2, 3, 3, 1}, false, 4096}),
-                         testing::backend_case_name);
+// The notes' policies on networks and batches that exercise every part of the step, then every
+// policy (policy_cases) on one block (B 31), on several layers with a bias (B 77), and on a cluster of
+// three blocks (B 700), where each block keeps its own copy of the optimizer state.
+std::vector<Case> fused_cases() {
+  std::vector<Case> cases = {Case{{1, 1}, true, 1}, Case{{2, 3, 3, 1}, false, 1}, Case{{2, 3, 3, 1}, false, 256},
+                             Case{{2, 3, 3, 1}, true, 300}, Case{{3, 17, 4}, true, 31},
+                             Case{{5, 64, 64, 3}, false, 100}, Case{{4, 64, 1}, true, 513},
+                             Case{{2, 8, 8, 8, 2}, true, 77}, Case{{64, 33, 64}, false, 40},
+                             // batches over one block: 3 and 8 blocks per network
+                             Case{{3, 17, 4}, true, 700}, Case{{2, 3, 3, 1}, false, 4096}};
+  for (const Case& c : {Case{{3, 17, 4}, true, 31}, Case{{2, 8, 8, 8, 2}, true, 77}, Case{{3, 17, 4}, true, 700}})
+    for (const Case& p : testing::policy_cases(c)) cases.push_back(p);
+  return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(Networks, FusedVsReference, ::testing::ValuesIn(fused_cases()), testing::backend_case_name);
 
 // Catches networks the fused kernel cannot hold being accepted (they must fall back to cuBLAS).
 TEST(FusedShape, RejectsWhatDoesNotFit) {
@@ -69,9 +92,13 @@ TEST(FusedShape, RejectsWhatDoesNotFit) {
   EXPECT_LE(size_t(shape.ws_floats) * 4, kFusedMaxWorkspaceBytes);
 }
 
-// Catches a fused run whose result (parameters and epoch loss) depends on how its steps are cut into
-// launches, with one block per network and with several (batch 600: three blocks, the last step's
-// batch smaller).
+// Catches a fused run whose result (parameters, epoch loss, optimizer state and step count) depends on
+// how its steps are cut into launches, with one block per network and with several (batch 600: three
+// blocks, the last step's batch smaller). Run a takes each epoch in one launch; run b takes the first
+// epoch step by step (its last step alone runs on one block, so the other blocks' copies of the
+// optimizer state miss it) and the second in launches of two steps (where those copies, if not taken
+// afresh from block 0's, would update the blocks' θ wrongly). Plain SGD (the notes') and Adam with
+// weight decay (two slots of state, bias corrections that follow t).
 TEST(FusedHost, SameBitsWhateverTheLaunchCut) {
   const NetworkSpec spec{{2, 5, 1}, true};
   Dataset d = random_dataset(spec, 2000, 91);
@@ -79,18 +106,35 @@ TEST(FusedHost, SameBitsWhateverTheLaunchCut) {
   // (a loss summed per launch and then over launches would differ from one summed step by step).
   for (size_t s = 0; s < d.size; ++s) d.y[s] *= std::pow(10.0f, float(int(s % 7) - 3));
   const Parameters p = random_parameters(spec, 92);
-  for (size_t batch : {64u, 600u}) {
-    FusedHostBackend a(spec), b(spec);
-    for (FusedHostBackend* x : {&a, &b}) {
-      x->set_parameters(p);
-      x->set_training_data(d);
-      x->begin_epoch({true, 5});
+  TrainingSetup adam;
+  adam.optimizer.kind = OptimizerKind::adam;
+  adam.optimizer.weight_decay = 0.01;
+  for (const TrainingSetup& setup : {TrainingSetup{}, adam})
+    for (size_t batch : {64u, 600u}) {
+      const std::string what = name_of(setup.optimizer.kind) + " batch " + std::to_string(batch);
+      FusedHostBackend a(spec, setup), b(spec, setup);
+      for (FusedHostBackend* x : {&a, &b}) {
+        x->set_parameters(p);
+        x->set_training_data(d);
+      }
+      for (uint64_t epoch = 0; epoch < 2; ++epoch) {
+        for (FusedHostBackend* x : {&a, &b}) x->begin_epoch({true, 5 + epoch});
+        a.train_steps(0, 2000, batch, 0.1);
+        const size_t per_launch = epoch == 0 ? batch : 2 * batch;
+        for (size_t first = 0; first < 2000; first += per_launch) {
+          const size_t end = std::min<size_t>(first + per_launch, 2000);
+          if (epoch == 0)
+            b.train_step(first, end - first, 0.1);
+          else
+            b.train_steps(first, end, batch, 0.1);
+        }
+        EXPECT_EQ(a.parameters().values, b.parameters().values) << what;
+        EXPECT_EQ(a.epoch_loss_sum(), b.epoch_loss_sum()) << what;
+        EXPECT_EQ(a.optimizer_state().values, b.optimizer_state().values) << what;
+        EXPECT_EQ(a.optimizer_state().steps, b.optimizer_state().steps) << what;
+      }
+      EXPECT_EQ(a.optimizer_state().steps, 2 * ((2000 + batch - 1) / batch)) << what;
     }
-    a.train_steps(0, 2000, batch, 0.1);
-    for (size_t first = 0; first < 2000; first += batch) b.train_step(first, std::min<size_t>(batch, 2000 - first), 0.1);
-    EXPECT_EQ(a.parameters().values, b.parameters().values) << batch;
-    EXPECT_EQ(a.epoch_loss_sum(), b.epoch_loss_sum()) << batch;
-  }
 }
 
 // Catches a wrong count of blocks per network: one per pass of a block's samples, at most eight.

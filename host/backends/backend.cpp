@@ -1,12 +1,14 @@
 #include "backends/backend.h"
 
 #include <algorithm>
+#include <stdexcept>
 #include <thread>
 
+#include "backends/choose.h"
 #include "backends/cpu/cpu_backend.h"
+#include "backends/reference/reference_backend.h"
 #include "model/choices.h"
 #include "util/errors.h"
-#include "backends/reference/reference_backend.h"
 
 #ifdef SIGTRAIN_HAVE_CUDA
 #include "backends/cuda/cuda_backend.h"
@@ -98,20 +100,23 @@ bool cuda_backend_available(std::string* why_not) {
 
 std::unique_ptr<Backend> make_backend(const std::string& name, const NetworkSpec& spec, const TrainingSetup& setup,
                                       const BackendOptions& options) {
-  const int threads = options.threads > 0 ? options.threads : int(std::max(1u, std::thread::hardware_concurrency()));
-  if (name == "reference") return std::make_unique<ReferenceBackend>(spec, setup);
-  if (name == "cpu") return std::make_unique<CpuBackend>(spec, setup, threads);
-  if (name == "cuda" || name == "auto") {
-    std::string why_not;
-    if (cuda_backend_available(&why_not)) {
-#ifdef SIGTRAIN_HAVE_CUDA
-      return make_cuda_backend(spec, setup, options);
-#endif
+  const BackendChoice choice = choose_backend(name, spec, options);
+  switch (choice.backend) {
+    case BackendKind::reference:
+      return std::make_unique<ReferenceBackend>(spec, setup);
+    case BackendKind::cpu: {
+      const int threads =
+          options.threads > 0 ? options.threads : int(std::max(1u, std::thread::hardware_concurrency()));
+      return std::make_unique<CpuBackend>(spec, setup, threads);
     }
-    if (name == "auto") return std::make_unique<CpuBackend>(spec, setup, threads);
-    throw InputError("--backend cuda: " + why_not);
+    case BackendKind::cuda:
+#ifdef SIGTRAIN_HAVE_CUDA
+      return make_cuda_backend(spec, setup, options, choice.kernel);
+#else
+      break;  // choose_backend picks cuda only where the build has it
+#endif
   }
-  throw UsageError("unknown backend '" + name + "' (known: auto, reference, cpu, cuda)");
+  throw std::logic_error("make_backend: no backend for '" + name + "'");
 }
 
 }  // namespace sigtrain

@@ -15,7 +15,7 @@
 #include "backends/cuda/fused_host.h"
 #include "math/shuffle_key.h"
 #ifdef SIGTRAIN_HAVE_CUDA
-#include "backends/cuda/cuda_backend.h"
+#include "backends/cuda/fused_networks.h"
 #endif
 #include "util/errors.h"
 #include "backends/reference/reference_backend.h"

@@ -9,8 +9,8 @@
 #include "util/errors.h"
 
 #ifdef SIGTRAIN_HAVE_CUDA
-#include "backends/cuda/cuda_backend.h"
-#include "backends/cuda/fused_host.h"
+#include "backends/choose.h"
+#include "backends/cuda/fused_networks.h"
 #endif
 
 namespace sigtrain {
@@ -164,13 +164,11 @@ std::vector<ReplicaResult> train_replicas(const ReplicaRun& run, const std::vect
                                           const Dataset& train, const Dataset& validation,
                                           const std::atomic<bool>* stop) {
 #ifdef SIGTRAIN_HAVE_CUDA
-  // The GPU takes all replicas at once where the fused kernel fits the network; otherwise, and on the
-  // host, replica after replica (threads over networks).
-  if (!settings.empty() && (run.backend == "cuda" || run.backend == "auto") && cuda_backend_available() &&
-      run.options.kernel != "cublas") {
-    FusedShape shape;
-    if (make_fused_shape(run.initial(settings[0]).spec, shape)) return train_fused(run, settings, train, validation, stop);
-  }
+  // Where the run's backend is the fused kernel (choose_backend), the GPU takes all replicas at once;
+  // otherwise, and on the host, replica after replica (threads over networks).
+  if (!settings.empty() &&
+      choose_backend(run.backend, run.initial(settings[0]).spec, run.options).kernel == CudaKernel::fused)
+    return train_fused(run, settings, train, validation, stop);
 #endif
   return train_each(run, settings, train, validation, stop);
 }

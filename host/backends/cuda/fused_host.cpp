@@ -67,13 +67,26 @@ size_t fused_steps_per_launch(size_t batch) {
   return std::max<size_t>(1, (size_t(1) << 20) / batch);
 }
 
+FusedPolicies fused_policies(const NetworkSpec& spec, const TrainingSetup& setup) {
+  FusedPolicies p;
+  p.hidden = spec.hidden;
+  p.output = spec.output;
+  p.loss = setup.loss;
+  p.optimizer = setup.optimizer;
+  return p;
+}
+
+std::vector<float> state_values_fp32(const OptimizerState& state, size_t floats) {
+  std::vector<float> values(state.values.begin(), state.values.end());
+  values.resize(floats, 0.0f);
+  return values;
+}
+
 FusedHostBackend::FusedHostBackend(const NetworkSpec& spec, const TrainingSetup& setup)
-    : HostBackend(spec, setup), spec_(spec), params_(spec.parameter_count()) {
-  if (setup.optimizer.kind != OptimizerKind::sgd || setup.optimizer.weight_decay != 0.0 ||
-      spec.hidden != Activation::sigmoid || spec.output != Activation::linear || setup.loss != Loss::mse)
-    throw UsageError("the fused kernel: only the notes' sigmoid, linear output, mse and plain sgd so far");
+    : HostBackend(spec, setup), spec_(spec), policies_(fused_policies(spec, setup)), params_(spec.parameter_count()) {
   std::string why_not;
   if (!make_fused_shape(spec, shape_, &why_not)) throw UsageError(why_not);
+  optimizer_state_.assign(size_t(optimizer_slots(setup.optimizer.kind)) * params_.size(), 0.0f);
 }
 
 HostCluster FusedHostBackend::cluster(int blocks) {
@@ -82,6 +95,17 @@ HostCluster FusedHostBackend::cluster(int blocks) {
     workspace_pointers_.push_back(reinterpret_cast<float*>(workspaces_.back().data()));
   }
   return HostCluster{blocks, shape_.threads, workspace_pointers_.data()};
+}
+
+void FusedHostBackend::run_steps(const FusedNetwork& net, const float* X, const float* Y, const uint32_t* order,
+                                 size_t first, size_t end, size_t batch, double lr, float* grads) {
+  const int blocks = fused_blocks_per_network(batch, shape_.chunk);
+  // The learning rate as the GPU reads it: a float (FusedNetworks keeps the rates in fp32).
+  const float lr_fp32 = float(lr);
+  with_fused_policies(policies_, [&](auto act, auto head, auto optimizer) {
+    fused_train_steps<decltype(act), decltype(head), decltype(optimizer)>(
+        cluster(blocks), shape_, net, X, Y, order, first, end, batch, lr_fp32, policies_.optimizer, grads);
+  });
 }
 
 void FusedHostBackend::set_parameters(const Parameters& p) {
@@ -93,12 +117,14 @@ Parameters FusedHostBackend::parameters() const { return Parameters::from_float(
 
 void FusedHostBackend::set_optimizer_state(const OptimizerState& state) {
   check_optimizer_state(state, setup().optimizer.kind, params_.size());
-  optimizer_steps_ = state.steps;
+  optimizer_state_ = state_values_fp32(state, optimizer_state_.size());
+  steps_ = state.steps;
 }
 
 OptimizerState FusedHostBackend::optimizer_state() const {
   OptimizerState state;
-  state.steps = optimizer_steps_;
+  state.steps = steps_;
+  state.values.assign(optimizer_state_.begin(), optimizer_state_.end());
   return state;
 }
 
@@ -110,24 +136,29 @@ void FusedHostBackend::begin_epoch(const EpochOrder& order) {
 void FusedHostBackend::train_steps(size_t first, size_t end, size_t batch, double lr) {
   const Dataset& d = train();
   const std::vector<uint32_t>& order = epoch_order();
-  optimizer_steps_ += (end - first + batch - 1) / batch;
-  fused_train_steps(cluster(fused_blocks_per_network(batch, shape_.chunk)), shape_, params_.data(), d.x.data(),
-                    d.y.data(), order.empty() ? nullptr : order.data(), first, end, batch, float(lr), loss_slots_.data(),
-                    nullptr);
+  run_steps(network(batch, loss_slots_.data()), d.x.data(), d.y.data(), order.empty() ? nullptr : order.data(), first,
+            end, batch, lr, nullptr);
 }
 
-void FusedHostBackend::predict_logits(const float* x, size_t count, double* yhat) {
+FusedNetwork FusedHostBackend::network(size_t batch, double* loss_slots) {
+  block_states_.resize(size_t(fused_blocks_per_network(batch, shape_.chunk) - 1) * optimizer_state_.size());
+  return FusedNetwork{params_.data(), optimizer_state_.data(), block_states_.data(), &steps_, loss_slots};
+}
+
+void FusedHostBackend::predict_logits(const float* x, size_t count, double* z) {
   std::vector<float> out(count * spec_.outputs());
-  fused_predict(cluster(1), shape_, params_.data(), x, 0, count, out.data());
-  std::copy(out.begin(), out.end(), yhat);
+  with_activation(spec_.hidden, [&](auto act) {
+    fused_predict<decltype(act)>(cluster(1), shape_, params_.data(), x, 0, count, out.data());
+  });
+  std::copy(out.begin(), out.end(), z);
 }
 
 double FusedHostBackend::loss_and_gradients(const Batch& batch, Parameters& grad) {
-  // One step with lr 0 leaves θ as it is and reports the step's gradient and loss.
-  std::vector<float> params = params_, grads(params_.size());
+  // One step in the gradient-only mode: θ, the optimizer's state and t stay; the loss goes to scratch slots.
+  std::vector<float> grads(params_.size());
   std::vector<double> loss_slots(kFusedLossSlots);
-  fused_train_steps(cluster(fused_blocks_per_network(batch.count, shape_.chunk)), shape_, params.data(), batch.x,
-                    batch.y, nullptr, 0, batch.count, batch.count, 0.0f, loss_slots.data(), grads.data());
+  run_steps(network(batch.count, loss_slots.data()), batch.x, batch.y, nullptr, 0, batch.count, batch.count, 0.0,
+            grads.data());
   grad = Parameters::from_float(spec_, grads.data());
   return fused_loss_sum(loss_slots.data()) / double(batch.count);
 }

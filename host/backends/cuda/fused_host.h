@@ -1,6 +1,7 @@
 // The fused small-network training (kernels/fused_step.h) on the host: the shape of a network's
-// workspace, and the host twin of one block, which runs the very code of the CUDA kernel phase by
-// phase. The twin is what the CPU tests check against the fp64 reference; it is not a fast path.
+// workspace and its policies, and the host twin of a cluster, which runs the very code of the CUDA
+// kernel phase by phase. The twin is what the CPU tests check against the fp64 reference; it is not a
+// fast path. Plain C++: built with or without CUDA.
 #pragma once
 
 #include <string>
@@ -16,12 +17,20 @@ namespace sigtrain {
 // does not fit in kFusedMaxWorkspaceBytes even with passes of 32 samples.
 bool make_fused_shape(const NetworkSpec& spec, FusedShape& shape, std::string* why_not = nullptr);
 
+// The policies of `spec` and `setup`, as fused_train_steps takes them (with_fused_policies).
+FusedPolicies fused_policies(const NetworkSpec& spec, const TrainingSetup& setup);
+
+// An optimizer state's values as the GPU paths (and the host twin) keep them: `floats` (kSlots × P)
+// floats, zeros for a fresh state (check_optimizer_state has vetted the size).
+std::vector<float> state_values_fp32(const OptimizerState& state, size_t floats);
+
 // The steps an epoch is cut into for one launch of the fused kernel (the trainer and the replica runner
 // use the same cut, so a replica and a single run launch the same steps).
 size_t fused_steps_per_launch(size_t batch);
 
 // The host twin as a backend, for the tests: every step runs fused_train_steps with a HostCluster of
-// as many blocks as the GPU would use for the batch.
+// as many blocks as the GPU would use for the batch, each with its own copy of θ and of the optimizer
+// state, as on the GPU.
 class FusedHostBackend : public HostBackend {
  public:
   explicit FusedHostBackend(const NetworkSpec& spec, const TrainingSetup& setup = {});
@@ -41,13 +50,21 @@ class FusedHostBackend : public HostBackend {
  private:
   // The group of `blocks` host blocks, each with its own workspace.
   HostCluster cluster(int blocks);
+  // The buffers of a call with batches of `batch` (the other blocks' copies of the state sized for it).
+  FusedNetwork network(size_t batch, double* loss_slots);
+  // fused_train_steps with the run's policies, as a cluster of as many blocks as the GPU takes for `batch`.
+  void run_steps(const FusedNetwork& net, const float* X, const float* Y, const uint32_t* order, size_t first,
+                 size_t end, size_t batch, double lr, float* grads);
 
   NetworkSpec spec_;
   FusedShape shape_;
+  FusedPolicies policies_;
   std::vector<std::vector<double>> workspaces_;  // doubles, so that the per-thread loss terms are aligned
   std::vector<float*> workspace_pointers_;
   std::vector<float> params_;
-  uint64_t optimizer_steps_ = 0;
+  std::vector<float> optimizer_state_;  // block 0's copy (kSlots × P)
+  std::vector<float> block_states_;     // the other blocks' copies
+  uint64_t steps_ = 0;
   std::vector<double> loss_slots_ = std::vector<double>(kFusedLossSlots);  // this epoch's, as on the GPU
 };
 

@@ -1,0 +1,30 @@
+// Which backend, and on the GPU which kernel, a run gets: the one place that decides. make_backend,
+// make_cuda_backend (through make_backend) and train_replicas all follow it.
+#pragma once
+
+#include <string>
+
+#include "backends/backend.h"
+
+namespace sigtrain {
+
+enum class BackendKind { reference, cpu, cuda };
+enum class CudaKernel { none, cublas, fused };  // none: not the cuda backend
+
+struct BackendChoice {
+  BackendKind backend = BackendKind::cpu;
+  CudaKernel kernel = CudaKernel::none;
+};
+
+// --backend `name` with the settings in `options`, for a network of `spec`:
+//   auto       cuda where a CUDA device is usable, else cpu
+//   cuda       cuda, or InputError ("--backend cuda: " and why not) where no device is usable
+//   reference, cpu  themselves
+// and on cuda, options.kernel: "fused" (UsageError when the network does not fit the fused kernel),
+// "cublas", or "auto": fused where the network fits and neither TF32 nor a device data limit is asked
+// for (the fused kernel has neither: they need the cuBLAS path, which has TF32 GEMMs and streams).
+// Many networks of one shape follow the same rule: on the fused kernel they train in the same
+// launches (FusedNetworks), elsewhere one backend each. UsageError for an unknown name.
+BackendChoice choose_backend(const std::string& name, const NetworkSpec& spec, const BackendOptions& options);
+
+}  // namespace sigtrain

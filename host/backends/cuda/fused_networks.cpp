@@ -1,0 +1,225 @@
+#include "backends/cuda/fused_networks.h"
+
+#include <algorithm>
+
+#include "backends/cuda/cuda_backend.h"
+#include "backends/cuda/fused_host.h"
+#include "epoch_order.h"
+#include "fused_kernel.h"
+#include "util/errors.h"
+
+namespace sigtrain {
+
+// ---- Many networks of one shape ---------------------------------------------------------------------
+
+FusedNetworks::FusedNetworks(const NetworkSpec& spec, const TrainingSetup& setup, size_t count)
+    : spec_(spec), setup_(setup), policies_(fused_policies(spec, setup)), count_(count) {
+  std::string why_not;
+  if (!make_fused_shape(spec, shape_, &why_not)) throw UsageError("--kernel fused: " + why_not);
+  CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+  params_.allocate(count * shape_.params, "the parameters");
+  optimizer_states_.allocate(count * state_floats(), "the optimizer states");
+  steps_.allocate(count, "the optimizer step counts");
+  lrs_.allocate(count, "the learning rates");
+  losses_.allocate(count, "the losses");
+  loss_slots_.allocate(count * kFusedLossSlots, "the loss slots");
+  // Fresh optimizers (zeros, t = 0) and empty loss sums.
+  if (optimizer_states_.size())
+    CUDA_CHECK(cudaMemsetAsync(optimizer_states_.get(), 0, optimizer_states_.size() * sizeof(float), stream_));
+  CUDA_CHECK(cudaMemsetAsync(steps_.get(), 0, count * sizeof(uint64_t), stream_));
+  CUDA_CHECK(cudaMemsetAsync(loss_slots_.get(), 0, count * kFusedLossSlots * sizeof(double), stream_));
+}
+
+FusedNetworks::~FusedNetworks() {
+  // No throwing here; the buffers are freed after the stream's work has finished.
+  if (stream_) {
+    cudaStreamSynchronize(stream_);
+    cudaStreamDestroy(stream_);
+  }
+}
+
+void FusedNetworks::set_parameters(size_t r, const Parameters& p) {
+  p.check_spec(spec_);
+  const std::vector<float> values = p.to_float();
+  CUDA_CHECK(cudaMemcpyAsync(params_.get() + r * shape_.params, values.data(), values.size() * sizeof(float),
+                             cudaMemcpyHostToDevice, stream_));
+  CUDA_CHECK(cudaStreamSynchronize(stream_));
+}
+
+Parameters FusedNetworks::parameters(size_t r) const {
+  std::vector<float> values(shape_.params);
+  CUDA_CHECK(cudaMemcpyAsync(values.data(), params_.get() + r * shape_.params, values.size() * sizeof(float),
+                             cudaMemcpyDeviceToHost, stream_));
+  CUDA_CHECK(cudaStreamSynchronize(stream_));
+  return Parameters::from_float(spec_, values.data());
+}
+
+void FusedNetworks::set_optimizer_state(size_t r, const OptimizerState& state) {
+  check_optimizer_state(state, setup_.optimizer.kind, size_t(shape_.params));
+  // Block 0's copy: the other blocks of a cluster take theirs from it at the start of every launch.
+  const std::vector<float> values = state_values_fp32(state, state_floats());
+  if (!values.empty())
+    CUDA_CHECK(cudaMemcpyAsync(optimizer_states_.get() + r * values.size(), values.data(),
+                               values.size() * sizeof(float), cudaMemcpyHostToDevice, stream_));
+  CUDA_CHECK(cudaMemcpyAsync(steps_.get() + r, &state.steps, sizeof(uint64_t), cudaMemcpyHostToDevice, stream_));
+  CUDA_CHECK(cudaStreamSynchronize(stream_));
+}
+
+OptimizerState FusedNetworks::optimizer_state(size_t r) const {
+  std::vector<float> values(state_floats());
+  OptimizerState state;
+  if (!values.empty())
+    CUDA_CHECK(cudaMemcpyAsync(values.data(), optimizer_states_.get() + r * values.size(),
+                               values.size() * sizeof(float), cudaMemcpyDeviceToHost, stream_));
+  CUDA_CHECK(cudaMemcpyAsync(&state.steps, steps_.get() + r, sizeof(uint64_t), cudaMemcpyDeviceToHost, stream_));
+  CUDA_CHECK(cudaStreamSynchronize(stream_));
+  state.values.assign(values.begin(), values.end());
+  return state;
+}
+
+void FusedNetworks::set_training_data(const Dataset& train) {
+  CUDA_CHECK(cudaStreamSynchronize(stream_));
+  X_.allocate(0, "");
+  Y_.allocate(0, "");
+  orders_.allocate(0, "");
+  train_size_ = train.size;
+  // The fused kernel keeps the data and every network's order on the device; it does not stream.
+  const size_t needed = (train.x.size() + train.y.size()) * sizeof(float) + count_ * train.size * sizeof(uint32_t);
+  size_t free_bytes = 0, total_bytes = 0;
+  CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
+  if (needed > free_bytes / 10 * 8)
+    throw CudaError("the training data and epoch orders need " + std::to_string(needed >> 20) + " MiB of the " +
+                    std::to_string(free_bytes >> 20) +
+                    " MiB free on the device, and the fused kernel does not "
+                    "stream: use --kernel cublas, which streams data sets larger than device memory");
+  X_.allocate(train.x.size(), "the training inputs");
+  Y_.allocate(train.y.size(), "the training targets");
+  orders_.allocate(count_ * train.size, "the epoch orders");
+  CUDA_CHECK(
+      cudaMemcpyAsync(X_.get(), train.x.data(), train.x.size() * sizeof(float), cudaMemcpyHostToDevice, stream_));
+  CUDA_CHECK(
+      cudaMemcpyAsync(Y_.get(), train.y.data(), train.y.size() * sizeof(float), cudaMemcpyHostToDevice, stream_));
+  CUDA_CHECK(cudaStreamSynchronize(stream_));
+}
+
+void FusedNetworks::begin_epoch(const std::vector<EpochOrder>& orders) {
+  // Each network's permutation is the one a single run with its seed makes (kernels::epoch_orders).
+  std::vector<uint8_t> shuffled(count_);
+  std::vector<uint64_t> seeds(count_);
+  for (size_t r = 0; r < count_; ++r) {
+    shuffled[r] = orders[r].shuffle;
+    seeds[r] = orders[r].seed;
+  }
+  CUDA_CHECK(kernels::epoch_orders(orders_.get(), train_size_, count_, shuffled.data(), seeds.data(), stream_));
+  CUDA_CHECK(cudaMemsetAsync(loss_slots_.get(), 0, count_ * kFusedLossSlots * sizeof(double), stream_));
+}
+
+void FusedNetworks::set_learning_rates(const std::vector<double>& lrs) {
+  const std::vector<float> in_fp32(lrs.begin(), lrs.end());
+  if (in_fp32 == current_lrs_) return;
+  current_lrs_ = in_fp32;
+  CUDA_CHECK(cudaMemcpyAsync(lrs_.get(), current_lrs_.data(), count_ * sizeof(float), cudaMemcpyHostToDevice, stream_));
+  CUDA_CHECK(cudaStreamSynchronize(stream_));
+}
+
+void FusedNetworks::ensure_block_states(size_t networks, size_t batch) {
+  const size_t needed = networks * size_t(fused_blocks_per_network(batch, shape_.chunk) - 1) * state_floats();
+  if (needed <= block_states_.size()) return;
+  CUDA_CHECK(cudaStreamSynchronize(stream_));  // the buffer about to be replaced may still be in use
+  block_states_.allocate(needed, "the optimizer states of the clusters' other blocks");
+}
+
+void FusedNetworks::train_steps(size_t first, size_t end, size_t batch) {
+  ensure_block_states(count_, batch);
+  const kernels::FusedBuffers buffers{params_.get(), optimizer_states_.get(), block_states_.get(), steps_.get(),
+                                      loss_slots_.get()};
+  CUDA_CHECK(kernels::launch_fused_train(shape_, policies_, count_, buffers, X_.get(), Y_.get(), orders_.get(),
+                                         train_size_, first, end, batch, lrs_.get(), nullptr, stream_));
+}
+
+size_t FusedNetworks::steps_per_call(size_t batch) const { return fused_steps_per_launch(batch); }
+
+Evaluation FusedNetworks::evaluate(size_t r, const Dataset& d) {
+  return sigtrain::evaluate(d, spec_, setup_.loss,
+                            [&](const float* x, size_t n, double* z) { predict_logits(r, x, n, z); });
+}
+
+void FusedNetworks::epoch_loss_sums(double* sums) {
+  CUDA_CHECK(kernels::launch_fused_loss_sums(loss_slots_.get(), count_, losses_.get(), stream_));
+  CUDA_CHECK(cudaMemcpyAsync(sums, losses_.get(), count_ * sizeof(double), cudaMemcpyDeviceToHost, stream_));
+  CUDA_CHECK(cudaStreamSynchronize(stream_));
+}
+
+void FusedNetworks::ensure_batch_buffers(size_t samples) {
+  if (samples <= batch_capacity_) return;
+  CUDA_CHECK(cudaStreamSynchronize(stream_));  // the buffers about to be replaced may still be read
+  batch_capacity_ = samples;
+  batch_x_.allocate(samples * spec_.inputs(), "a batch of inputs");
+  batch_y_.allocate(samples * spec_.outputs(), "a batch of targets");
+  out_.allocate(samples * spec_.outputs(), "predictions");
+  grads_.reserve(shape_.params, "a gradient");
+  scratch_loss_slots_.reserve(kFusedLossSlots, "loss slots");
+}
+
+void FusedNetworks::predict_logits(size_t r, const float* x, size_t count, double* z) {
+  constexpr size_t kChunk = 65536;  // samples copied to the device at a time
+  ensure_batch_buffers(std::min(count, kChunk));
+  const int nL = spec_.outputs();
+  std::vector<float> out(std::min(count, kChunk) * nL);
+  for (size_t start = 0; start < count; start += kChunk) {
+    const size_t n = std::min(kChunk, count - start);
+    CUDA_CHECK(cudaMemcpyAsync(batch_x_.get(), x + start * spec_.inputs(), n * spec_.inputs() * sizeof(float),
+                               cudaMemcpyHostToDevice, stream_));
+    CUDA_CHECK(kernels::launch_fused_predict(shape_, spec_.hidden, params_.get() + r * shape_.params, batch_x_.get(), n,
+                                             out_.get(), stream_));
+    CUDA_CHECK(cudaMemcpyAsync(out.data(), out_.get(), n * nL * sizeof(float), cudaMemcpyDeviceToHost, stream_));
+    CUDA_CHECK(cudaStreamSynchronize(stream_));
+    std::copy(out.begin(), out.begin() + n * nL, z + start * nL);
+  }
+}
+
+double FusedNetworks::loss_and_gradients(size_t r, const Batch& batch, Parameters& grad) {
+  // One step of network r in the kernel's gradient-only mode: θ, the optimizer's state and t stay;
+  // the step's loss goes to scratch slots, not to the epoch's (the other blocks' copies of the state
+  // are scratch, refreshed by every launch).
+  ensure_batch_buffers(batch.count);
+  CUDA_CHECK(cudaMemcpyAsync(batch_x_.get(), batch.x, batch.count * spec_.inputs() * sizeof(float),
+                             cudaMemcpyHostToDevice, stream_));
+  CUDA_CHECK(cudaMemcpyAsync(batch_y_.get(), batch.y, batch.count * spec_.outputs() * sizeof(float),
+                             cudaMemcpyHostToDevice, stream_));
+  CUDA_CHECK(cudaMemsetAsync(scratch_loss_slots_.get(), 0, kFusedLossSlots * sizeof(double), stream_));
+  ensure_block_states(1, batch.count);
+  const kernels::FusedBuffers buffers{params_.get() + r * shape_.params, optimizer_states_.get() + r * state_floats(),
+                                      block_states_.get(), steps_.get() + r, scratch_loss_slots_.get()};
+  CUDA_CHECK(kernels::launch_fused_train(shape_, policies_, 1, buffers, batch_x_.get(), batch_y_.get(), nullptr, 0, 0,
+                                         batch.count, batch.count, lrs_.get() + r, grads_.get(), stream_));
+  std::vector<float> values(shape_.params);
+  std::vector<double> loss_slots(kFusedLossSlots);
+  CUDA_CHECK(
+      cudaMemcpyAsync(values.data(), grads_.get(), values.size() * sizeof(float), cudaMemcpyDeviceToHost, stream_));
+  CUDA_CHECK(cudaMemcpyAsync(loss_slots.data(), scratch_loss_slots_.get(), kFusedLossSlots * sizeof(double),
+                             cudaMemcpyDeviceToHost, stream_));
+  CUDA_CHECK(cudaStreamSynchronize(stream_));
+  grad = Parameters::from_float(spec_, values.data());
+  return fused_loss_sum(loss_slots.data()) / double(batch.count);
+}
+
+// ---- One network behind the Backend interface -------------------------------------------------------
+
+FusedCudaBackend::FusedCudaBackend(const NetworkSpec& spec, const TrainingSetup& setup)
+    : Backend(spec, setup), networks_(spec, setup, 1) {}
+
+std::string FusedCudaBackend::description() const { return "cuda (" + cuda_device_name() + ", fp32, fused kernel)"; }
+
+void FusedCudaBackend::train_steps(size_t first, size_t end, size_t batch, double lr) {
+  networks_.set_learning_rates({lr});
+  networks_.train_steps(first, end, batch);
+}
+
+double FusedCudaBackend::epoch_loss_sum() {
+  double sum = 0.0;
+  networks_.epoch_loss_sums(&sum);
+  return sum;
+}
+
+}  // namespace sigtrain
