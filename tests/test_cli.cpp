@@ -565,6 +565,97 @@ TEST(CliTrain, InitContinuesFromSavedModel) {
   EXPECT_EQ(slurp(dir / "cont2.json"), slurp(dir / "two.json"));
 }
 
+// Catches --init that restarts the optimizer or forgets its settings: with adam (its moments and step
+// count) and with momentum, one epoch and then one more from --init (no optimizer flags the second
+// time: the model's optimizer, hyperparameters and state go on) equal two epochs in one run, byte for byte.
+TEST(CliTrain, InitContinuesTheOptimizerAndItsState) {
+  const fs::path dir = scratch_dir();
+  for (const std::vector<std::string>& optimizer :
+       {std::vector<std::string>{"--optimizer", "adam", "--lr", "0.01", "--beta1", "0.8", "--weight-decay", "0.01"},
+        std::vector<std::string>{"--optimizer", "momentum", "--momentum", "0.7", "--lr", "0.1"}}) {
+    SCOPED_TRACE(optimizer[1]);
+    const auto args = [&](std::vector<std::string> extra, bool with_optimizer) {
+      std::vector<std::string> a = {"train",     "--samples", "200", "--backend", "reference", "--no-shuffle", "--quiet",
+                                    "--layers", "2,5,1",     "--activation", "tanh"};
+      if (with_optimizer) a.insert(a.end(), optimizer.begin(), optimizer.end());
+      a.insert(a.end(), extra.begin(), extra.end());
+      return a;
+    };
+    run_ok(args({"--epochs", "2", "--save", (dir / "two.json").string()}, true));
+    run_ok(args({"--epochs", "1", "--save", (dir / "one.json").string()}, true));
+    run_ok({"train", "--samples", "200", "--backend", "reference", "--no-shuffle", "--quiet", "--lr", optimizer.back(),
+            "--init", (dir / "one.json").string(), "--epochs", "1", "--save", (dir / "cont.json").string()});
+    EXPECT_EQ(slurp(dir / "cont.json"), slurp(dir / "two.json"));
+    EXPECT_NE(slurp(dir / "two.json").find("\"" + optimizer[1] + "\""), std::string::npos);
+  }
+}
+
+std::vector<double> parse_rows(const std::string& text, size_t rows, size_t width);  // (with predict's tests)
+
+// Catches standardisation fitted on the wrong data, not stored in the model, or not undone by predict
+// and eval: inputs ×1000 and targets ×100 + 50, trained with --standardize both; the model file holds
+// the training part's means and scales, predict's rows are the reference's outputs on standardised
+// inputs taken back to the data's units, and eval's MSE is theirs against the targets.
+TEST(CliTrain, StandardizedModelsPredictInTheDataUnits) {
+  const fs::path dir = scratch_dir();
+  Data data = Data::make(60, 2, 1, 21);
+  for (double& x : data.x) x *= 1024;
+  for (double& y : data.y) y = y * 128 + 64;
+  write_text(dir / "scaled.csv", data.csv(true));
+  const std::string model = (dir / "m.json").string();
+  const RunResult r = run_ok({"train", "--data", (dir / "scaled.csv").string(), "--layers", "2,4,1", "--bias", "--epochs",
+                              "5", "--standardize", "both", "--backend", "reference", "--save", model});
+  EXPECT_NE(r.out.find("standardised inputs and targets"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("val_mse in the data's units"), std::string::npos) << r.out;
+  const Model m = load_model(model);
+  ASSERT_TRUE(m.standardization.inputs() && m.standardization.targets());
+  // The statistics are the training part's (the first 48 rows: the split keeps file order, and holds
+  // out 12 by a seeded choice, so compare with all 60 rows only loosely: the mean of x1 is near).
+  EXPECT_GT(m.standardization.input_scale[0], 300.0);
+  EXPECT_GT(m.standardization.target_scale[0], 10.0);
+  const RunResult predicted = run_ok({"predict", "--model", model, "--data", (dir / "scaled.csv").string(), "--backend", "reference"});
+  const std::vector<double> rows = parse_rows(predicted.out, data.rows, 1);
+  double squared = 0;
+  for (size_t s = 0; s < data.rows; ++s) {
+    double x[2];
+    for (int j = 0; j < 2; ++j)
+      x[j] = double(float((float(data.x[s * 2 + j]) - m.standardization.input_mean[j]) / m.standardization.input_scale[j]));
+    const double yhat = reference::predict(m.parameters, x, 1)[0] * m.standardization.target_scale[0] +
+                        m.standardization.target_mean[0];
+    EXPECT_NEAR(rows[s], yhat, 1e-6 * std::abs(yhat)) << s;
+    squared += (yhat - data.y[s]) * (yhat - data.y[s]);
+  }
+  const RunResult evaluated = run_ok({"eval", "--model", model, "--data", (dir / "scaled.csv").string(), "--backend", "reference"});
+  EXPECT_NEAR(number(lines_of(evaluated.out).at(0)), squared / double(data.rows), 1e-6 * squared / double(data.rows));
+}
+
+// Catches --patience that does not stop, a kept model that is not the best epoch's, and a log or output
+// that does not say which epoch was kept: a learning rate too large for the data makes the validation
+// loss rise after a few epochs.
+TEST(CliTrain, PatienceStopsAndKeepsTheBestEpoch) {
+  const fs::path dir = scratch_dir();
+  const fs::path log = dir / "log.csv";
+  const RunResult r = run_ok({"train", "--synthetic", "xor", "--samples", "400", "--epochs", "300", "--lr", "1",
+                              "--patience", "5", "--log", log.string(), "--save", (dir / "m.json").string()});
+  std::vector<std::string> rows = lines_of(slurp(log));
+  ASSERT_GE(rows.size(), 3u);
+  ASSERT_EQ(rows.back().rfind("# kept epoch ", 0), 0u) << rows.back();
+  const int kept = std::stoi(rows.back().substr(13));
+  rows.pop_back();
+  const int epochs = int(rows.size()) - 1;
+  EXPECT_LT(epochs, 300) << "patience 5 should stop this run early";
+  EXPECT_EQ(epochs, kept + 5) << "it stops 5 epochs after the last improvement";
+  double best = INFINITY;
+  int best_epoch = 0;
+  for (int e = 1; e <= epochs; ++e) {
+    const double v = number(split(rows[size_t(e)], ',')[2]);
+    if (v < best) best = v, best_epoch = e;
+  }
+  EXPECT_EQ(kept, best_epoch);
+  EXPECT_NE(r.out.find("kept epoch " + std::to_string(kept)), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("stopped early after epoch " + std::to_string(epochs)), std::string::npos) << r.out;
+}
+
 // Catches --init accepting a model whose widths disagree with --layers (or crashing on it), and a failed
 // run touching the --save file.
 TEST(CliTrain, InitWithMismatchedLayersFails) {
@@ -846,6 +937,32 @@ TEST(CliExplain, OtherNetworksByLayerAndIndex) {
       }
 }
 
+// Catches explain showing the wrong output or loss for other activations and heads: with tanh hidden
+// units, a sigmoid output and bce, the logit z, ŷ = σ(z), f (the bce of one point) and the gradients
+// equal the reference's, and the notes' own network with a non-default part is shown by layer.
+TEST(CliExplain, OtherActivationsShowTheLogitAndTheLoss) {
+  const RunResult r = run_ok({"explain", "--layers", "2,3,1", "--activation", "tanh", "--output", "sigmoid", "--loss",
+                              "bce", "--seed", "4", "--x", "0.5,-1", "--y", "1"});
+  EXPECT_NE(r.out.find("tanh"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("bce"), std::string::npos) << r.out;
+  NetworkSpec spec{{2, 3, 1}, false};
+  spec.hidden = Activation::tanh;
+  spec.output = Activation::sigmoid;
+  const Parameters p = glorot_uniform(spec, 4);
+  const double x[2] = {0.5, -1}, y[1] = {1};
+  Parameters g;
+  const double f = reference::loss_and_gradients(p, Loss::bce, x, y, 1, g);
+  const reference::Activations act = reference::forward(p, x, 1);
+  const double z = act.A[2][0];
+  expect_close(named_value(r.out, "z[1]"), z, 1e-9, "z");
+  expect_close(named_value(r.out, "ŷ[1]"), 1 / (1 + std::exp(-z)), 1e-9, "ŷ");
+  expect_close(named_value(r.out, "f"), f, 1e-9, "f");
+  expect_close(named_value(r.out, "A1[2]"), std::tanh(p.W(1, 1, 0) * 0.5 - p.W(1, 1, 1)), 1e-9, "A1[2]");
+  expect_close(named_value(r.out, "df/dW2[1][3]"), g.W(2, 0, 2), 1e-9, "df/dW2[1][3]");
+  const RunResult notes = run_ok({"explain", "--activation", "relu", "--x", "0.5,-1", "--y", "0.3"});
+  EXPECT_EQ(notes.out.find("df/dp1"), std::string::npos) << "relu is not the notes' network:\n" << notes.out;
+}
+
 // Catches gradcheck failing (or not saying PASS) on the notes' network.
 TEST(CliGradcheck, PassesOnTheNotesNetwork) {
   const RunResult r = run_ok({"gradcheck", "--layers", "2,3,3,1"});
@@ -853,6 +970,20 @@ TEST(CliGradcheck, PassesOnTheNotesNetwork) {
 }
 
 // Catches gradcheck failing with biases or several outputs.
+// Catches a combination of activation, output and loss that `gradcheck` cannot check or gets wrong.
+TEST(CliGradcheck, PassesForEveryActivationAndLoss) {
+  for (const std::string activation : {"sigmoid", "tanh", "relu"})
+    for (const std::vector<std::string>& head : {std::vector<std::string>{"--output", "linear", "--loss", "mse"},
+                                                std::vector<std::string>{"--output", "sigmoid", "--loss", "mse"},
+                                                std::vector<std::string>{"--output", "sigmoid", "--loss", "bce"}}) {
+      std::vector<std::string> args = {"gradcheck", "--layers", "3,5,2", "--bias", "--activation", activation};
+      args.insert(args.end(), head.begin(), head.end());
+      const RunResult r = run_ok(args);
+      EXPECT_NE(r.out.find("PASS"), std::string::npos) << r.out;
+      EXPECT_NE(r.out.find(head[3] + " loss"), std::string::npos) << r.out;
+    }
+}
+
 TEST(CliGradcheck, PassesWithBiasAndSeveralOutputs) {
   const RunResult r = run_ok({"gradcheck", "--layers", "3,5,2", "--bias"});
   EXPECT_NE(r.out.find("PASS"), std::string::npos) << r.out;
@@ -1024,6 +1155,28 @@ TEST(CliBadInput, FlagsOutOfRange) {
       {{"--val-split", "-0.1"}, "--val-split"},
       {{"--frobnicate"}, "--frobnicate"},
       {{"--backend", "nonsense"}, "nonsense"},
+      {{"--optimizer", "lbfgs"}, "lbfgs"},
+      {{"--activation", "swish"}, "swish"},
+      {{"--output", "tanh"}, "tanh"},
+      {{"--loss", "hinge"}, "hinge"},
+      {{"--schedule", "cyclic"}, "cyclic"},
+      {{"--standardize", "all"}, "all"},
+      {{"--keep", "first"}, "first"},
+      {{"--momentum", "1"}, "--momentum"},
+      {{"--beta2", "-0.1"}, "--beta2"},
+      {{"--eps", "0"}, "--eps"},
+      {{"--weight-decay", "-1"}, "--weight-decay"},
+      {{"--step-every", "0"}, "--step-every"},
+      {{"--gamma", "1.5"}, "--gamma"},
+      {{"--warmup", "-2"}, "--warmup"},
+      {{"--patience", "-1"}, "--patience"},
+      {{"--min-delta", "-0.1"}, "--min-delta"},
+      // bad combinations: bce on a linear output, bce with standardised targets, early stopping with
+      // nothing to watch
+      {{"--loss", "bce"}, "--output sigmoid"},
+      {{"--loss", "bce", "--output", "sigmoid", "--standardize", "both"}, "--standardize"},
+      {{"--patience", "5", "--val-split", "0"}, "--val-split"},
+      {{"--keep", "best", "--val-split", "0"}, "--val-split"},
   };
   for (const auto& [flags, needle] : cases) {
     std::vector<std::string> args = {"train", "--samples", "50", "--epochs", "1", "--save", f.guard};
@@ -1031,6 +1184,23 @@ TEST(CliBadInput, FlagsOutOfRange) {
     args.insert(args.end(), flags.begin(), flags.end());
     expect_failure(args, 2, {needle}, f.dir, f.guard);
   }
+}
+
+// Catches bce's targets outside [0, 1] being trained on: a data error (exit 1) naming the sample.
+TEST(CliBadInput, BceTargetsOutsideZeroOne) {
+  BadInputFixture f;
+  const std::string data = f.file("signs.csv", "0.5,1,0\n1,0.25,-1\n");
+  expect_failure({"train", "--data", data, "--layers", "2,3,1", "--output", "sigmoid", "--loss", "bce", "--save", f.guard},
+                 1, {"signs.csv", "[0, 1]", "sample 2"}, f.dir, f.guard);
+}
+
+// Catches --init that silently drops what its model is: another hidden activation or output.
+TEST(CliBadInput, InitAgainstOtherActivations) {
+  BadInputFixture f;
+  expect_failure({"train", "--samples", "50", "--init", f.model, "--activation", "tanh", "--save", f.guard}, 1,
+                 {"sigmoid hidden layers", "--activation says tanh"}, f.dir, f.guard);
+  expect_failure({"train", "--samples", "50", "--init", f.model, "--standardize", "inputs", "--save", f.guard}, 2,
+                 {"--standardize"}, f.dir, f.guard);
 }
 
 // Catches a missing subcommand or a missing required flag being anything but a one-line usage error.
