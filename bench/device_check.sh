@@ -55,8 +55,11 @@ if [ -n "$gpu" ] && [ "$gpu_skipped" -gt 0 ]; then
 fi
 grep -h "sigtrain-diff:" "$test_log" | sort -k4 -g -r >"$results/diffs-$stamp.txt" || true
 to_out "$results/ctest-$stamp.txt" "$results/diffs-$stamp.txt"
-# Where a GPU is present, the fused kernel's resources: registers, shared memory, spills (none wanted).
-cuobjdump --dump-resource-usage build-device/host/libsigtrain_core.a 2>/dev/null | grep -A1 "fused" | head -n 8 \
+# Where a GPU is present, the fused kernel's resources: registers, shared memory, spills (none wanted),
+# of the default instantiation (sigmoid, linear output with mse, sgd; the mangled name holds the three
+# policies in that order) and of the prediction kernels.
+cuobjdump --dump-resource-usage build-device/host/libsigtrain_core.a 2>/dev/null |
+  grep -A1 -E "fused_(train_kernel.*Sigmoid.*Identity.*Sgd|predict_kernel)" | head -n 12 \
   >"$results/ptxas-$stamp.txt" || true
 # Races and bad accesses in the fused kernel (one block per network, and clusters of 8 blocks that read
 # each other's shared memory), where the machine's runtime lets compute-sanitizer run (40 s each), and

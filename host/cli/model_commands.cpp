@@ -21,7 +21,7 @@ struct ModelDataOptions {
 };
 
 void add_model_options(CLI::App& c, ModelDataOptions& o) {
-  c.add_option("--model", o.model, "model file (JSON, sigtrain-model version 1)")->required();
+  c.add_option("--model", o.model, "model file (JSON, sigtrain-model version 1 or 2)")->required();
   add_data_options(c, o.data, false);
   c.add_option("--backend", o.backend, "auto, reference, cpu or cuda")
       ->check(CLI::IsMember(backend_names()))

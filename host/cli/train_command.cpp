@@ -1,4 +1,4 @@
-// sigtrain train: mini-batch SGD on a data file or a built-in set, one line per epoch.
+// sigtrain train: mini-batch training (any optimizer, schedule, loss) on a data file or a built-in set, one line per epoch.
 #include <signal.h>
 #include <unistd.h>
 
@@ -116,7 +116,7 @@ int run_train(const TrainOptions& o) {
     std::printf("sigtrain train: backend %s; network %s; data %s (%zu training, %zu validation samples); "
                 "batch %lld, lr %s, %d epochs, seed %llu%s%s\n",
                 backend_text.c_str(), spec.to_string().c_str(), plan.data_name.c_str(), split.train.size,
-                split.validation.size, o.batch, format_number(o.lr).c_str(), o.epochs, (unsigned long long)o.seed,
+                split.validation.size, o.batch, format_number(plan.config.lr).c_str(), o.epochs, (unsigned long long)o.seed,
                 o.no_shuffle ? ", file order" : "", describe_setup(plan).c_str());
 
   const std::string loss = loss_label(plan);
@@ -228,9 +228,9 @@ Run add_train(CLI::App& app) {
                          ->capture_default_str();
   o->bias_option = c->add_flag("--bias", o->bias, "give every layer a bias (the notes' network has none)");
   c->add_option("--epochs", o->epochs, "passes over the training set")->capture_default_str();
-  c->add_option("--batch", o->batch, "samples per SGD step (the last batch of an epoch may be smaller)")
+  c->add_option("--batch", o->batch, "samples per step (the last batch of an epoch may be smaller)")
       ->capture_default_str();
-  c->add_option("--lr", o->lr, "learning rate (the base rate of the schedule)")->capture_default_str();
+  o->lr_option = c->add_option("--lr", o->lr, "learning rate, the schedule's base rate (default 0.2; 0.001 for adam and adamw)");
   add_setup_options(*c, *o);
   c->add_option("--seed", o->seed, "seed of the initialisation and of the epochs' orders")->capture_default_str();
   c->add_flag("--no-shuffle", o->no_shuffle, "take the batches in file order");

@@ -22,7 +22,7 @@ struct TrainOptions {
   // seed 2 is not one of them.
   int epochs = 100;
   long long batch = 8;
-  double lr = 0.2;
+  double lr = 0.2;  // without --lr: 0.2 for sgd, momentum and nesterov (the notes'), 0.001 for adam and adamw
   uint64_t seed = 2;
   bool no_shuffle = false;
   double val_split = 0.2;
@@ -54,6 +54,7 @@ struct TrainOptions {
   bool quiet = false;
   // Whether a flag was given (with --init, the model's own choice stands where a flag is not given).
   CLI::Option* layers_option = nullptr;
+  CLI::Option* lr_option = nullptr;
   CLI::Option* bias_option = nullptr;
   CLI::Option* activation_option = nullptr;
   CLI::Option* output_option = nullptr;

@@ -137,7 +137,9 @@ TrainPlan make_train_plan(const TrainOptions& o) {
   TrainConfig& config = plan.config;
   config.epochs = o.epochs;
   config.batch = size_t(o.batch);
-  config.lr = o.lr;
+  // Without --lr, each optimizer's usual rate: the notes' 0.2 for the SGD family, PyTorch's 0.001 for Adam.
+  const bool adam = optimizer.kind == OptimizerKind::adam || optimizer.kind == OptimizerKind::adamw;
+  config.lr = given(o.lr_option) || !adam ? o.lr : 0.001;
   config.schedule.kind = parse_schedule(o.schedule);
   config.schedule.step_every = o.step_every;
   config.schedule.gamma = o.gamma;

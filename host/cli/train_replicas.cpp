@@ -39,7 +39,7 @@ int run_train_replicas(const TrainOptions& o) {
   const Model& start = plan.start;
   const NetworkSpec& spec = start.parameters.spec;
   const TrainValidation& split = plan.split;
-  const std::vector<NetworkSettings> settings = expand_sweeps(o.sweeps, o.replicas, o.seed, o.lr);
+  const std::vector<NetworkSettings> settings = expand_sweeps(o.sweeps, o.replicas, o.seed, plan.config.lr);
   const std::string loss = loss_label(plan);
 
   ReplicaRun run;

@@ -1,9 +1,9 @@
 // Networks of one shape trained together, in lockstep, over the same training set: each with its own
 // parameters, optimizer state, learning rate and epoch order, all stepped by the same call (one
 // network spec and one TrainingSetup for all). The trainer drives a group
-// (host/trainer.h). One Backend is a group of one; BackendGroup steps several backends in turn; the
+// (host/train/trainer.h). One Backend is a group of one; BackendGroup steps several backends in turn; the
 // fused kernel trains a whole group of replicas in each of its launches (FusedNetworks,
-// host/cuda_backend.h).
+// host/backends/cuda/fused_networks.h).
 #pragma once
 
 #include <vector>

@@ -1,7 +1,7 @@
 // DESIGN.md §1 for one sample at a time, as __host__ __device__ functions: the per-sample math of the
-// fully fused training kernel (kernels/fused_kernel.cu), and of its host twin in host/fused_host.cpp
+// fully fused training kernel (kernels/fused_kernel.cu), and of its host twin in host/backends/cuda/fused_host.cpp
 // that the CPU tests check against the reference, so that the code the GPU runs is also the code the
-// CPU tests exercise; and of the cpu backend's small batches (host/cpu_backend.cpp).
+// CPU tests exercise; and of the cpu backend's small batches (host/backends/cpu/cpu_backend.cpp).
 //
 // A sample's values of one layer are contiguous (a row of n floats); W is row-major n_out × n_in.
 // The activation (Act, activation.h) and the head (loss and output activation, loss.h) are policies.
