@@ -590,6 +590,17 @@ TEST(CliTrain, InitContinuesTheOptimizerAndItsState) {
   }
 }
 
+// Catches adam starting at the SGD family's 0.2 when no --lr is given (PyTorch's 0.001 is its default),
+// and --lr not overriding that default.
+TEST(CliTrain, AdamDefaultsToItsOwnLearningRate) {
+  const RunResult adam = run_ok({"train", "--samples", "100", "--epochs", "1", "--optimizer", "adam"});
+  EXPECT_NE(adam.out.find("lr 0.001,"), std::string::npos) << adam.out;
+  const RunResult given = run_ok({"train", "--samples", "100", "--epochs", "1", "--optimizer", "adamw", "--lr", "0.05"});
+  EXPECT_NE(given.out.find("lr 0.05,"), std::string::npos) << given.out;
+  const RunResult sgd = run_ok({"train", "--samples", "100", "--epochs", "1", "--optimizer", "nesterov"});
+  EXPECT_NE(sgd.out.find("lr 0.2,"), std::string::npos) << sgd.out;
+}
+
 std::vector<double> parse_rows(const std::string& text, size_t rows, size_t width);  // (with predict's tests)
 
 // Catches standardisation fitted on the wrong data, not stored in the model, or not undone by predict
