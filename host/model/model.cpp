@@ -7,6 +7,19 @@
 
 namespace sigtrain {
 
+std::vector<float> OptimizerState::to_float(size_t floats) const {
+  std::vector<float> fp32(values.begin(), values.end());
+  fp32.resize(floats, 0.0f);
+  return fp32;
+}
+
+OptimizerState OptimizerState::from_float(uint64_t steps, const std::vector<float>& values) {
+  OptimizerState state;
+  state.steps = steps;
+  state.values.assign(values.begin(), values.end());
+  return state;
+}
+
 void check_optimizer_state(const OptimizerState& state, OptimizerKind kind, size_t P) {
   const size_t expected = size_t(optimizer_slots(kind)) * P;
   if (!state.values.empty() && state.values.size() != expected)

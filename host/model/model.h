@@ -19,6 +19,11 @@ namespace sigtrain {
 struct OptimizerState {
   uint64_t steps = 0;
   std::vector<double> values;
+
+  // The values in fp32, the precision the fast backends keep them in: `floats` of them (zeros for a
+  // fresh optimizer), and back (each float is exactly a double, so a round trip changes nothing).
+  std::vector<float> to_float(size_t floats) const;
+  static OptimizerState from_float(uint64_t steps, const std::vector<float>& values);
 };
 
 // How a network is trained, beside its shape: the loss and the optimizer (kernels/math/).

@@ -174,17 +174,11 @@ Parameters CpuBackend::parameters() const { return Parameters::from_float(spec_,
 void CpuBackend::set_optimizer_state(const OptimizerState& state) {
   check_optimizer_state(state, setup().optimizer.kind, params_.size());
   optimizer_steps_ = state.steps;
-  if (state.values.empty())  // a fresh optimizer
-    std::fill(optimizer_values_.begin(), optimizer_values_.end(), 0.0f);
-  else
-    optimizer_values_.assign(state.values.begin(), state.values.end());
+  optimizer_values_ = state.to_float(optimizer_values_.size());
 }
 
 OptimizerState CpuBackend::optimizer_state() const {
-  OptimizerState state;
-  state.steps = optimizer_steps_;
-  state.values.assign(optimizer_values_.begin(), optimizer_values_.end());
-  return state;
+  return OptimizerState::from_float(optimizer_steps_, optimizer_values_);
 }
 
 void CpuBackend::reserve(size_t batch) {

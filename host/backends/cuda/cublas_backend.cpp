@@ -93,7 +93,7 @@ Parameters CublasBackend::parameters() const {
 
 void CublasBackend::set_optimizer_state(const OptimizerState& state) {
   check_optimizer_state(state, setup().optimizer.kind, spec().parameter_count());
-  const std::vector<float> values = state_values_fp32(state, state_floats_);
+  const std::vector<float> values = state.to_float(state_floats_);
   if (!values.empty())  // plain SGD keeps none
     CUDA_CHECK(cudaMemcpyAsync(optimizer_state_.get(), values.data(), values.size() * sizeof(float),
                                cudaMemcpyHostToDevice, stream_));
@@ -103,14 +103,13 @@ void CublasBackend::set_optimizer_state(const OptimizerState& state) {
 
 OptimizerState CublasBackend::optimizer_state() const {
   std::vector<float> values(state_floats_);
-  OptimizerState state;
+  uint64_t steps = 0;
   if (!values.empty())
     CUDA_CHECK(cudaMemcpyAsync(values.data(), optimizer_state_.get(), values.size() * sizeof(float),
                                cudaMemcpyDeviceToHost, stream_));
-  CUDA_CHECK(cudaMemcpyAsync(&state.steps, steps_.get(), sizeof(uint64_t), cudaMemcpyDeviceToHost, stream_));
+  CUDA_CHECK(cudaMemcpyAsync(&steps, steps_.get(), sizeof(uint64_t), cudaMemcpyDeviceToHost, stream_));
   CUDA_CHECK(cudaStreamSynchronize(stream_));
-  state.values.assign(values.begin(), values.end());
-  return state;
+  return OptimizerState::from_float(steps, values);
 }
 
 void CublasBackend::reserve(size_t batch) {

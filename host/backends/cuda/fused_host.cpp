@@ -76,12 +76,6 @@ FusedPolicies fused_policies(const NetworkSpec& spec, const TrainingSetup& setup
   return p;
 }
 
-std::vector<float> state_values_fp32(const OptimizerState& state, size_t floats) {
-  std::vector<float> values(state.values.begin(), state.values.end());
-  values.resize(floats, 0.0f);
-  return values;
-}
-
 FusedHostBackend::FusedHostBackend(const NetworkSpec& spec, const TrainingSetup& setup)
     : HostBackend(spec, setup), spec_(spec), policies_(fused_policies(spec, setup)), params_(spec.parameter_count()) {
   std::string why_not;
@@ -117,15 +111,12 @@ Parameters FusedHostBackend::parameters() const { return Parameters::from_float(
 
 void FusedHostBackend::set_optimizer_state(const OptimizerState& state) {
   check_optimizer_state(state, setup().optimizer.kind, params_.size());
-  optimizer_state_ = state_values_fp32(state, optimizer_state_.size());
+  optimizer_state_ = state.to_float(optimizer_state_.size());
   steps_ = state.steps;
 }
 
 OptimizerState FusedHostBackend::optimizer_state() const {
-  OptimizerState state;
-  state.steps = steps_;
-  state.values.assign(optimizer_state_.begin(), optimizer_state_.end());
-  return state;
+  return OptimizerState::from_float(steps_, optimizer_state_);
 }
 
 void FusedHostBackend::begin_epoch(const EpochOrder& order) {

@@ -20,10 +20,6 @@ bool make_fused_shape(const NetworkSpec& spec, FusedShape& shape, std::string* w
 // The policies of `spec` and `setup`, as fused_train_steps takes them (with_fused_policies).
 FusedPolicies fused_policies(const NetworkSpec& spec, const TrainingSetup& setup);
 
-// An optimizer state's values as the GPU paths (and the host twin) keep them: `floats` (kSlots × P)
-// floats, zeros for a fresh state (check_optimizer_state has vetted the size).
-std::vector<float> state_values_fp32(const OptimizerState& state, size_t floats);
-
 // The steps an epoch is cut into for one launch of the fused kernel (the trainer and the replica runner
 // use the same cut, so a replica and a single run launch the same steps).
 size_t fused_steps_per_launch(size_t batch);

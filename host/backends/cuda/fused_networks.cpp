@@ -57,7 +57,7 @@ Parameters FusedNetworks::parameters(size_t r) const {
 void FusedNetworks::set_optimizer_state(size_t r, const OptimizerState& state) {
   check_optimizer_state(state, setup_.optimizer.kind, size_t(shape_.params));
   // Block 0's copy: the other blocks of a cluster take theirs from it at the start of every launch.
-  const std::vector<float> values = state_values_fp32(state, state_floats());
+  const std::vector<float> values = state.to_float(state_floats());
   if (!values.empty())
     CUDA_CHECK(cudaMemcpyAsync(optimizer_states_.get() + r * values.size(), values.data(),
                                values.size() * sizeof(float), cudaMemcpyHostToDevice, stream_));
@@ -67,14 +67,13 @@ void FusedNetworks::set_optimizer_state(size_t r, const OptimizerState& state) {
 
 OptimizerState FusedNetworks::optimizer_state(size_t r) const {
   std::vector<float> values(state_floats());
-  OptimizerState state;
+  uint64_t steps = 0;
   if (!values.empty())
     CUDA_CHECK(cudaMemcpyAsync(values.data(), optimizer_states_.get() + r * values.size(),
                                values.size() * sizeof(float), cudaMemcpyDeviceToHost, stream_));
-  CUDA_CHECK(cudaMemcpyAsync(&state.steps, steps_.get() + r, sizeof(uint64_t), cudaMemcpyDeviceToHost, stream_));
+  CUDA_CHECK(cudaMemcpyAsync(&steps, steps_.get() + r, sizeof(uint64_t), cudaMemcpyDeviceToHost, stream_));
   CUDA_CHECK(cudaStreamSynchronize(stream_));
-  state.values.assign(values.begin(), values.end());
-  return state;
+  return OptimizerState::from_float(steps, values);
 }
 
 void FusedNetworks::set_training_data(const Dataset& train) {
