@@ -40,10 +40,11 @@ ctest --test-dir build-device -j 8 --output-on-failure --timeout 300 >"$results/
 ctest_status=$?
 tail -n 5 "$results/ctest-$stamp.txt"
 test_log=build-device/Testing/Temporary/LastTest.log
-# From ctest's summary line "N% tests passed, F tests failed out of T" and its "***Skipped" lines.
-summary_line=$(grep -E "tests passed, [0-9]+ tests? failed out of" "$results/ctest-$stamp.txt" | tail -n 1)
-total=$(echo "$summary_line" | sed -E 's/.*out of ([0-9]+).*/\1/')
-failed=$(echo "$summary_line" | sed -E 's/.* ([0-9]+) tests? failed.*/\1/')
+# From ctest's summary line and its "***Skipped" lines. The summary reads "N% tests passed, F tests
+# failed out of T", or "100% tests passed out of T" when nothing failed (then F is 0).
+summary_line=$(grep -E "tests passed(, [0-9]+ tests? failed)? out of [0-9]+" "$results/ctest-$stamp.txt" | tail -n 1)
+total=$(echo "$summary_line" | sed -nE 's/.*out of ([0-9]+).*/\1/p')
+failed=$(echo "$summary_line" | sed -nE 's/.* ([0-9]+) tests? failed.*/\1/p')
 skipped=$(grep -c "\*\*\*Skipped" "$results/ctest-$stamp.txt")
 # Where a GPU is present every Cuda test must run, but the one that checks the no-device error.
 gpu_skipped=$(grep "\*\*\*Skipped" "$results/ctest-$stamp.txt" | grep "Cuda" | grep -vc "WithoutADevice")
