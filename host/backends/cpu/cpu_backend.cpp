@@ -142,7 +142,6 @@ CpuBackend::CpuBackend(const NetworkSpec& spec, const TrainingSetup& setup, int 
 CpuBackend::CpuBackend(const NetworkSpec& spec, const TrainingSetup& setup, int threads, const CpuKernels& kernels,
                        bool blas)
     : HostBackend(spec, setup),
-      spec_(spec),
       threads_(std::max(1, threads)),
       kernels_(kernels),
       blas_(blas && has_wide_layer(spec) && cpu_blas_available()),  // loads OpenBLAS only where it is used
@@ -165,11 +164,11 @@ std::string CpuBackend::description() const {
 }
 
 void CpuBackend::set_parameters(const Parameters& p) {
-  p.check_spec(spec_);
+  p.check_spec(spec());
   params_ = p.to_float();
 }
 
-Parameters CpuBackend::parameters() const { return Parameters::from_float(spec_, params_.data()); }
+Parameters CpuBackend::parameters() const { return Parameters::from_float(spec(), params_.data()); }
 
 void CpuBackend::set_optimizer_state(const OptimizerState& state) {
   check_optimizer_state(state, setup().optimizer.kind, params_.size());
@@ -186,12 +185,12 @@ void CpuBackend::reserve(size_t batch) {
   capacity_ = batch;
   rows_.resize(2 * batch);
   if (layered_) {
-    batch_work_.resize(spec_, batch);
+    batch_work_.resize(spec(), batch);
     chunk_loss_.resize(pieces(batch, column_tile(0)));  // no tile is narrower than column_tile(0)
   } else {
     if (chunk_work_.empty()) {
       chunk_work_.resize(threads_);
-      for (Workspace& w : chunk_work_) w.resize(spec_, kChunk);
+      for (Workspace& w : chunk_work_) w.resize(spec(), kChunk);
     }
     chunk_grads_.resize(pieces(batch, kChunk) * params_.size());
     chunk_loss_.resize(pieces(batch, kChunk));
@@ -201,7 +200,7 @@ void CpuBackend::reserve(size_t batch) {
 int CpuBackend::threads_for(size_t count) const {
   if (threads_ == 1) return 1;
   int hidden_units = 0;
-  for (int l = 1; l < spec_.num_layers(); ++l) hidden_units += spec_.widths[l];
+  for (int l = 1; l < spec().num_layers(); ++l) hidden_units += spec().widths[l];
   // Three products per weight, and a sigmoid costs about twenty.
   const double work = double(count) * (3.0 * double(params_.size()) + 20.0 * hidden_units);
   const double most = layered_ ? threads_ : std::min<double>(threads_, double(pieces(count, kChunk)));
@@ -217,7 +216,7 @@ bool CpuBackend::use_blas(int rows, int inputs, size_t samples) const {
 // Samples are taken kPadColumns at a time, so that each row of A_0 is written a whole cache line at a
 // time.
 void CpuBackend::load(Workspace& w, size_t col, const Samples& s, size_t first, size_t cols) const {
-  const int n0 = spec_.inputs(), nL = spec_.outputs();
+  const int n0 = spec().inputs(), nL = spec().outputs();
   const auto row_of = [&](size_t b) { return s.rows ? size_t(s.rows[b]) : b; };
   for (size_t b0 = 0; b0 < cols; b0 += kPadColumns) {
     const size_t n = std::min(kPadColumns, cols - b0);
@@ -242,10 +241,10 @@ void CpuBackend::load(Workspace& w, size_t col, const Samples& s, size_t first, 
 
 // A_l = f(W_l A_{l-1} + b_l), or the logits Z_L = W_L A_{L-1} + b_L for the output layer (§1).
 void CpuBackend::forward_layer(Workspace& w, int l, size_t col, size_t cols) const {
-  const int n_in = spec_.widths[l - 1], n_out = spec_.widths[l];
-  const Activation f = l < spec_.num_layers() ? spec_.hidden : Activation::linear;
-  const float* W = params_.data() + spec_.weight_offset(l);
-  const float* b = spec_.bias ? params_.data() + spec_.bias_offset(l) : nullptr;
+  const int n_in = spec().widths[l - 1], n_out = spec().widths[l];
+  const Activation f = l < spec().num_layers() ? spec().hidden : Activation::linear;
+  const float* W = params_.data() + spec().weight_offset(l);
+  const float* b = spec().bias ? params_.data() + spec().bias_offset(l) : nullptr;
   const float* A_in = w.A[l - 1].data() + col;
   float* out = w.A[l].data() + col;
   if (use_blas(n_out, n_in, cols)) {
@@ -257,8 +256,8 @@ void CpuBackend::forward_layer(Workspace& w, int l, size_t col, size_t cols) con
 }
 
 void CpuBackend::store_outputs(const Workspace& w, size_t col, const Samples& s, size_t first, size_t cols) const {
-  const int nL = spec_.outputs();
-  const float* yhat = w.A[spec_.num_layers()].data() + col;
+  const int nL = spec().outputs();
+  const float* yhat = w.A[spec().num_layers()].data() + col;
   for (size_t b = 0; b < cols; ++b)
     for (int o = 0; o < nL; ++o) s.yhat[(first + b) * nL + o] = yhat[size_t(o) * w.ld + b];
 }
@@ -266,8 +265,8 @@ void CpuBackend::store_outputs(const Workspace& w, size_t col, const Samples& s,
 // Σ ℓ(Z_L, Y) over the columns, and Δ_L = (1/B) dℓ/dz with B the whole batch (the head of loss.h;
 // mse on a linear output: Σ (Ŷ − Y)² and (2/B)(Ŷ − Y), §1).
 float CpuBackend::output_delta(Workspace& w, size_t col, size_t cols, size_t batch) const {
-  return kernels_.output_delta(w.A[spec_.num_layers()].data() + col, w.ld, w.Y.data() + col, w.ld, spec_.outputs(),
-                               cols, 1.0f / float(batch), w.delta.data() + col, w.ld, setup().loss, spec_.output);
+  return kernels_.output_delta(w.A[spec().num_layers()].data() + col, w.ld, w.Y.data() + col, w.ld, spec().outputs(),
+                               cols, 1.0f / float(batch), w.delta.data() + col, w.ld, setup().loss, spec().output);
 }
 
 // dW_l = Δ_l A_{l-1}ᵀ and db_l = Δ_l 1 (§1), summed over the first `cols` columns: the block of rows
@@ -275,11 +274,11 @@ float CpuBackend::output_delta(Workspace& w, size_t col, size_t cols, size_t bat
 // written into `grad`, a flat parameter vector.
 void CpuBackend::gradient(const Workspace& w, int l, int row, int rows, int input, int inputs, size_t cols,
                           float* grad) const {
-  const int n_in = spec_.widths[l - 1];
+  const int n_in = spec().widths[l - 1];
   const float* D = w.delta.data() + size_t(row) * w.ld;
   const float* A_in = w.A[l - 1].data() + size_t(input) * w.ld;
-  float* dW = grad + spec_.weight_offset(l) + size_t(row) * n_in + input;
-  float* db = spec_.bias && input == 0 ? grad + spec_.bias_offset(l) + row : nullptr;
+  float* dW = grad + spec().weight_offset(l) + size_t(row) * n_in + input;
+  float* db = spec().bias && input == 0 ? grad + spec().bias_offset(l) + row : nullptr;
   if (use_blas(rows, inputs, cols)) {
     cpu_sgemm(false, true, rows, inputs, int(padded_columns(cols)), D, w.ld, A_in, w.ld, dW, n_in);  // Δ A_inᵀ
     if (db) kernels_.gradient(D, w.ld, rows, A_in, w.ld, 0, cols, nullptr, 0, db);                   // Δ 1 alone
@@ -290,16 +289,16 @@ void CpuBackend::gradient(const Workspace& w, int l, int row, int rows, int inpu
 
 // Δ_{l-1} = (W_lᵀ Δ_l) ⊙ f'(A_{l-1}) (§1; σ' = A ⊙ (1 − A)), into delta_in.
 void CpuBackend::backward_layer(Workspace& w, int l, size_t col, size_t cols) const {
-  const int n_in = spec_.widths[l - 1], n_out = spec_.widths[l];
-  const float* W = params_.data() + spec_.weight_offset(l);
+  const int n_in = spec().widths[l - 1], n_out = spec().widths[l];
+  const float* W = params_.data() + spec().weight_offset(l);
   const float* D = w.delta.data() + col;
   const float* A_in = w.A[l - 1].data() + col;
   float* D_in = w.delta_in.data() + col;
   if (use_blas(n_out, n_in, cols)) {
     cpu_sgemm(true, false, n_in, int(padded_columns(cols)), n_out, W, n_in, D, w.ld, D_in, w.ld);  // Wᵀ Δ
-    kernels_.times_activation_grad(D_in, w.ld, A_in, w.ld, n_in, cols, spec_.hidden);
+    kernels_.times_activation_grad(D_in, w.ld, A_in, w.ld, n_in, cols, spec().hidden);
   } else {
-    kernels_.backward(W, n_out, n_in, D, w.ld, A_in, w.ld, D_in, w.ld, cols, spec_.hidden);
+    kernels_.backward(W, n_out, n_in, D, w.ld, A_in, w.ld, D_in, w.ld, cols, spec().hidden);
   }
 }
 
@@ -308,7 +307,7 @@ void CpuBackend::backward_layer(Workspace& w, int l, size_t col, size_t cols) co
 // core has only about 16 misses in flight, so asked for all at once they would stall it instead.
 float CpuBackend::chunk(Workspace& w, const Samples& s, size_t first, size_t cols, size_t batch, size_t next,
                         float* grad) const {
-  const int L = spec_.num_layers();
+  const int L = spec().num_layers();
   RowPrefetcher prefetch(s.x, s.x_stride, s.y, s.y_stride, s.rows, next, std::min(next + kChunk, s.rows_known), 3 * L);
   load(w, 0, s, first, cols);
   for (int l = 1; l <= L; ++l) {
@@ -320,7 +319,7 @@ float CpuBackend::chunk(Workspace& w, const Samples& s, size_t first, size_t col
   const float loss = output_delta(w, 0, cols, batch);
   for (int l = L; l >= 1; --l) {
     prefetch.some();
-    gradient(w, l, 0, spec_.widths[l], 0, spec_.widths[l - 1], cols, grad);
+    gradient(w, l, 0, spec().widths[l], 0, spec().widths[l - 1], cols, grad);
     if (l == 1) break;  // no Δ_0: the inputs are data
     prefetch.some();
     backward_layer(w, l, 0, cols);
@@ -360,7 +359,7 @@ double CpuBackend::run_chunked(const Samples& s, size_t count) {
 
 double CpuBackend::run_layered(const Samples& s, size_t count) {
   Workspace& w = batch_work_;
-  const int L = spec_.num_layers(), threads = threads_for(count);
+  const int L = spec().num_layers(), threads = threads_for(count);
   const size_t tile = column_tile(count), tiles = pieces(count, tile);
   const auto columns = [&](size_t t) { return std::min(tile, count - t * tile); };
   pool_.run(threads, tiles, [&](size_t t, int) { load(w, t * tile, s, t * tile, columns(t)); });
@@ -370,7 +369,7 @@ double CpuBackend::run_layered(const Samples& s, size_t count) {
   if (!s.y) return 0.0;
   pool_.run(threads, tiles, [&](size_t t, int) { chunk_loss_[t] = output_delta(w, t * tile, columns(t), count); });
   for (int l = L; l >= 1; --l) {
-    const int n_out = spec_.widths[l], n_in = spec_.widths[l - 1];
+    const int n_out = spec().widths[l], n_in = spec().widths[l - 1];
     const GradientTile g = gradient_tile(n_out, n_in);
     const size_t input_tiles = pieces(size_t(n_in), size_t(g.inputs));
     pool_.run(threads, pieces(size_t(n_out), size_t(g.rows)) * input_tiles, [&](size_t t, int) {
@@ -388,8 +387,8 @@ double CpuBackend::run_layered(const Samples& s, size_t count) {
 
 double CpuBackend::run(const Samples& s, size_t count) {
   if (count < kPerSampleBelow)
-    return with_activation(spec_.hidden, [&](auto act) {
-      return with_head(setup().loss, spec_.output,
+    return with_activation(spec().hidden, [&](auto act) {
+      return with_head(setup().loss, spec().output,
                        [&](auto head) { return run_per_sample<decltype(act), decltype(head)>(s, count); });
     });
   return layered_ ? run_layered(s, count) : run_chunked(s, count);
@@ -401,12 +400,12 @@ double CpuBackend::run(const Samples& s, size_t count) {
 // depend on --threads either.
 template <class Act, class Head>
 double CpuBackend::run_per_sample(const Samples& s, size_t count) {
-  const int L = spec_.num_layers(), nL = spec_.outputs();
+  const int L = spec().num_layers(), nL = spec().outputs();
   const std::vector<SampleLayer>& layer = sample_layers_;  // [l − 1]: layer l
   const float* theta = params_.data();
   float* grad = grads_.data();
   // a_l and Δ_l of the sample (a_0 is its row of X itself).
-  const size_t width = size_t(spec_.max_width());
+  const size_t width = size_t(spec().max_width());
   const auto act = [&](int l) { return sample_work_.data() + size_t(l) * width; };
   const auto delta = [&](int l) { return sample_work_.data() + size_t(L + 1 + l) * width; };
   if (s.y) std::fill(grads_.begin(), grads_.end(), 0.0f);
@@ -418,7 +417,7 @@ double CpuBackend::run_per_sample(const Samples& s, size_t count) {
     const auto a = [&](int l) -> const float* { return l == 0 ? x : act(l); };
     for (int l = 1; l <= L; ++l) {  // a_l = f(W_l a_{l-1} + b_l), the output layer's logits z_L
       const SampleLayer& k = layer[size_t(l - 1)];
-      dense_forward_sample<Act>(theta + k.weights, spec_.bias ? theta + k.bias : nullptr, a(l - 1), act(l), k.n_in,
+      dense_forward_sample<Act>(theta + k.weights, spec().bias ? theta + k.bias : nullptr, a(l - 1), act(l), k.n_in,
                                 k.n_out, l < L);
     }
     if (s.yhat)
@@ -427,7 +426,7 @@ double CpuBackend::run_per_sample(const Samples& s, size_t count) {
     loss += output_delta_sample<Head>(act(L), s.y + row * s.y_stride, delta(L), nL, inv_B);  // Δ_L = (1/B) dℓ/dz
     for (int l = L; l >= 1; --l) {
       const SampleLayer& k = layer[size_t(l - 1)];
-      add_gradient_sample(delta(l), a(l - 1), grad + k.weights, spec_.bias ? grad + k.bias : nullptr, k.n_in, k.n_out);
+      add_gradient_sample(delta(l), a(l - 1), grad + k.weights, spec().bias ? grad + k.bias : nullptr, k.n_in, k.n_out);
       if (l > 1)  // Δ_{l-1} = (W_lᵀ Δ_l) ⊙ f'(a_{l-1})
         dense_backward_sample<Act>(theta + k.weights, delta(l), a(l - 1), delta(l - 1), k.n_in, k.n_out);
     }
@@ -492,9 +491,9 @@ void CpuBackend::predict_logits(const float* x, size_t count, double* yhat) {
   reserve(piece);
   for (size_t start = 0; start < count; start += piece) {
     Samples s;
-    s.x = x + start * spec_.inputs();
-    s.x_stride = size_t(spec_.inputs());
-    s.yhat = yhat + start * spec_.outputs();
+    s.x = x + start * spec().inputs();
+    s.x_stride = size_t(spec().inputs());
+    s.yhat = yhat + start * spec().outputs();
     run(s, std::min(piece, count - start));
   }
 }
@@ -503,11 +502,11 @@ double CpuBackend::loss_and_gradients(const Batch& batch, Parameters& grad) {
   reserve(batch.count);
   Samples s;
   s.x = batch.x;
-  s.x_stride = size_t(spec_.inputs());
+  s.x_stride = size_t(spec().inputs());
   s.y = batch.y;
-  s.y_stride = size_t(spec_.outputs());
+  s.y_stride = size_t(spec().outputs());
   const double loss_sum = run(s, batch.count);
-  grad = Parameters::from_float(spec_, grads_.data());
+  grad = Parameters::from_float(spec(), grads_.data());
   return loss_sum / double(batch.count);
 }
 

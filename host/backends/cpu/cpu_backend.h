@@ -119,7 +119,6 @@ class CpuBackend : public HostBackend {
   // Whether a product with a block of W_l's rows × inputs, over `samples` samples, goes to BLAS.
   bool use_blas(int rows, int inputs, size_t samples) const;
 
-  NetworkSpec spec_;
   int threads_;
   const CpuKernels& kernels_;
   bool blas_;

@@ -77,7 +77,7 @@ FusedPolicies fused_policies(const NetworkSpec& spec, const TrainingSetup& setup
 }
 
 FusedHostBackend::FusedHostBackend(const NetworkSpec& spec, const TrainingSetup& setup)
-    : HostBackend(spec, setup), spec_(spec), policies_(fused_policies(spec, setup)), params_(spec.parameter_count()) {
+    : HostBackend(spec, setup), policies_(fused_policies(spec, setup)), params_(spec.parameter_count()) {
   std::string why_not;
   if (!make_fused_shape(spec, shape_, &why_not)) throw UsageError(why_not);
   optimizer_state_.assign(size_t(optimizer_slots(setup.optimizer.kind)) * params_.size(), 0.0f);
@@ -103,11 +103,11 @@ void FusedHostBackend::run_steps(const FusedNetwork& net, const float* X, const 
 }
 
 void FusedHostBackend::set_parameters(const Parameters& p) {
-  p.check_spec(spec_);
+  p.check_spec(spec());
   params_ = p.to_float();
 }
 
-Parameters FusedHostBackend::parameters() const { return Parameters::from_float(spec_, params_.data()); }
+Parameters FusedHostBackend::parameters() const { return Parameters::from_float(spec(), params_.data()); }
 
 void FusedHostBackend::set_optimizer_state(const OptimizerState& state) {
   check_optimizer_state(state, setup().optimizer.kind, params_.size());
@@ -137,8 +137,8 @@ FusedNetwork FusedHostBackend::network(size_t batch, double* loss_slots) {
 }
 
 void FusedHostBackend::predict_logits(const float* x, size_t count, double* z) {
-  std::vector<float> out(count * spec_.outputs());
-  with_activation(spec_.hidden, [&](auto act) {
+  std::vector<float> out(count * spec().outputs());
+  with_activation(spec().hidden, [&](auto act) {
     fused_predict<decltype(act)>(cluster(1), shape_, params_.data(), x, 0, count, out.data());
   });
   std::copy(out.begin(), out.end(), z);
@@ -150,7 +150,7 @@ double FusedHostBackend::loss_and_gradients(const Batch& batch, Parameters& grad
   std::vector<double> loss_slots(kFusedLossSlots);
   run_steps(network(batch.count, loss_slots.data()), batch.x, batch.y, nullptr, 0, batch.count, batch.count, 0.0,
             grads.data());
-  grad = Parameters::from_float(spec_, grads.data());
+  grad = Parameters::from_float(spec(), grads.data());
   return fused_loss_sum(loss_slots.data()) / double(batch.count);
 }
 

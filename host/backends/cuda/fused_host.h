@@ -52,7 +52,6 @@ class FusedHostBackend : public HostBackend {
   void run_steps(const FusedNetwork& net, const float* X, const float* Y, const uint32_t* order, size_t first,
                  size_t end, size_t batch, double lr, float* grads);
 
-  NetworkSpec spec_;
   FusedShape shape_;
   FusedPolicies policies_;
   std::vector<std::vector<double>> workspaces_;  // doubles, so that the per-thread loss terms are aligned
