@@ -24,22 +24,32 @@ Backend::Backend(const NetworkSpec& spec, const TrainingSetup& setup) : spec_(sp
   check_head(setup.loss, spec.output);
 }
 
-void apply_output_activation(Activation output, double* z, size_t n) {
+namespace {
+
+// Z_L and Ŷ for `count` samples whose inputs x are in the data's units: the inputs standardised (into
+// `scratch`), Z_L from predict_logits, Ŷ its output activation with the targets' standardisation undone.
+// yhat may be z itself.
+void logits_and_outputs(const PredictLogits& predict_logits, Activation output, const Standardization* standardization,
+                        const float* x, size_t count, int outputs, std::vector<float>& scratch, double* z,
+                        double* yhat) {
+  if (standardization && standardization->inputs()) {
+    standardization->apply_inputs(x, count, scratch);
+    x = scratch.data();
+  }
+  predict_logits(x, count, z);
   with_activation(output, [&](auto out) {
-    for (size_t k = 0; k < n; ++k) z[k] = out.forward(z[k]);
+    for (size_t k = 0; k < count * size_t(outputs); ++k) yhat[k] = out.forward(z[k]);
   });
+  if (standardization && standardization->targets()) standardization->invert_targets(yhat, count);
 }
+
+}  // namespace
 
 void predict_outputs(Backend& backend, const Standardization& standardization, const float* x, size_t count,
                      double* yhat) {
-  std::vector<float> standardized;
-  if (standardization.inputs()) {
-    standardization.apply_inputs(x, count, standardized);
-    x = standardized.data();
-  }
-  backend.predict_logits(x, count, yhat);
-  apply_output_activation(backend.spec().output, yhat, count * size_t(backend.spec().outputs()));
-  if (standardization.targets()) standardization.invert_targets(yhat, count);
+  std::vector<float> scratch;
+  logits_and_outputs([&](const float* in, size_t n, double* z) { backend.predict_logits(in, n, z); },
+                     backend.spec().output, &standardization, x, count, backend.spec().outputs(), scratch, yhat, yhat);
 }
 
 Evaluation evaluate(const Dataset& d, const NetworkSpec& spec, Loss loss, const PredictLogits& predict_logits,
@@ -49,28 +59,21 @@ Evaluation evaluate(const Dataset& d, const NetworkSpec& spec, Loss loss, const 
   // In chunks, so that a large data set never needs a second full-size copy of its predictions.
   constexpr size_t kChunk = 65536;
   const int nL = d.outputs;
-  const bool standardized = standardization && !standardization->none();
+  // With standardised targets the logits are not in the targets' units: the loss is then the MSE.
+  const bool loss_from_logits = !(standardization && standardization->targets());
   std::vector<double> z(std::min(d.size, kChunk) * nL), yhat(z.size());
-  std::vector<float> x;  // the chunk's inputs, standardised
+  std::vector<float> scratch;
   double loss_sum = 0.0, squared_sum = 0.0;
   with_head(loss, spec.output, [&](auto head) {
-    using Head = decltype(head);
     for (size_t start = 0; start < d.size; start += kChunk) {
       const size_t count = std::min(kChunk, d.size - start);
-      const float* chunk_x = d.x_of(start);
-      if (standardized && standardization->inputs()) {
-        standardization->apply_inputs(chunk_x, count, x);
-        chunk_x = x.data();
-      }
-      predict_logits(chunk_x, count, z.data());
-      for (size_t k = 0; k < count * nL; ++k) yhat[k] = Head::Output::forward(z[k]);
-      if (standardized) standardization->invert_targets(yhat.data(), count);
+      logits_and_outputs(predict_logits, spec.output, standardization, d.x_of(start), count, nL, scratch, z.data(),
+                         yhat.data());
       const float* y = d.y_of(start);
       for (size_t k = 0; k < count * nL; ++k) {
         const double residual = yhat[k] - double(y[k]);
         squared_sum += residual * residual;
-        // The loss from the logits where they are in the targets' units; else the MSE is the loss.
-        loss_sum += standardized && standardization->targets() ? residual * residual : Head::value(z[k], double(y[k]));
+        loss_sum += loss_from_logits ? head.value(z[k], double(y[k])) : residual * residual;
       }
     }
   });

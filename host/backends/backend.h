@@ -92,8 +92,6 @@ class Backend {
   TrainingSetup setup_;
 };
 
-// Ŷ = the output activation of Z_L, in place, over n values.
-void apply_output_activation(Activation output, double* z, size_t n);
 // Ŷ (nL × count, in the data's own units) for inputs x (n0 × count, in the data's units) through a
 // backend that holds the model's parameters: standardise x, Z_L, the output activation, undo the
 // standardisation of the targets.
