@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "backends/cuda/cuda_backend.h"
+#include "backends/cuda/device_copies.h"
 #include "backends/cuda/fused_host.h"
 #include "epoch_order.h"
 #include "step_kernels.h"
@@ -75,41 +76,17 @@ void CublasBackend::clear_graphs() {
   graphs_.clear();
 }
 
-void CublasBackend::set_parameters(const Parameters& p) {
-  p.check_spec(spec());
-  const std::vector<float> values = p.to_float();
-  CUDA_CHECK(
-      cudaMemcpyAsync(params_.get(), values.data(), values.size() * sizeof(float), cudaMemcpyHostToDevice, stream_));
-  CUDA_CHECK(cudaStreamSynchronize(stream_));
-}
+void CublasBackend::set_parameters(const Parameters& p) { upload_parameters(p, spec(), params_.get(), stream_); }
 
-Parameters CublasBackend::parameters() const {
-  std::vector<float> values(spec().parameter_count());
-  CUDA_CHECK(
-      cudaMemcpyAsync(values.data(), params_.get(), values.size() * sizeof(float), cudaMemcpyDeviceToHost, stream_));
-  CUDA_CHECK(cudaStreamSynchronize(stream_));
-  return Parameters::from_float(spec(), values.data());
-}
+Parameters CublasBackend::parameters() const { return download_parameters(spec(), params_.get(), stream_); }
 
 void CublasBackend::set_optimizer_state(const OptimizerState& state) {
-  check_optimizer_state(state, setup().optimizer.kind, spec().parameter_count());
-  const std::vector<float> values = state.to_float(state_floats_);
-  if (!values.empty())  // plain SGD keeps none
-    CUDA_CHECK(cudaMemcpyAsync(optimizer_state_.get(), values.data(), values.size() * sizeof(float),
-                               cudaMemcpyHostToDevice, stream_));
-  CUDA_CHECK(cudaMemcpyAsync(steps_.get(), &state.steps, sizeof(uint64_t), cudaMemcpyHostToDevice, stream_));
-  CUDA_CHECK(cudaStreamSynchronize(stream_));
+  upload_optimizer_state(state, setup().optimizer.kind, spec().parameter_count(), optimizer_state_.get(), state_floats_,
+                         steps_.get(), stream_);
 }
 
 OptimizerState CublasBackend::optimizer_state() const {
-  std::vector<float> values(state_floats_);
-  uint64_t steps = 0;
-  if (!values.empty())
-    CUDA_CHECK(cudaMemcpyAsync(values.data(), optimizer_state_.get(), values.size() * sizeof(float),
-                               cudaMemcpyDeviceToHost, stream_));
-  CUDA_CHECK(cudaMemcpyAsync(&steps, steps_.get(), sizeof(uint64_t), cudaMemcpyDeviceToHost, stream_));
-  CUDA_CHECK(cudaStreamSynchronize(stream_));
-  return OptimizerState::from_float(steps, values);
+  return download_optimizer_state(optimizer_state_.get(), state_floats_, steps_.get(), stream_);
 }
 
 void CublasBackend::reserve(size_t batch) {

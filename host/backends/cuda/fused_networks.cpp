@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "backends/cuda/cuda_backend.h"
+#include "backends/cuda/device_copies.h"
 #include "backends/cuda/fused_host.h"
 #include "epoch_order.h"
 #include "fused_kernel.h"
@@ -39,41 +40,22 @@ FusedNetworks::~FusedNetworks() {
 }
 
 void FusedNetworks::set_parameters(size_t r, const Parameters& p) {
-  p.check_spec(spec_);
-  const std::vector<float> values = p.to_float();
-  CUDA_CHECK(cudaMemcpyAsync(params_.get() + r * shape_.params, values.data(), values.size() * sizeof(float),
-                             cudaMemcpyHostToDevice, stream_));
-  CUDA_CHECK(cudaStreamSynchronize(stream_));
+  upload_parameters(p, spec_, params_.get() + r * shape_.params, stream_);
 }
 
 Parameters FusedNetworks::parameters(size_t r) const {
-  std::vector<float> values(shape_.params);
-  CUDA_CHECK(cudaMemcpyAsync(values.data(), params_.get() + r * shape_.params, values.size() * sizeof(float),
-                             cudaMemcpyDeviceToHost, stream_));
-  CUDA_CHECK(cudaStreamSynchronize(stream_));
-  return Parameters::from_float(spec_, values.data());
+  return download_parameters(spec_, params_.get() + r * shape_.params, stream_);
 }
 
 void FusedNetworks::set_optimizer_state(size_t r, const OptimizerState& state) {
-  check_optimizer_state(state, setup_.optimizer.kind, size_t(shape_.params));
   // Block 0's copy: the other blocks of a cluster take theirs from it at the start of every launch.
-  const std::vector<float> values = state.to_float(state_floats());
-  if (!values.empty())
-    CUDA_CHECK(cudaMemcpyAsync(optimizer_states_.get() + r * values.size(), values.data(),
-                               values.size() * sizeof(float), cudaMemcpyHostToDevice, stream_));
-  CUDA_CHECK(cudaMemcpyAsync(steps_.get() + r, &state.steps, sizeof(uint64_t), cudaMemcpyHostToDevice, stream_));
-  CUDA_CHECK(cudaStreamSynchronize(stream_));
+  upload_optimizer_state(state, setup_.optimizer.kind, size_t(shape_.params),
+                         optimizer_states_.get() + r * state_floats(), state_floats(), steps_.get() + r, stream_);
 }
 
 OptimizerState FusedNetworks::optimizer_state(size_t r) const {
-  std::vector<float> values(state_floats());
-  uint64_t steps = 0;
-  if (!values.empty())
-    CUDA_CHECK(cudaMemcpyAsync(values.data(), optimizer_states_.get() + r * values.size(),
-                               values.size() * sizeof(float), cudaMemcpyDeviceToHost, stream_));
-  CUDA_CHECK(cudaMemcpyAsync(&steps, steps_.get() + r, sizeof(uint64_t), cudaMemcpyDeviceToHost, stream_));
-  CUDA_CHECK(cudaStreamSynchronize(stream_));
-  return OptimizerState::from_float(steps, values);
+  return download_optimizer_state(optimizer_states_.get() + r * state_floats(), state_floats(), steps_.get() + r,
+                                  stream_);
 }
 
 void FusedNetworks::set_training_data(const Dataset& train) {
