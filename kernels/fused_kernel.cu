@@ -17,17 +17,17 @@ template <class Act, class Head, class Optimizer>
 __global__ void __launch_bounds__(kFusedThreads)
     fused_train_kernel(const __grid_constant__ FusedShape s,  // read in place (no local copy: -Xptxas -v)
                        const __grid_constant__ OptimizerSettings settings, int blocks_per_network, FusedBuffers buffers,
-                       const float* X, const float* Y, const uint32_t* orders, size_t order_stride, size_t first,
-                       size_t end, size_t batch, const float* lrs, float* grads) {
+                       const float* X, const float* Y, const EpochShuffle* shuffles, size_t first, size_t end, size_t batch, const float* lrs, float* grads) {
   extern __shared__ double workspace[];  // doubles: the per-thread loss terms need 8-byte alignment
   const size_t r = blockIdx.x / unsigned(blocks_per_network);
   const size_t state_floats = size_t(Optimizer::kSlots) * size_t(s.params);
   const FusedNetwork net{buffers.params + r * s.params, buffers.optimizer_states + r * state_floats,
                          buffers.block_states + r * size_t(blocks_per_network - 1) * state_floats, buffers.steps + r,
                          buffers.loss_slots + r * kFusedLossSlots};
+  const EpochShuffle order = shuffles[r];  // in registers: every sample's row is computed from it
   fused_train_steps<Act, Head, Optimizer>(DeviceCluster{blocks_per_network, reinterpret_cast<float*>(workspace)}, s,
-                                          net, X, Y, orders ? orders + r * order_stride : nullptr, first, end, batch,
-                                          lrs[r], settings, grads ? grads + r * s.params : nullptr);
+                                          net, X, Y, order, first, end, batch, lrs[r], settings,
+                                          grads ? grads + r * s.params : nullptr);
 }
 
 // Network r's loss: the sum of its slots in slot order (fused_loss_sum), one thread per network.
@@ -61,13 +61,13 @@ cudaError_t allow_largest_workspace(Kernel kernel) {
 template <class Act, class Head, class Optimizer>
 cudaError_t launch_train_instance(const cudaLaunchConfig_t& config, const FusedShape& s,
                                   const OptimizerSettings& settings, int K, const FusedBuffers& buffers, const float* X,
-                                  const float* Y, const uint32_t* orders, size_t order_stride, size_t first, size_t end,
-                                  size_t batch, const float* lrs, float* grads) {
+                                  const float* Y, const EpochShuffle* shuffles, size_t first, size_t end, size_t batch,
+                                  const float* lrs, float* grads) {
   const auto kernel = fused_train_kernel<Act, Head, Optimizer>;
   static const cudaError_t attribute = allow_largest_workspace(kernel);
   if (attribute != cudaSuccess) return attribute;
-  return cudaLaunchKernelEx(&config, kernel, s, settings, K, buffers, X, Y, orders, order_stride, first, end, batch,
-                            lrs, grads);
+  return cudaLaunchKernelEx(&config, kernel, s, settings, K, buffers, X, Y, shuffles, first, end, batch, lrs,
+                            grads);
 }
 
 template <class Act>
@@ -85,8 +85,8 @@ cudaError_t launch_predict_instance(const FusedShape& s, const float* params, co
 }  // namespace
 
 cudaError_t launch_fused_train(const FusedShape& s, const FusedPolicies& policies, size_t networks,
-                               const FusedBuffers& buffers, const float* X, const float* Y, const uint32_t* orders,
-                               size_t order_stride, size_t first, size_t end, size_t batch, const float* lrs,
+                               const FusedBuffers& buffers, const float* X, const float* Y,
+                               const EpochShuffle* shuffles, size_t first, size_t end, size_t batch, const float* lrs,
                                float* grads, cudaStream_t stream) {
   // No steps, no launch: the kernel's blocks meet at a cluster barrier only between steps and at the end.
   if (end <= first || networks == 0) return cudaSuccess;
@@ -108,7 +108,7 @@ cudaError_t launch_fused_train(const FusedShape& s, const FusedPolicies& policie
   cudaError_t status = cudaSuccess;
   with_fused_policies(policies, [&](auto act, auto head, auto optimizer) {
     status = launch_train_instance<decltype(act), decltype(head), decltype(optimizer)>(
-        config, s, policies.optimizer, K, buffers, X, Y, orders, order_stride, first, end, batch, lrs, grads);
+        config, s, policies.optimizer, K, buffers, X, Y, shuffles, first, end, batch, lrs, grads);
   });
   return status;
 }

@@ -25,11 +25,10 @@ struct FusedBuffers {
 };
 
 // fused_train_steps for `networks` networks with the policies `policies`, network r at learning rate
-// lrs[r] (device memory), over positions [first, end) of its order (orders + r·order_stride; null
-// orders: file order). With grads (P floats per network), only the gradient of one step (fused_step.h).
+// lrs[r] (device memory), over positions [first, end) of its epoch's order shuffles[r] (device memory). With grads (P floats per network), only the gradient of one step (fused_step.h).
 cudaError_t launch_fused_train(const FusedShape& s, const FusedPolicies& policies, size_t networks,
-                               const FusedBuffers& buffers, const float* X, const float* Y, const uint32_t* orders,
-                               size_t order_stride, size_t first, size_t end, size_t batch, const float* lrs,
+                               const FusedBuffers& buffers, const float* X, const float* Y,
+                               const EpochShuffle* shuffles, size_t first, size_t end, size_t batch, const float* lrs,
                                float* grads, cudaStream_t stream);
 
 // Z_L (nL × count, column-major) of one network with parameters `params`, for count rows of X.

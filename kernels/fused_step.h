@@ -32,6 +32,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "math/epoch_shuffle.h"
 #include "math/loss.h"
 #include "math/optimizer.h"
 #include "math/sample_math.h"
@@ -219,7 +220,8 @@ struct FusedNetwork {
   double* loss_slots;      // kFusedLossSlots
 };
 
-// Optimizer steps of `batch` samples over positions [first, end) of the order (the last step may be
+// Optimizer steps of `batch` samples over positions [first, end) of the epoch's order (row
+// order.row(position); math/epoch_shuffle.h: computed, not loaded) (the last step may be
 // partial), at learning rate lr, starting from and ending in the network's buffers (θ, the optimizer's
 // state and step count). Adds each sample's loss term Σ_o ℓ(z, y) to the loss slot of the thread
 // that took it. With grads_global, the steps only compute the gradient: the last step's dθ is written
@@ -228,7 +230,7 @@ struct FusedNetwork {
 SIGTRAIN_HD_TEMPLATE
 template <class Act, class Head, class Optimizer, class Cluster>
 SIGTRAIN_HD void fused_train_steps(const Cluster& cluster, const FusedShape& s, const FusedNetwork& net, const float* X,
-                                   const float* Y, const uint32_t* order, size_t first, size_t end, size_t batch,
+                                   const float* Y, const EpochShuffle& order, size_t first, size_t end, size_t batch,
                                    float lr, const OptimizerSettings& settings, float* grads_global) {
   const int L = s.layers, T = s.threads, P = s.params, nL = s.widths[L], K = cluster.ranks();
   const int state_floats = Optimizer::kSlots * P;
@@ -256,7 +258,7 @@ SIGTRAIN_HD void fused_train_steps(const Cluster& cluster, const FusedShape& s, 
         if (t >= pass.count) return;
         float* ws = cluster.workspace(rank);
         const size_t position = step + size_t(pass.start + t);
-        const size_t row = order ? order[position] : position;
+        const size_t row = order.row(position);
         fused_forward_sample<Act>(s, ws, X, row, t);
         loss_terms(rank)[t] +=  // Δ_L = Head::delta(z, y)/B, written over z
             output_delta_sample<Head>(fused_act(s, ws, L, t), Y + row * nL, fused_delta(s, ws, L, t), nL, inv_B);

@@ -20,7 +20,7 @@ __device__ T block_sum(T value) {
   return shared[0];
 }
 
-__global__ void gather_batch_kernel(const float* X, const float* Y, const uint32_t* order,
+__global__ void gather_batch_kernel(const float* X, const float* Y, const EpochShuffle* order,
                                     const unsigned long long* position, int n0, int nL, size_t B, float* A0,
                                     float* Yb) {
   const size_t t = size_t(blockIdx.x) * blockDim.x + threadIdx.x;
@@ -28,11 +28,11 @@ __global__ void gather_batch_kernel(const float* X, const float* Y, const uint32
   const size_t input_values = size_t(n0) * B;
   if (t < input_values) {
     const size_t b = t / n0, j = t % n0;
-    const size_t row = order ? order[first + b] : first + b;
+    const size_t row = order ? order->row(first + b) : first + b;
     A0[t] = X[row * n0 + j];
   } else if (t < input_values + size_t(nL) * B) {
     const size_t u = t - input_values, b = u / nL, o = u % nL;
-    const size_t row = order ? order[first + b] : first + b;
+    const size_t row = order ? order->row(first + b) : first + b;
     Yb[u] = Y[row * nL + o];
   }
 }
@@ -100,7 +100,7 @@ __global__ void set_position_kernel(unsigned long long* position, unsigned long 
 
 }  // namespace
 
-cudaError_t gather_batch(const float* X, const float* Y, const uint32_t* order, const unsigned long long* position,
+cudaError_t gather_batch(const float* X, const float* Y, const EpochShuffle* order, const unsigned long long* position,
                          int n0, int nL, size_t B, float* A0, float* Yb, cudaStream_t stream) {
   gather_batch_kernel<<<blocks_for(size_t(n0 + nL) * B), kBlockSize, 0, stream>>>(X, Y, order, position, n0, nL, B, A0,
                                                                                   Yb);

@@ -15,6 +15,7 @@
 #include <cstdint>
 
 #include "math/activation.h"
+#include "math/epoch_shuffle.h"
 #include "math/loss.h"
 #include "math/optimizer.h"
 
@@ -25,10 +26,10 @@ constexpr int kBlockSize = 256;
 // Blocks of kBlockSize threads that output_loss_delta uses for nL × B values (the size of `partials`).
 inline int loss_blocks(int n_out, size_t B) { return int((size_t(n_out) * B + kBlockSize - 1) / kBlockSize); }
 
-// Gathers one batch from the resident data set: A0[:, b] = X[:, order[p + b]], Yb[:, b] = Y[:, order[p + b]]
-// for b < B, where p = *position is read on the device (so a captured graph replays for every step).
-// order may be null: identity (file order).
-cudaError_t gather_batch(const float* X, const float* Y, const uint32_t* order, const unsigned long long* position,
+// Gathers one batch from the resident data set: A0[:, b] = X[:, r(p + b)], Yb[:, b] = Y[:, r(p + b)] for
+// b < B, where r = order->row (math/epoch_shuffle.h) and p = *position, both read on the device (so a
+// captured graph replays for every step of every epoch). order may be null: file order, r(p) = p.
+cudaError_t gather_batch(const float* X, const float* Y, const EpochShuffle* order, const unsigned long long* position,
                          int n0, int nL, size_t B, float* A0, float* Yb, cudaStream_t stream);
 
 // A layer after its GEMM: A = f(Z + b), in place, f the activation `f` (linear for the output layer's

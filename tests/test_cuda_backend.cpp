@@ -25,7 +25,6 @@
 #include <cuda_runtime_api.h>
 
 #include "backends/cuda/cublas_backend.h"
-#include "epoch_order.h"
 #include "math/activation.h"
 #include "math/loss.h"
 #include "step_kernels.h"
@@ -443,50 +442,6 @@ TEST(CudaKernels, ReductionsCoverSizesThatAreNotMultiplesOfTheBlock) {
     EXPECT_NEAR(device_total, host_total, 1e-5 * host_total) << B;
     const std::vector<float> sums = db.read();
     for (int i = 0; i < n; ++i) EXPECT_NEAR(sums[i], row[i], 1e-5 * (1 + std::abs(row[i]))) << B;
-  }
-}
-
-// Catches a device permutation that differs from the host's (CPU and GPU runs would see other batches).
-TEST(CudaKernels, DeviceEpochOrderEqualsTheHostPermutation) {
-  SKIP_WITHOUT_CUDA();
-  for (size_t n : {1u, 2u, 1000u, 100003u}) {
-    uint32_t* order = nullptr;
-    ASSERT_EQ(cudaMalloc(reinterpret_cast<void**>(&order), n * sizeof(uint32_t)), cudaSuccess);
-    ASSERT_EQ(kernels::epoch_order(order, n, true, epoch_seed(5, 3), nullptr), cudaSuccess);
-    std::vector<uint32_t> device(n);
-    cudaMemcpy(device.data(), order, n * sizeof(uint32_t), cudaMemcpyDeviceToHost);
-    cudaFree(order);
-    EXPECT_EQ(device, epoch_permutation(n, epoch_seed(5, 3))) << n;
-  }
-}
-
-// Catches the replicas' orders (one segmented sort over many networks) differing from a single run's:
-// networks shuffled with their own seeds or in file order, many small segments, and segments of over
-// 8 M samples, where each group of the sort holds one network.
-TEST(CudaKernels, ManyNetworksOrdersEqualTheHostPermutations) {
-  SKIP_WITHOUT_CUDA();
-  for (const auto& [n, networks] : {std::pair<size_t, size_t>{1, 3}, {1000, 37}, {100003, 5}, {(1u << 23) + 7, 2}}) {
-    uint32_t* orders = nullptr;
-    ASSERT_EQ(cudaMalloc(reinterpret_cast<void**>(&orders), n * networks * sizeof(uint32_t)), cudaSuccess);
-    std::vector<uint8_t> shuffled(networks);
-    std::vector<uint64_t> seeds(networks);
-    for (size_t r = 0; r < networks; ++r) {
-      shuffled[r] = r % 3 != 1;  // every third network in file order
-      seeds[r] = epoch_seed(100 + r, 4);
-    }
-    ASSERT_EQ(kernels::epoch_orders(orders, n, networks, shuffled.data(), seeds.data(), nullptr), cudaSuccess);
-    std::vector<uint32_t> device(n * networks);
-    ASSERT_EQ(cudaMemcpy(device.data(), orders, device.size() * sizeof(uint32_t), cudaMemcpyDeviceToHost), cudaSuccess);
-    cudaFree(orders);
-    for (size_t r = 0; r < networks; ++r) {
-      std::vector<uint32_t> expected(n);
-      if (shuffled[r]) {
-        expected = epoch_permutation(n, seeds[r]);
-      } else {
-        for (size_t i = 0; i < n; ++i) expected[i] = uint32_t(i);
-      }
-      EXPECT_TRUE(std::equal(expected.begin(), expected.end(), device.begin() + r * n)) << n << " network " << r;
-    }
   }
 }
 

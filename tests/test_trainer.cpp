@@ -10,7 +10,7 @@
 #include "util/errors.h"
 #include "backends/reference/reference.h"
 #include "backends/reference/reference_backend.h"
-#include "math/shuffle_key.h"
+#include "data/epoch_order.h"
 #include "train/trainer.h"
 
 namespace sigtrain {
@@ -75,32 +75,6 @@ TEST(Trainer, NoShuffleTakesFileOrder) {
   for (uint32_t i = 0; i < 10; ++i) file_order[i] = i;
   const Parameters expected = manual_sgd(p, d, 4, 0.3, 2, [&](int) { return file_order; });
   EXPECT_EQ(result.parameters.values, expected.values);
-}
-
-// Catches a permutation that repeats or loses samples, or the same order every epoch.
-TEST(EpochPermutation, IsAPermutationAndChangesEachEpoch) {
-  const std::vector<uint32_t> a = epoch_permutation(1000, epoch_seed(1, 0));
-  const std::vector<uint32_t> b = epoch_permutation(1000, epoch_seed(1, 1));
-  EXPECT_EQ(std::set<uint32_t>(a.begin(), a.end()).size(), 1000u);
-  EXPECT_EQ(*std::max_element(a.begin(), a.end()), 999u);
-  EXPECT_NE(a, b);
-  EXPECT_EQ(a, epoch_permutation(1000, epoch_seed(1, 0)));  // and is a pure function of its seed
-}
-
-// Catches the fast permutation (a linear bucket sort) parting from its definition, the stable sort of
-// the indices by shuffle_key, which the device's Thrust and CUB sorts make: the same order for sizes
-// from 1 to 100,003, reusing one EpochPermutation's buffers across sizes and seeds.
-TEST(EpochPermutation, IsTheStableSortOfTheIndicesByKey) {
-  EpochPermutation permutation;
-  for (size_t n : {1u, 2u, 3u, 1000u, 8000u, 100003u})
-    for (uint64_t epoch : {0u, 7u}) {
-      const uint64_t seed = epoch_seed(3, epoch);
-      std::vector<uint32_t> expected(n);
-      for (size_t i = 0; i < n; ++i) expected[i] = uint32_t(i);
-      std::stable_sort(expected.begin(), expected.end(),
-                       [&](uint32_t a, uint32_t b) { return shuffle_key(seed, a) < shuffle_key(seed, b); });
-      EXPECT_EQ(permutation.make(n, seed), expected) << n;
-    }
 }
 
 // Catches an epoch's training MSE that is not the mean over its samples of Σ_o (ŷ − y)² before each step.

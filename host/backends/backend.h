@@ -3,7 +3,7 @@
 //
 // A backend holds the parameters and the training data for the whole run (on the device for cuda),
 // makes each epoch's order itself from the epoch's seed (the same order on every backend, see
-// kernels/shuffle_key.h), and runs SGD steps on consecutive slices of that order. It reports the
+// kernels/math/epoch_shuffle.h), and runs SGD steps on consecutive slices of that order. It reports the
 // training loss only when asked, so a device backend need not synchronise on every step.
 #pragma once
 
@@ -27,7 +27,8 @@ struct Batch {
   size_t count = 0;  // B
 };
 
-// How an epoch visits the training set: in file order, or in epoch_permutation(N, seed).
+// How an epoch visits the training set: in file order, or in the order make_epoch_shuffle(N, true, seed)
+// computes (kernels/math/epoch_shuffle.h).
 struct EpochOrder {
   bool shuffle = true;
   uint64_t seed = 0;  // epoch_seed(run seed, epoch), used only when shuffle is true
@@ -72,7 +73,8 @@ class Backend {
   virtual void train_steps(size_t first, size_t end, size_t batch, double lr);
   virtual size_t steps_per_call(size_t /*batch*/) const { return 1; }
   // Σ_b Σ_o ℓ(z, y) over every sample stepped on since begin_epoch, each taken before its own step's
-  // update. May synchronise with a device.
+  // update. Returns only once every step given so far has finished, its update included (a device
+  // backend synchronises here): the trainer times an epoch's work up to this call's return.
   virtual double epoch_loss_sum() = 0;
   // Whether epoch_loss_sum is cheap enough to call after every step (false on a device).
   virtual bool loss_is_cheap_to_read() const { return true; }
@@ -110,11 +112,15 @@ struct BackendOptions {
   int threads = 1;            // cpu: worker threads (≤ 0: all hardware threads)
   bool tf32 = false;          // cuda: let cuBLAS use TF32 tensor cores (off: plain FP32 math)
   bool cuda_graphs = true;    // cuda: capture each step once per batch shape and replay it
-  std::string kernel = "auto";  // cuda: "fused" (small networks), "cublas", or "auto" (fused where it fits)
+  std::string kernel = "auto";  // cuda: "fused" (small networks), "cublas", or "auto" (choose.h)
   size_t device_data_limit = 0;  // cuda: bytes of training data kept resident before streaming (0: by free memory)
+  // What the run asks of the backend, for the choices of --backend auto and --kernel auto
+  // (backends/choose.h): samples per step (0: not known) and networks trained at once.
+  size_t batch = 0;
+  size_t networks = 1;
 };
 
-// The names --backend accepts, and a factory. "auto" picks cuda when a device is usable, else cpu.
+// The names --backend accepts, and a factory. "auto" follows choose_backend (choose.h).
 const std::vector<std::string>& backend_names();
 std::unique_ptr<Backend> make_backend(const std::string& name, const NetworkSpec& spec, const TrainingSetup& setup = {},
                                       const BackendOptions& options = {});

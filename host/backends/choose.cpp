@@ -7,6 +7,26 @@ namespace sigtrain {
 
 namespace {
 
+// The rules of auto, fitted to the first device check (H200 beside its host's 16 cores, commit
+// 607bec7: bench/results/device-2026-11-30-h200/ and issue 9's table). A step's work is
+// W = 6 · P · B · networks FLOPs (forward, backward and gradient: about 2P each per sample).
+//
+// cpu or cuda: per step, cpu-all took 3.3 µs at W = 27.6 k (2-3-3-1, B = 256) and 17.6 µs at 442 k
+// (B = 4096); the fused kernel 7.2 µs and 15.0 µs. Power laws through those points (cpu ∝ W^0.60,
+// gpu ∝ W^0.26) cross at W ≈ 2.8e5: below it the CPU wins (2.2× at B = 256; 11× on the default run,
+// batch 8: 0.044 s against 0.48 s), above it the GPU (1.17× at B = 4096; far more for wide networks
+// and for many networks at once).
+constexpr double kGpuMinFlopsPerStep = 2.8e5;
+// fused or cuBLAS (one network): the fused step took 7.2 µs at P = 18 (2-3-3-1) and 243 µs at
+// P = 4,288 (2-64-64-1), the cuBLAS path 40–46 µs at either (launch-bound). The fused time grows as
+// P^0.64 between them, so the two cross at P ≈ 256: fused up to that, cuBLAS above. Many networks
+// at once always take the fused kernel where they fit: it trains them all in the same launches.
+constexpr int kFusedMaxParameters = 256;
+
+double flops_per_step(const NetworkSpec& spec, const BackendOptions& options) {
+  return 6.0 * double(spec.parameter_count()) * double(options.batch) * double(options.networks);
+}
+
 CudaKernel choose_cuda_kernel(const NetworkSpec& spec, const BackendOptions& options) {
   FusedShape shape;
   std::string why_not;
@@ -16,20 +36,35 @@ CudaKernel choose_cuda_kernel(const NetworkSpec& spec, const BackendOptions& opt
     return CudaKernel::fused;
   }
   const bool plain = !options.tf32 && options.device_data_limit == 0;
-  return options.kernel == "auto" && fits && plain ? CudaKernel::fused : CudaKernel::cublas;
+  return options.kernel == "auto" && fits && plain && fused_pays_off(spec, options) ? CudaKernel::fused
+                                                                                     : CudaKernel::cublas;
 }
 
 }  // namespace
 
-BackendChoice choose_backend(const std::string& name, const NetworkSpec& spec, const BackendOptions& options) {
+bool gpu_pays_off(const NetworkSpec& spec, const BackendOptions& options) {
+  return options.batch == 0 || flops_per_step(spec, options) >= kGpuMinFlopsPerStep;
+}
+
+bool fused_pays_off(const NetworkSpec& spec, const BackendOptions& options) {
+  return options.batch == 0 || options.networks > 1 || spec.parameter_count() <= kFusedMaxParameters;
+}
+
+BackendChoice choose_backend_for(const std::string& name, const NetworkSpec& spec, const BackendOptions& options,
+                                 bool device_usable, const std::string& why_not) {
   if (name == "reference") return {BackendKind::reference, CudaKernel::none};
   if (name == "cpu") return {BackendKind::cpu, CudaKernel::none};
   if (name != "cuda" && name != "auto")
     throw UsageError("unknown backend '" + name + "' (known: auto, reference, cpu, cuda)");
+  if (name == "auto" && (!device_usable || !gpu_pays_off(spec, options))) return {BackendKind::cpu, CudaKernel::none};
+  if (!device_usable) throw InputError("--backend cuda: " + why_not);
+  return {BackendKind::cuda, choose_cuda_kernel(spec, options)};
+}
+
+BackendChoice choose_backend(const std::string& name, const NetworkSpec& spec, const BackendOptions& options) {
   std::string why_not;
-  if (cuda_backend_available(&why_not)) return {BackendKind::cuda, choose_cuda_kernel(spec, options)};
-  if (name == "auto") return {BackendKind::cpu, CudaKernel::none};
-  throw InputError("--backend cuda: " + why_not);
+  const bool device_usable = (name == "cuda" || name == "auto") && cuda_backend_available(&why_not);
+  return choose_backend_for(name, spec, options, device_usable, why_not);
 }
 
 }  // namespace sigtrain

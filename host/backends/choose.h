@@ -17,14 +17,23 @@ struct BackendChoice {
 };
 
 // --backend `name` with the settings in `options`, for a network of `spec`:
-//   auto       cuda where a CUDA device is usable, else cpu
+//   auto       cuda where a CUDA device is usable and the run's steps are big enough for the GPU to
+//              win (gpu_pays_off below), else cpu
 //   cuda       cuda, or InputError ("--backend cuda: " and why not) where no device is usable
 //   reference, cpu  themselves
 // and on cuda, options.kernel: "fused" (UsageError when the network does not fit the fused kernel),
-// "cublas", or "auto": fused where the network fits and neither TF32 nor a device data limit is asked
-// for (the fused kernel has neither: they need the cuBLAS path, which has TF32 GEMMs and streams).
-// Many networks of one shape follow the same rule: on the fused kernel they train in the same
-// launches (FusedNetworks), elsewhere one backend each. UsageError for an unknown name.
+// "cublas", or "auto": fused where the network fits, neither TF32 nor a device data limit is asked
+// for (the fused kernel has neither: they need the cuBLAS path, which has TF32 GEMMs and streams),
+// and fused_pays_off. Many networks of one shape follow the same rule: on the fused kernel they train
+// in the same launches (FusedNetworks), elsewhere one backend each. UsageError for an unknown name.
 BackendChoice choose_backend(const std::string& name, const NetworkSpec& spec, const BackendOptions& options);
+// The same decision for a machine where a device is usable or not (why_not: the reason it is not).
+BackendChoice choose_backend_for(const std::string& name, const NetworkSpec& spec, const BackendOptions& options,
+                                 bool device_usable, const std::string& why_not = "");
+
+// The rules auto follows, from the measurements of the device check (choose.cpp says which). Where
+// options.batch is 0 (not known), both say yes: the GPU, and the fused kernel where it fits.
+bool gpu_pays_off(const NetworkSpec& spec, const BackendOptions& options);
+bool fused_pays_off(const NetworkSpec& spec, const BackendOptions& options);
 
 }  // namespace sigtrain

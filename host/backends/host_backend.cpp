@@ -5,8 +5,7 @@
 namespace sigtrain {
 
 void HostBackend::begin_epoch(const EpochOrder& order) {
-  shuffled_ = order.shuffle;
-  if (shuffled_) permutation_.make(train().size, order.seed);
+  shuffle_ = make_epoch_shuffle(train().size, order.shuffle, order.seed);
   epoch_loss_sum_ = 0.0;
 }
 

@@ -2,9 +2,8 @@
 // epoch's order, and the running loss sum.
 #pragma once
 
-#include <vector>
-
 #include "backends/backend.h"
+#include "math/epoch_shuffle.h"
 
 namespace sigtrain {
 
@@ -17,20 +16,16 @@ class HostBackend : public Backend {
 
  protected:
   // Row of the training set taken at position `position` of this epoch's order.
-  size_t row_at(size_t position) const { return shuffled_ ? permutation_.order()[position] : position; }
+  size_t row_at(size_t position) const { return shuffle_.row(position); }
   const Dataset& train() const;
-  // This epoch's order (empty: file order).
-  const std::vector<uint32_t>& epoch_order() const {
-    static const std::vector<uint32_t> file_order;  // empty: the rows in sequence
-    return shuffled_ ? permutation_.order() : file_order;
-  }
+  // This epoch's order (kernels/math/epoch_shuffle.h).
+  const EpochShuffle& epoch_shuffle() const { return shuffle_; }
 
   double epoch_loss_sum_ = 0.0;
 
  private:
   const Dataset* train_ = nullptr;
-  EpochPermutation permutation_;  // this epoch's order when shuffled_
-  bool shuffled_ = false;
+  EpochShuffle shuffle_;  // this epoch's order
 };
 
 }  // namespace sigtrain

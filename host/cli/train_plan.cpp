@@ -51,6 +51,7 @@ BackendOptions backend_options(const TrainOptions& o) {
   options.tf32 = o.tf32;
   options.cuda_graphs = !o.no_graphs;
   options.kernel = o.kernel;
+  options.batch = size_t(o.batch);  // for --backend auto and --kernel auto (backends/choose.h)
   return options;
 }
 

@@ -47,6 +47,7 @@ int run_train_replicas(const TrainOptions& o) {
   run.setup = start.setup;
   run.options = backend_options(o);
   run.options.threads = 1;  // on the host: threads over networks, one each
+  run.options.networks = settings.size();  // auto chooses for all of them at once
   run.parallel = o.threads > 0 ? o.threads : int(std::max(1u, std::thread::hardware_concurrency()));
   run.config = plan.config;  // its seed and lr are each replica's own
   run.initial = [&](const NetworkSettings& s) { return o.init.empty() ? glorot_uniform(spec, s.seed) : start.parameters; };

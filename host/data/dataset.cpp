@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <cmath>
 
+#include "data/epoch_order.h"
 #include "util/errors.h"
 #include "util/rng.h"
-#include "math/shuffle_key.h"
 
 namespace sigtrain {
 
@@ -44,33 +44,6 @@ TrainValidation split_validation(const Dataset& d, double fraction) {
   for (size_t r = 0; r < d.size; ++r)
     if (!is_validation[r]) train_rows.push_back(r);
   return {select_rows(d, train_rows), select_rows(d, validation_rows)};
-}
-
-const std::vector<uint32_t>& EpochPermutation::make(size_t n, uint64_t epoch_seed_value) {
-  // The stable sort of the indices by their 64-bit keys — exactly Thrust's stable_sort_by_key on the
-  // device — in linear time, because it runs every epoch: the keys are uniformly random, so bucket
-  // ⌊key·n / 2⁶⁴⌋ (which grows with the key) holds about one of them; the indices enter their buckets
-  // in increasing order, and one insertion-sort pass by key (stable) orders the few that share one.
-  const auto bucket_of = [n](uint64_t key) { return size_t((unsigned __int128)key * n >> 64); };
-  keys_.resize(n);
-  start_.assign(n + 1, 0);
-  for (size_t i = 0; i < n; ++i) {
-    keys_[i] = shuffle_key(epoch_seed_value, i);
-    ++start_[bucket_of(keys_[i]) + 1];
-  }
-  for (size_t b = 0; b < n; ++b) start_[b + 1] += start_[b];
-  items_.resize(n);
-  for (size_t i = 0; i < n; ++i) items_[start_[bucket_of(keys_[i])]++] = {keys_[i], uint32_t(i)};
-  for (size_t j = 1; j < n; ++j)
-    for (size_t k = j; k > 0 && items_[k - 1].key > items_[k].key; --k) std::swap(items_[k - 1], items_[k]);
-  order_.resize(n);
-  for (size_t i = 0; i < n; ++i) order_[i] = items_[i].index;
-  return order_;
-}
-
-std::vector<uint32_t> epoch_permutation(size_t n, uint64_t epoch_seed_value) {
-  EpochPermutation permutation;
-  return permutation.make(n, epoch_seed_value);
 }
 
 const std::vector<std::string>& synthetic_names() {

@@ -36,28 +36,6 @@ struct TrainValidation {
 };
 TrainValidation split_validation(const Dataset& d, double fraction);
 
-// The permutation of 0 … n−1 for one epoch: the stable sort of the indices by shuffle_key
-// (kernels/shuffle_key.h), the same one the CUDA backend makes with Thrust.
-std::vector<uint32_t> epoch_permutation(size_t n, uint64_t epoch_seed_value);
-
-// The same, made again every epoch into buffers kept between epochs (no allocation, no page faults:
-// for a small data set they cost as much as the sorting).
-class EpochPermutation {
- public:
-  const std::vector<uint32_t>& make(size_t n, uint64_t epoch_seed_value);
-  const std::vector<uint32_t>& order() const { return order_; }
-
- private:
-  struct Keyed {
-    uint64_t key;
-    uint32_t index;
-  };
-  std::vector<uint64_t> keys_;
-  std::vector<size_t> start_;
-  std::vector<Keyed> items_;
-  std::vector<uint32_t> order_;
-};
-
 // Built-in synthetic sets, sized by `samples`, drawn from `seed`:
 //   sine: x uniform in [-2, 2]², y = sin(x1)·cos(x2)     (2 inputs, 1 output; variance ≈ 0.24)
 //   xor:  x uniform in {0, 1}²,  y = x1 XOR x2            (2 inputs, 1 output)

@@ -9,7 +9,7 @@
 
 #include "util/errors.h"
 #include "backends/reference/reference_backend.h"
-#include "math/shuffle_key.h"
+#include "math/epoch_shuffle.h"
 
 namespace sigtrain {
 
@@ -69,12 +69,12 @@ class Verifier {
  public:
   explicit Verifier(const Dataset& train) : train_(train) {}
 
-  VerifyReport compare(Backend& backend, const std::vector<uint32_t>& order, size_t first, size_t count, long step) {
+  VerifyReport compare(Backend& backend, const EpochShuffle& order, size_t first, size_t count, long step) {
     const int n0 = train_.inputs, nL = train_.outputs;
     x_.resize(count * n0);
     y_.resize(count * nL);
     for (size_t b = 0; b < count; ++b) {
-      const size_t row = order.empty() ? first + b : order[first + b];
+      const size_t row = order.row(first + b);
       std::copy(train_.x_of(row), train_.x_of(row) + n0, x_.begin() + b * n0);
       std::copy(train_.y_of(row), train_.y_of(row) + nL, y_.begin() + b * nL);
     }
@@ -165,8 +165,8 @@ std::vector<TrainResult> run_training(NetworkGroup& group, const std::vector<Par
     std::vector<EpochOrder> orders;
     for (size_t r = 0; r < R; ++r) orders.push_back({config.shuffle, epoch_seed(settings[r].seed, uint64_t(epoch - 1))});
     group.begin_epoch(orders);
-    std::vector<uint32_t> order;  // the host's copy of the order, needed only to verify
-    if (verify && config.shuffle) order = epoch_permutation(train.size, orders[0].seed);
+    // The order as the backends compute it, needed here only to verify.
+    const EpochShuffle order = make_epoch_shuffle(train.size, config.shuffle, orders[0].seed);
 
     // Steps go to the group a call at a time: one step, or as many as it likes at once (the fused
     // kernel runs an epoch's steps in few launches); one step at a time while verifying.

@@ -5,7 +5,7 @@
 
 #include <cstdint>
 
-#include "math/shuffle_key.h"  // mix64
+#include "math/epoch_shuffle.h"  // mix64
 
 namespace sigtrain {
 

@@ -10,6 +10,7 @@
 #endif
 
 #include "backends/cpu/cpu_blas.h"
+#include "data/epoch_order.h"
 #include "math/sample_math.h"
 
 namespace sigtrain {
@@ -434,13 +435,32 @@ double CpuBackend::run_per_sample(const Samples& s, size_t count) {
   return loss;
 }
 
+void CpuBackend::begin_epoch(const EpochOrder& order) {
+  HostBackend::begin_epoch(order);
+  rows_count_ = 0;  // a new order: no row computed yet
+}
+
+// The rows of positions [first, first + known) into rows_, each computed once: the last step's
+// prefetched rows (the next step's) are kept and only the rest is computed.
+void CpuBackend::step_rows(size_t first, size_t known) {
+  size_t kept = 0;
+  if (rows_first_ <= first && first < rows_first_ + rows_count_) {
+    kept = std::min(known, rows_first_ + rows_count_ - first);
+    std::copy(rows_.begin() + std::ptrdiff_t(first - rows_first_),
+              rows_.begin() + std::ptrdiff_t(first - rows_first_ + kept), rows_.begin());
+  }
+  epoch_rows(epoch_shuffle(), first + kept, known - kept, rows_.data() + kept);
+  rows_first_ = first;
+  rows_count_ = known;
+}
+
 void CpuBackend::train_step(size_t first, size_t count, double lr) {
   if (count == 0) return;
   const Dataset& d = train();
   reserve(count);
   // This step's rows, and the next step's (if the epoch has one) to prefetch.
   const size_t known = std::min(2 * count, d.size - first);
-  for (size_t b = 0; b < known; ++b) rows_[b] = uint32_t(row_at(first + b));
+  step_rows(first, known);
   Samples s;
   if (packed_) {
     s.x = packed_.get();

@@ -62,6 +62,7 @@ class CpuBackend : public HostBackend {
   Parameters parameters() const override;
   void set_optimizer_state(const OptimizerState& state) override;
   OptimizerState optimizer_state() const override;
+  void begin_epoch(const EpochOrder& order) override;
   void train_step(size_t first, size_t count, double lr) override;
   void predict_logits(const float* x, size_t count, double* z) override;
   double loss_and_gradients(const Batch& batch, Parameters& grad) override;
@@ -93,6 +94,7 @@ class CpuBackend : public HostBackend {
   };
 
   void reserve(size_t batch);
+  void step_rows(size_t first, size_t known);
   // One pass over `count` samples: the forward pass, and with y the loss (returned, Σ over the batch)
   // and the gradient into grads_ (§1, averaged over count).
   double run(const Samples& s, size_t count);
@@ -130,6 +132,7 @@ class CpuBackend : public HostBackend {
   uint64_t optimizer_steps_ = 0;
   std::vector<float> zeros_;           // what load() puts in the padding columns
   std::vector<uint32_t> rows_;         // the step's rows of the training set, and the next step's
+  size_t rows_first_ = 0, rows_count_ = 0;  // rows_ holds the rows of positions [first, first + count)
   std::vector<Workspace> chunk_work_;  // chunked: one workspace of kChunk columns per thread
   FloatBuffer chunk_grads_;            // chunked: a partial gradient per chunk (chunks × parameters)
   // run_per_sample: a_l and Δ_l of one sample (l = 0 … L), and where each layer's W_l and b_l lie.

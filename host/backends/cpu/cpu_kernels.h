@@ -20,6 +20,7 @@ namespace sigtrain {
 // after their target pragma (cpu_kernels_impl.h), so that the policies' templates compile for them.
 enum class Activation : uint8_t;
 enum class Loss : uint8_t;
+struct EpochShuffle;  // math/epoch_shuffle.h
 
 // Sample columns are processed in whole vectors of the widest instruction set: buffers are padded to it.
 constexpr size_t kPadColumns = 16;
@@ -54,6 +55,9 @@ struct CpuKernels {
                                 Activation f);
   // y[k] = f(x[k]) for k < n (any n), the vector activation every kernel above uses; for the tests.
   void (*activation)(Activation f, const float* x, float* y, size_t n);
+  // rows[i] = s.row(first + i) for i < count (math/epoch_shuffle.h), the Feistel network on a vector
+  // of positions at a time; data/epoch_order.h's epoch_rows, for every caller on the host.
+  void (*epoch_rows)(const EpochShuffle& s, size_t first, size_t count, uint32_t* rows);
 };
 
 // terms[k] = BinaryCrossEntropy::value(z[k], y[k]) for k < n, in scalar fp32 (libm's log1p and exp):

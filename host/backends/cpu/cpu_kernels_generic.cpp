@@ -2,6 +2,7 @@
 #include <cmath>
 
 #include "math/activation.h"
+#include "math/epoch_shuffle.h"
 #include "math/loss.h"
 #include "backends/cpu/cpu_kernels.h"
 

@@ -389,7 +389,52 @@ void activation_array(Activation f, const float* x, float* y, size_t n) {
   with_activation(f, [&](auto act) { activation_array_with<decltype(act)>(x, y, n); });
 }
 
+// The epoch's order (math/epoch_shuffle.h) for positions [first, first + count), kLanes at a time:
+// one application of the Feistel network to each position, then the cycle-walks of those that landed
+// outside [0, n), gathered into a list that is walked a vector at a time until it is empty (each walk
+// ends: see epoch_shuffle.h). Branch-free list making: where the lanes' outcomes are random, a branch
+// per lane costs more than the network itself.
+using VU = uint32_t __attribute__((vector_size(sizeof(V))));
+void epoch_rows(const EpochShuffle& shuffle, size_t first, size_t count, uint32_t* rows) {
+  const EpochShuffle s = shuffle;  // a local copy: the stores to rows cannot change it
+  constexpr size_t kRun = 512;     // positions a list is made for
+  uint32_t where[kRun + kLanes], value[kRun + kLanes];
+  for (size_t done = 0; done < count; done += kRun) {
+    const size_t run = count - done < kRun ? count - done : kRun;
+    uint32_t* out = rows + done;
+    size_t walking = 0;
+    for (size_t i = 0; i < run; i += kLanes) {
+      VU x;
+      for (int k = 0; k < kLanes; ++k) x[k] = uint32_t(first + done + i) + uint32_t(k);
+      x = s.permute(x);
+      for (int k = 0; k < kLanes && i + size_t(k) < run; ++k) {
+        out[i + size_t(k)] = x[k];  // final if inside [0, n); overwritten by its walk if not
+        where[walking] = uint32_t(i) + uint32_t(k);
+        value[walking] = x[k];
+        walking += x[k] >= s.n;
+      }
+    }
+    while (walking > 0) {
+      for (size_t k = walking; k % size_t(kLanes) != 0; ++k) value[k] = 0;  // padding, never stored
+      size_t still = 0;
+      for (size_t k = 0; k < walking; k += kLanes) {
+        VU x;
+        __builtin_memcpy(&x, value + k, sizeof x);
+        x = s.permute(x);
+        for (int j = 0; j < kLanes && k + size_t(j) < walking; ++j) {
+          const uint32_t w = where[k + size_t(j)];
+          out[w] = x[j];
+          where[still] = w;
+          value[still] = x[j];
+          still += x[j] >= s.n;
+        }
+      }
+      walking = still;
+    }
+  }
+}
+
 // Constant-initialised: taking the table runs no code of this instruction set.
 constexpr CpuKernels kKernels = {Isa::kName,       kLanes,        &forward,         &backward,
                                  &gradient,        &output_delta, &bias_activation, &times_activation_grad,
-                                 &activation_array};
+                                 &activation_array, &epoch_rows};

@@ -7,7 +7,7 @@
 #include "backends/cuda/cuda_backend.h"
 #include "backends/cuda/device_copies.h"
 #include "backends/cuda/fused_host.h"
-#include "epoch_order.h"
+#include "data/epoch_order.h"
 #include "step_kernels.h"
 
 namespace sigtrain {
@@ -42,6 +42,7 @@ CublasBackend::CublasBackend(const NetworkSpec& spec, const TrainingSetup& setup
   optimizer_state_.allocate(state_floats_, "the optimizer state");
   steps_.allocate(1, "the optimizer step count");
   lr_.allocate(1, "the learning rate");
+  shuffle_.allocate(1, "the epoch order");
   CublasBackend::set_optimizer_state(OptimizerState{});  // a fresh optimizer: zeros, t = 0
   position_.allocate(1, "the epoch position");
   epoch_loss_.allocate(1, "the epoch loss");
@@ -203,8 +204,8 @@ void CublasBackend::set_training_data(const Dataset& train) {
   train_ = &train;
   const size_t n = train.size;
   const size_t data_bytes = n * size_t(train.inputs + train.outputs) * sizeof(float);
-  // Resident: the data, the order, and the sort's keys and scratch (about 3 × 8 bytes per sample).
-  const size_t resident_bytes = data_bytes + n * (sizeof(uint32_t) + 24);
+  // Resident: the data (the order is computed, not stored).
+  const size_t resident_bytes = data_bytes;
   size_t free_bytes = 0, total_bytes = 0;
   CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
   const size_t limit = options_.device_data_limit ? options_.device_data_limit : free_bytes / 10 * 8;
@@ -214,7 +215,6 @@ void CublasBackend::set_training_data(const Dataset& train) {
   if (!streaming_) {
     X_.allocate(n * train.inputs, "the training inputs");
     Y_.allocate(n * train.outputs, "the training targets");
-    order_.allocate(n, "the epoch order");
     CUDA_CHECK(
         cudaMemcpyAsync(X_.get(), train.x.data(), train.x.size() * sizeof(float), cudaMemcpyHostToDevice, stream_));
     CUDA_CHECK(
@@ -225,7 +225,6 @@ void CublasBackend::set_training_data(const Dataset& train) {
   // Streaming: two chunks of about a quarter of the allowance each (at least one row).
   X_.allocate(0, "");
   Y_.allocate(0, "");
-  order_.allocate(0, "");
   const size_t row_bytes = size_t(train.inputs + train.outputs) * sizeof(float);
   chunk_rows_ = std::max<size_t>(1, std::min(n, limit / 4 / row_bytes));
   for (Chunk& chunk : chunks_) {
@@ -242,16 +241,12 @@ void CublasBackend::begin_epoch(const EpochOrder& order) {
   CUDA_CHECK(cudaMemsetAsync(epoch_loss_.get(), 0, sizeof(double), stream_));
   CUDA_CHECK(kernels::set_position(position_.get(), 0, stream_));
   expected_position_ = 0;
-  if (!streaming_) {
-    CUDA_CHECK(kernels::epoch_order(order_.get(), train_->size, order.shuffle, order.seed, stream_));
+  const EpochShuffle shuffle = make_epoch_shuffle(train_->size, order.shuffle, order.seed);
+  if (!streaming_) {  // data, not a new graph: the captured gathers read it when they run
+    CUDA_CHECK(cudaMemcpyAsync(shuffle_.get(), &shuffle, sizeof shuffle, cudaMemcpyHostToDevice, stream_));
     return;
   }
-  if (order.shuffle) {
-    host_order_ = epoch_permutation(train_->size, order.seed);
-  } else {
-    host_order_.resize(train_->size);
-    for (size_t i = 0; i < host_order_.size(); ++i) host_order_[i] = uint32_t(i);
-  }
+  host_shuffle_ = shuffle;
   for (Chunk& chunk : chunks_) chunk.valid = false;
 }
 
@@ -262,8 +257,10 @@ void CublasBackend::load_chunk(int slot, size_t begin) {
   // The staging buffer is free once its last copy has finished; the device chunk once the steps that
   // read it have run (the copy stream waits for that on the device, not here).
   CUDA_CHECK(cudaEventSynchronize(chunk.copied));
+  chunk_rows_of_.resize(end - begin);
+  epoch_rows(host_shuffle_, begin, end - begin, chunk_rows_of_.data());
   for (size_t r = begin; r < end; ++r) {
-    const size_t row = host_order_[r];
+    const size_t row = chunk_rows_of_[r - begin];
     std::copy(d.x_of(row), d.x_of(row) + d.inputs, chunk.staging_x.get() + (r - begin) * d.inputs);
     std::copy(d.y_of(row), d.y_of(row) + d.outputs, chunk.staging_y.get() + (r - begin) * d.outputs);
   }
@@ -293,7 +290,7 @@ void CublasBackend::ensure_chunk(size_t first, size_t count) {
 void CublasBackend::train_step(size_t first, size_t count, double lr) {
   if (!train_) throw std::logic_error("set_training_data must be called before training");
   reserve(count);
-  DataSource source{X_.get(), Y_.get(), order_.get(), 0};
+  DataSource source{X_.get(), Y_.get(), shuffle_.get(), 0};
   size_t position = first;
   if (streaming_) {
     if (count > chunk_rows_)

@@ -1,7 +1,7 @@
 // The cuda backend's cuBLAS path: one training step of DESIGN.md §1 on the device, for networks of
 // any width (the fused kernel, fused_networks.h, takes the small ones).
 //
-//   gather      A_0, Y ← rows order[p … p+B−1] of the resident data set          (one kernel)
+//   gather      A_0, Y ← the rows at positions p … p+B−1 of the epoch's order      (one kernel)
 //   forward     Z_l = W_l A_{l-1}                                                  (cuBLAS SGEMM)
 //               A_l = f(Z_l + b_l)                      hidden layers              (one fused kernel)
 //               Z_L = Z_L + b_L (the logits), Δ_L = Head::delta(Z_L, Y)/B,
@@ -35,6 +35,7 @@
 
 #include "backends/backend.h"
 #include "backends/cuda/device_buffer.h"
+#include "math/epoch_shuffle.h"
 
 namespace sigtrain {
 
@@ -79,7 +80,7 @@ class CublasBackend : public Backend {
   struct DataSource {
     const float* x;
     const float* y;
-    const uint32_t* order;  // null: take rows in sequence
+    const EpochShuffle* order;  // device memory (math/epoch_shuffle.h); null: take rows in sequence
     int slot;               // distinguishes captured graphs that read different buffers
   };
 
@@ -123,7 +124,7 @@ class CublasBackend : public Backend {
   const Dataset* train_ = nullptr;
   bool streaming_ = false;
   DeviceBuffer<float> X_, Y_;     // resident: n0 × N and nL × N
-  DeviceBuffer<uint32_t> order_;  // resident: the epoch's order
+  DeviceBuffer<EpochShuffle> shuffle_;  // resident: the epoch's order (one; the graphs read it)
   DeviceBuffer<unsigned long long> position_;
   DeviceBuffer<double> epoch_loss_, scratch_loss_;
   size_t expected_position_ = 0;  // what *position_ holds after the steps enqueued so far
@@ -139,7 +140,8 @@ class CublasBackend : public Backend {
   Chunk chunks_[2];
   int current_chunk_ = 0;
   size_t chunk_rows_ = 0;
-  std::vector<uint32_t> host_order_;  // streaming: the order is applied on the host, as chunks are gathered
+  EpochShuffle host_shuffle_;    // streaming: the order is applied on the host, as chunks are gathered
+  std::vector<uint32_t> chunk_rows_of_;  // streaming: the rows of the chunk being gathered
 
   std::map<std::pair<size_t, int>, cudaGraphExec_t> graphs_;  // by (B, data slot)
   size_t graph_captures_ = 0;

@@ -91,7 +91,7 @@ HostCluster FusedHostBackend::cluster(int blocks) {
   return HostCluster{blocks, shape_.threads, workspace_pointers_.data()};
 }
 
-void FusedHostBackend::run_steps(const FusedNetwork& net, const float* X, const float* Y, const uint32_t* order,
+void FusedHostBackend::run_steps(const FusedNetwork& net, const float* X, const float* Y, const EpochShuffle& order,
                                  size_t first, size_t end, size_t batch, double lr, float* grads) {
   const int blocks = fused_blocks_per_network(batch, shape_.chunk);
   // The learning rate as the GPU reads it: a float (FusedNetworks keeps the rates in fp32).
@@ -126,9 +126,8 @@ void FusedHostBackend::begin_epoch(const EpochOrder& order) {
 
 void FusedHostBackend::train_steps(size_t first, size_t end, size_t batch, double lr) {
   const Dataset& d = train();
-  const std::vector<uint32_t>& order = epoch_order();
-  run_steps(network(batch, loss_slots_.data()), d.x.data(), d.y.data(), order.empty() ? nullptr : order.data(), first,
-            end, batch, lr, nullptr);
+  run_steps(network(batch, loss_slots_.data()), d.x.data(), d.y.data(), epoch_shuffle(), first, end, batch, lr,
+            nullptr);
 }
 
 FusedNetwork FusedHostBackend::network(size_t batch, double* loss_slots) {
@@ -148,8 +147,8 @@ double FusedHostBackend::loss_and_gradients(const Batch& batch, Parameters& grad
   // One step in the gradient-only mode: θ, the optimizer's state and t stay; the loss goes to scratch slots.
   std::vector<float> grads(params_.size());
   std::vector<double> loss_slots(kFusedLossSlots);
-  run_steps(network(batch.count, loss_slots.data()), batch.x, batch.y, nullptr, 0, batch.count, batch.count, 0.0,
-            grads.data());
+  run_steps(network(batch.count, loss_slots.data()), batch.x, batch.y,
+            make_epoch_shuffle(batch.count, /*shuffle=*/false, 0), 0, batch.count, batch.count, 0.0, grads.data());
   grad = Parameters::from_float(spec(), grads.data());
   return fused_loss_sum(loss_slots.data()) / double(batch.count);
 }

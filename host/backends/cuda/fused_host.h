@@ -49,7 +49,7 @@ class FusedHostBackend : public HostBackend {
   // The buffers of a call with batches of `batch` (the other blocks' copies of the state sized for it).
   FusedNetwork network(size_t batch, double* loss_slots);
   // fused_train_steps with the run's policies, as a cluster of as many blocks as the GPU takes for `batch`.
-  void run_steps(const FusedNetwork& net, const float* X, const float* Y, const uint32_t* order, size_t first,
+  void run_steps(const FusedNetwork& net, const float* X, const float* Y, const EpochShuffle& order, size_t first,
                  size_t end, size_t batch, double lr, float* grads);
 
   FusedShape shape_;

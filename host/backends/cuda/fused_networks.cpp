@@ -5,7 +5,6 @@
 #include "backends/cuda/cuda_backend.h"
 #include "backends/cuda/device_copies.h"
 #include "backends/cuda/fused_host.h"
-#include "epoch_order.h"
 #include "fused_kernel.h"
 #include "util/errors.h"
 
@@ -22,6 +21,8 @@ FusedNetworks::FusedNetworks(const NetworkSpec& spec, const TrainingSetup& setup
   optimizer_states_.allocate(count * state_floats(), "the optimizer states");
   steps_.allocate(count, "the optimizer step counts");
   lrs_.allocate(count, "the learning rates");
+  shuffles_.allocate(count, "the epoch orders");
+  batch_order_.allocate(1, "a batch's order");
   losses_.allocate(count, "the losses");
   loss_slots_.allocate(count * kFusedLossSlots, "the loss slots");
   // Fresh optimizers (zeros, t = 0) and empty loss sums.
@@ -62,20 +63,18 @@ void FusedNetworks::set_training_data(const Dataset& train) {
   CUDA_CHECK(cudaStreamSynchronize(stream_));
   X_.allocate(0, "");
   Y_.allocate(0, "");
-  orders_.allocate(0, "");
   train_size_ = train.size;
-  // The fused kernel keeps the data and every network's order on the device; it does not stream.
-  const size_t needed = (train.x.size() + train.y.size()) * sizeof(float) + count_ * train.size * sizeof(uint32_t);
+  // The fused kernel keeps the data on the device; it does not stream. (The orders are computed.)
+  const size_t needed = (train.x.size() + train.y.size()) * sizeof(float);
   size_t free_bytes = 0, total_bytes = 0;
   CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
   if (needed > free_bytes / 10 * 8)
-    throw CudaError("the training data and epoch orders need " + std::to_string(needed >> 20) + " MiB of the " +
+    throw CudaError("the training data needs " + std::to_string(needed >> 20) + " MiB of the " +
                     std::to_string(free_bytes >> 20) +
                     " MiB free on the device, and the fused kernel does not "
                     "stream: use --kernel cublas, which streams data sets larger than device memory");
   X_.allocate(train.x.size(), "the training inputs");
   Y_.allocate(train.y.size(), "the training targets");
-  orders_.allocate(count_ * train.size, "the epoch orders");
   CUDA_CHECK(
       cudaMemcpyAsync(X_.get(), train.x.data(), train.x.size() * sizeof(float), cudaMemcpyHostToDevice, stream_));
   CUDA_CHECK(
@@ -84,14 +83,12 @@ void FusedNetworks::set_training_data(const Dataset& train) {
 }
 
 void FusedNetworks::begin_epoch(const std::vector<EpochOrder>& orders) {
-  // Each network's permutation is the one a single run with its seed makes (kernels::epoch_orders).
-  std::vector<uint8_t> shuffled(count_);
-  std::vector<uint64_t> seeds(count_);
-  for (size_t r = 0; r < count_; ++r) {
-    shuffled[r] = orders[r].shuffle;
-    seeds[r] = orders[r].seed;
-  }
-  CUDA_CHECK(kernels::epoch_orders(orders_.get(), train_size_, count_, shuffled.data(), seeds.data(), stream_));
+  // Each network's order is the one a single run with its seed takes: a few words each, from which the
+  // kernel computes every sample's row (math/epoch_shuffle.h).
+  std::vector<EpochShuffle> shuffles(count_);
+  for (size_t r = 0; r < count_; ++r) shuffles[r] = make_epoch_shuffle(train_size_, orders[r].shuffle, orders[r].seed);
+  CUDA_CHECK(cudaMemcpyAsync(shuffles_.get(), shuffles.data(), count_ * sizeof(EpochShuffle), cudaMemcpyHostToDevice,
+                             stream_));
   CUDA_CHECK(cudaMemsetAsync(loss_slots_.get(), 0, count_ * kFusedLossSlots * sizeof(double), stream_));
 }
 
@@ -114,8 +111,8 @@ void FusedNetworks::train_steps(size_t first, size_t end, size_t batch) {
   ensure_block_states(count_, batch);
   const kernels::FusedBuffers buffers{params_.get(), optimizer_states_.get(), block_states_.get(), steps_.get(),
                                       loss_slots_.get()};
-  CUDA_CHECK(kernels::launch_fused_train(shape_, policies_, count_, buffers, X_.get(), Y_.get(), orders_.get(),
-                                         train_size_, first, end, batch, lrs_.get(), nullptr, stream_));
+  CUDA_CHECK(kernels::launch_fused_train(shape_, policies_, count_, buffers, X_.get(), Y_.get(), shuffles_.get(),
+                                         first, end, batch, lrs_.get(), nullptr, stream_));
 }
 
 size_t FusedNetworks::steps_per_call(size_t batch) const { return fused_steps_per_launch(batch); }
@@ -169,11 +166,13 @@ double FusedNetworks::loss_and_gradients(size_t r, const Batch& batch, Parameter
   CUDA_CHECK(cudaMemcpyAsync(batch_y_.get(), batch.y, batch.count * spec_.outputs() * sizeof(float),
                              cudaMemcpyHostToDevice, stream_));
   CUDA_CHECK(cudaMemsetAsync(scratch_loss_slots_.get(), 0, kFusedLossSlots * sizeof(double), stream_));
+  const EpochShuffle in_order = make_epoch_shuffle(batch.count, /*shuffle=*/false, 0);
+  CUDA_CHECK(cudaMemcpyAsync(batch_order_.get(), &in_order, sizeof in_order, cudaMemcpyHostToDevice, stream_));
   ensure_block_states(1, batch.count);
   const kernels::FusedBuffers buffers{params_.get() + r * shape_.params, optimizer_states_.get() + r * state_floats(),
                                       block_states_.get(), steps_.get() + r, scratch_loss_slots_.get()};
-  CUDA_CHECK(kernels::launch_fused_train(shape_, policies_, 1, buffers, batch_x_.get(), batch_y_.get(), nullptr, 0, 0,
-                                         batch.count, batch.count, lrs_.get() + r, grads_.get(), stream_));
+  CUDA_CHECK(kernels::launch_fused_train(shape_, policies_, 1, buffers, batch_x_.get(), batch_y_.get(), batch_order_.get(),
+                                         0, batch.count, batch.count, lrs_.get() + r, grads_.get(), stream_));
   std::vector<float> values(shape_.params);
   std::vector<double> loss_slots(kFusedLossSlots);
   CUDA_CHECK(

@@ -64,10 +64,11 @@ class FusedNetworks : public NetworkGroup {
   std::vector<float> current_lrs_;
   size_t train_size_ = 0;
   DeviceBuffer<float> X_, Y_;
-  DeviceBuffer<uint32_t> orders_;  // count × N
+  DeviceBuffer<EpochShuffle> shuffles_;  // count: each network's epoch order (math/epoch_shuffle.h)
   // Prediction and loss_and_gradients: a batch on the device, its outputs, a gradient, loss slots.
   size_t batch_capacity_ = 0;
   DeviceBuffer<float> batch_x_, batch_y_, out_, grads_;
+  DeviceBuffer<EpochShuffle> batch_order_;  // one: the batch's own order
   DeviceBuffer<double> scratch_loss_slots_;
 };
 
