@@ -1,18 +1,57 @@
 #!/usr/bin/env bash
 # The device check: everything the GPU path promises, on a machine with an NVIDIA GPU, in one go.
-#   1. builds for sm_90 with all cores (build-device/), using .deps/ where Debian packages are missing
-#      (make it first with bench/prepare_device_deps.sh and carry it: see bench/README.md);
-#   2. runs the whole ctest suite, GPU tests included (they must run, not skip);
-#   3. runs a short benchmark of the cuda backend with and without CUDA graphs (the notes' network at
-#      batches 256 and 4096, 2-1024-1024-1 at 4096) beside the cpu backend;
-#   4. writes bench/results/device-check-<date>.json and .md (and copies to $OUT when set): GPU, date,
-#      commit, test counts, the largest GPU-vs-reference differences seen, the benchmark table.
-# Sized to finish in under 8 minutes on the lent H200 (16 cores); every benchmark has its own time
-# limit. What is done reaches $OUT as it is done (the log as it is written, the test results after
-# the tests), so a run cut short still brings back what it had. Prints a short table last.
+#
+#   bench/device_check.sh [--build-dir build-device] [--no-build] [--no-tests] [--python python3]
+#
+#   1. builds for sm_90 with all cores (--build-dir, default build-device/), using .deps/ where Debian
+#      packages are missing (make it first with bench/prepare_device_deps.sh and carry it: see
+#      bench/README.md); --no-build uses the build folder as it is;
+#   2. runs the whole ctest suite, GPU tests included (they must run, not skip), and compute-sanitizer
+#      on two fused-kernel tests; --no-tests skips both (for a rerun of the measurements alone);
+#   3. measures every row of issue 9's "Targets" table side by side, most important first:
+#      a. `sigtrain bench`: 2-3-3-1 at batches 32, 256, 4096 (cuda paths and cpu-all), 1,024 networks
+#         at batch 256 and 16,384 at batch 32 (fused kernel), 2-64-64-1 at 256 (fused and cuBLAS),
+#         2-1024-1024-1 at 4096 (cuBLAS, with and without graphs);
+#      b. timed `sigtrain train` commands: the default run with --backend auto and --backend cpu (3
+#         runs each, alternating), 1,024 networks (`--replicas 1024 --batch 256 --samples 100000
+#         --val-split 0`, 10 epochs and 40), the cpu backend on 1 M samples at batch 256 on one thread,
+#         and 2-1024-1024-1 at 4096 through the cuBLAS path in fp32 and with --tf32;
+#      c. the peers on the same GPU: PyTorch (one CUDA graph per step; `bmm` replicas, graph and
+#         eager), JAX (jit, the epoch as one lax.scan with a fresh permutation; vmap for replicas) and
+#         FANN incremental on one CPU thread; a peer that is missing says so in one line and is skipped;
+#      d. with time left: PyTorch eager, the cpu backend on 2-1024-1024-1, and Nsight Compute on one
+#         fused launch (into the log);
+#   4. writes bench/results/device-check-<date>.json and .md (bench/peers/device_summary.py): GPU,
+#      date, commit, test counts, the largest GPU-vs-reference differences, the Targets table (each
+#      case with sigtrain's figure, the peers', the ratios, the must and moonshot targets, met or not),
+#      every bench row, every peer row and every ratio against PyTorch and JAX.
+# Sized to finish in under 8 minutes on the lent H200 (16 cores): every measurement has its own time
+# limit, cut to what is left of the check's budget, and is skipped when too little is left. What is done
+# reaches $OUT as it is done (the log as it is written, the test results after the tests, the raw
+# results and the summary after each stage of 3.), 7 files in all, so a run cut short still brings back
+# what it had. Prints the summary last.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
+
+usage() { sed -n '2,/^set -uo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit "${1:-0}"; }
+build_dir=build-device
+build=1
+tests=1
+python=python3
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --build-dir) build_dir=${2:?--build-dir needs a folder}; shift ;;
+    --no-build) build=0 ;;
+    --no-tests) tests=0 ;;
+    --python) python=${2:?--python needs an interpreter}; shift ;;
+    -h | --help) usage 0 ;;
+    *) echo "device check: unknown option $1" >&2; usage 2 >&2 ;;
+  esac
+  shift
+done
+
 started=$(date +%s)
+budget=450  # seconds for everything but the summary and Nsight Compute: the check must end within 8 minutes
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 results=bench/results
 mkdir -p "$results"
@@ -21,6 +60,19 @@ out_files=()  # what goes to $OUT as soon as it exists (at most 8 files come bac
 [ -n "${OUT:-}" ] && out_files=("$OUT/device-check-$stamp.log")
 exec > >(tee "$log" "${out_files[@]}") 2>&1
 to_out() { [ -n "${OUT:-}" ] && cp "$@" "$OUT"/ 2>/dev/null; true; }
+elapsed() { echo $(($(date +%s) - started)); }
+
+# Runs a command under `timeout`: its own limit ($1 seconds), cut to what is left of the budget; skips
+# it (status 125) when under 15 s are left.
+limited() {
+  local limit=$1 left=$((budget - $(elapsed)))
+  shift
+  if [ "$left" -lt 15 ]; then
+    echo "device check: skipped, no time left: ${*:1:6}"
+    return 125
+  fi
+  timeout "$((limit < left ? limit : left))" "$@"
+}
 
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 if [ -n "$(git status --porcelain 2>/dev/null | grep -v '^?? bench/results/')" ]; then commit="$commit+changes"; fi
@@ -28,156 +80,223 @@ gpu=$(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,nohea
 echo "device check: commit $commit, GPU: ${gpu:-none found}, $(nproc) cores"
 
 # 1. Build for sm_90.
-generator=()
-command -v ninja >/dev/null && generator=(-G Ninja)
-cmake -S . -B build-device "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 >/dev/null ||
-  { echo "device check: configure failed"; exit 1; }
-cmake --build build-device -j "$(nproc)" || { echo "device check: build failed"; exit 1; }
-build_seconds=$(($(date +%s) - started))
+if [ "$build" = 1 ]; then
+  generator=()
+  command -v ninja >/dev/null && generator=(-G Ninja)
+  cmake -S . -B "$build_dir" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 >/dev/null ||
+    { echo "device check: configure failed"; exit 1; }
+  cmake --build "$build_dir" -j "$(nproc)" || { echo "device check: build failed"; exit 1; }
+fi
+[ -x "$build_dir/sigtrain" ] || { echo "device check: no $build_dir/sigtrain"; exit 1; }
+build_seconds=$(elapsed)
 
 # 2. The whole suite. The GPU tests print "sigtrain-diff:" lines (largest differences from the reference).
-ctest --test-dir build-device -j 8 --output-on-failure --timeout 300 >"$results/ctest-$stamp.txt" 2>&1
-ctest_status=$?
-tail -n 5 "$results/ctest-$stamp.txt"
-test_log=build-device/Testing/Temporary/LastTest.log
-# From ctest's summary line and its "***Skipped" lines. The summary reads "N% tests passed, F tests
-# failed out of T", or "100% tests passed out of T" when nothing failed (then F is 0).
-summary_line=$(grep -E "tests passed(, [0-9]+ tests? failed)? out of [0-9]+" "$results/ctest-$stamp.txt" | tail -n 1)
-total=$(echo "$summary_line" | sed -nE 's/.*out of ([0-9]+).*/\1/p')
-failed=$(echo "$summary_line" | sed -nE 's/.* ([0-9]+) tests? failed.*/\1/p')
-skipped=$(grep -c "\*\*\*Skipped" "$results/ctest-$stamp.txt")
-# Where a GPU is present every Cuda test must run, but the one that checks the no-device error.
-gpu_skipped=$(grep "\*\*\*Skipped" "$results/ctest-$stamp.txt" | grep "Cuda" | grep -vc "WithoutADevice")
-total=${total:-0} failed=${failed:-0} skipped=${skipped:-0} gpu_skipped=${gpu_skipped:-0}
-passed=$((total - failed - skipped))
-if [ -n "$gpu" ] && [ "$gpu_skipped" -gt 0 ]; then
-  echo "device check: $gpu_skipped GPU tests skipped although a GPU is present"
-  ctest_status=1
+passed=0 failed=0 skipped=0 gpu_skipped=0 ctest_status=0 sanitizer="not run"
+: >"$results/diffs-$stamp.txt"
+if [ "$tests" = 1 ]; then
+  ctest --test-dir "$build_dir" -j 8 --output-on-failure --timeout 300 >"$results/ctest-$stamp.txt" 2>&1
+  ctest_status=$?
+  tail -n 5 "$results/ctest-$stamp.txt"
+  test_log=$build_dir/Testing/Temporary/LastTest.log
+  # From ctest's summary line and its "***Skipped" lines. The summary reads "N% tests passed, F tests
+  # failed out of T", or "100% tests passed out of T" when nothing failed (then F is 0).
+  summary_line=$(grep -E "tests passed(, [0-9]+ tests? failed)? out of [0-9]+" "$results/ctest-$stamp.txt" | tail -n 1)
+  total=$(echo "$summary_line" | sed -nE 's/.*out of ([0-9]+).*/\1/p')
+  failed=$(echo "$summary_line" | sed -nE 's/.* ([0-9]+) tests? failed.*/\1/p')
+  skipped=$(grep -c "\*\*\*Skipped" "$results/ctest-$stamp.txt")
+  # Where a GPU is present every Cuda test must run, but the one that checks the no-device error.
+  gpu_skipped=$(grep "\*\*\*Skipped" "$results/ctest-$stamp.txt" | grep "Cuda" | grep -vc "WithoutADevice")
+  total=${total:-0} failed=${failed:-0} skipped=${skipped:-0} gpu_skipped=${gpu_skipped:-0}
+  passed=$((total - failed - skipped))
+  if [ -n "$gpu" ] && [ "$gpu_skipped" -gt 0 ]; then
+    echo "device check: $gpu_skipped GPU tests skipped although a GPU is present"
+    ctest_status=1
+  fi
+  grep -h "sigtrain-diff:" "$test_log" | sort -k4 -g -r >"$results/diffs-$stamp.txt" || true
+  to_out "$results/ctest-$stamp.txt" "$results/diffs-$stamp.txt"
+  # Races and bad accesses in the fused kernel (one block per network, and clusters of 8 blocks that
+  # read each other's shared memory), where the machine's runtime lets compute-sanitizer run (40 s
+  # each), and only when build and tests left time for the measurements.
+  if [ -n "$gpu" ] && command -v compute-sanitizer >/dev/null && [ "$(elapsed)" -lt 200 ]; then
+    sanitizer=""
+    fused_tests='Networks/CudaVsReference.OneStepForwardLossAndGradients/fused_2_3_3_1_bias_B256:Networks/CudaVsReference.OneStepForwardLossAndGradients/fused_3_17_2_bias_B4099'
+    for tool in racecheck memcheck synccheck; do
+      timeout 40 compute-sanitizer --tool "$tool" --error-exitcode 3 "$build_dir/tests/sigtrain_tests" \
+        --gtest_filter="$fused_tests" >"$results/sanitizer.txt" 2>&1
+      status=$?
+      tail -n 4 "$results/sanitizer.txt"
+      sanitizer="$sanitizer $tool=exit$status"
+    done
+    rm -f "$results/sanitizer.txt"
+    echo "device check: compute-sanitizer:$sanitizer (0: clean, 3: errors found, 124: out of time, else: did not run)"
+  fi
 fi
-grep -h "sigtrain-diff:" "$test_log" | sort -k4 -g -r >"$results/diffs-$stamp.txt" || true
-to_out "$results/ctest-$stamp.txt" "$results/diffs-$stamp.txt"
-# Where a GPU is present, the fused kernel's resources: registers, shared memory, spills (none wanted),
-# of the default instantiation (sigmoid, linear output with mse, sgd; the mangled name holds the three
+test_seconds=$(($(elapsed) - build_seconds))
+# Where a GPU is present, the fused kernels' resources: registers, shared memory, spills (none wanted),
+# of the default instantiations (sigmoid, linear output with mse, sgd; the mangled name holds the three
 # policies in that order) and of the prediction kernels.
-cuobjdump --dump-resource-usage build-device/host/libsigtrain_core.a 2>/dev/null |
-  grep -A1 -E "fused_(train_kernel.*Sigmoid.*Identity.*Sgd|predict_kernel)" | head -n 12 \
+cuobjdump --dump-resource-usage "$build_dir/host/libsigtrain_core.a" 2>/dev/null |
+  grep -A1 -E "fused_(train_kernel.*Sigmoid.*Identity.*Sgd|predict_kernel)" | head -n 24 \
   >"$results/ptxas-$stamp.txt" || true
-# Races and bad accesses in the fused kernel (one block per network, and clusters of 8 blocks that read
-# each other's shared memory), where the machine's runtime lets compute-sanitizer run (40 s each), and
-# only when build and tests left time for the benchmark.
-sanitizer="not run"
-if [ -n "$gpu" ] && command -v compute-sanitizer >/dev/null && [ $(($(date +%s) - started)) -lt 300 ]; then
-  sanitizer=""
-  fused_tests='Networks/CudaVsReference.OneStepForwardLossAndGradients/fused_2_3_3_1_bias_B256:Networks/CudaVsReference.OneStepForwardLossAndGradients/fused_3_17_2_bias_B4099'
-  for tool in racecheck memcheck synccheck; do
-    timeout 40 compute-sanitizer --tool "$tool" --error-exitcode 3 build-device/tests/sigtrain_tests \
-      --gtest_filter="$fused_tests" >"$results/sanitizer.txt" 2>&1
-    status=$?
-    tail -n 4 "$results/sanitizer.txt"
-    sanitizer="$sanitizer $tool=exit$status"
-  done
-  rm -f "$results/sanitizer.txt"
-  echo "device check: compute-sanitizer:$sanitizer (0: clean, 3: errors found, 124: out of time, else: did not run)"
-fi
-test_seconds=$(($(date +%s) - started - build_seconds))
+to_out "$results/ptxas-$stamp.txt"
 
-# 3. The benchmark: the cuda backend's three paths beside the cpu backend, 1024 networks at once, a
-#    wide network, and PyTorch on the same GPU (eager and CUDA graphs) on the same network and batches.
-bench=(build-device/sigtrain bench --note "commit $commit")
+# 3. The measurements. Raw results go to $raw (one file per tool), scratch files to $work.
+sigtrain=$build_dir/sigtrain
 raw=$results/raw-$stamp
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
 mkdir -p "$raw"
-run_bench() {  # name, then the bench's arguments; 120 s at most each
-  local name=$1
-  shift
-  timeout 120 "${bench[@]}" "$@" --json "$raw/bench-$name.json" >/dev/null ||
-    echo "device check: bench $name failed or ran out of time (exit $?)"
+
+# The summary so far: the raw results in one file (in case the summary fails), the JSON and markdown;
+# all three to $OUT. $1 says how far the check got; --print prints the markdown.
+summarise() {
+  local stage=$1 quiet=--quiet
+  [ "${2:-}" = --print ] && quiet=""
+  for f in "$raw"/*; do [ -f "$f" ] && { echo "== $f"; cat "$f"; }; done >"$results/raw-$stamp.txt"
+  python3 bench/peers/device_summary.py --raw "$raw" --diffs "$results/diffs-$stamp.txt" \
+    --json "$results/device-check-$stamp.json" --markdown "$results/device-check-$stamp.md" $quiet \
+    --info "commit=$commit" --info "gpu=$gpu" --info "passed=$passed" --info "failed=$failed" \
+    --info "skipped=$skipped" --info "gpu_skipped=$gpu_skipped" --info "ctest_status=$ctest_status" \
+    --info "build_seconds=$build_seconds" --info "test_seconds=$test_seconds" \
+    --info "sanitizer=${sanitizer# }" --info "tests_run=$tests" --info "stage=$stage ($(elapsed) s)" ||
+    echo "device check: the summary failed (the raw results are in $results/raw-$stamp.txt)"
+  to_out "$results/raw-$stamp.txt" "$results/device-check-$stamp.json" "$results/device-check-$stamp.md"
 }
-run_bench notes --backends cuda-fused,cuda-graphs,cuda-nographs,cpu-all --networks 2-3-3-1 --batches 256,4096
-# --work is per network: 1e8 FLOPs ≈ 0.93 M samples each, 1024 × 0.93 M epoch orders ≈ 3.8 GB.
-run_bench replicas --backends cuda-fused --networks 2-3-3-1 --batches 256 --replicas 1024 --work 1e8
-run_bench wide --backends cuda-graphs,cuda-nographs --networks 2-1024-1024-1 --batches 4096 --work 2e12
-run_bench widecpu --backends cpu-all --networks 2-1024-1024-1 --batches 4096 --work 2e11
-for graphs in "" --graphs; do
-  timeout 120 python3 bench/peers/torch_peer.py --cuda $graphs --networks 2-3-3-1 --batches 256,4096 \
-    >>"$raw/torch.jsonl" || echo "device check: the PyTorch peer failed or is missing"
+
+# sigtrain bench: a name, a time limit, then the bench's arguments.
+run_bench() {
+  local name=$1 limit=$2
+  shift 2
+  limited "$limit" "$sigtrain" bench --note "commit $commit" "$@" --json "$raw/bench-$name.json" >/dev/null
+  local status=$?
+  [ $status -eq 0 ] || [ $status -eq 125 ] || echo "device check: bench $name failed or ran out of time (exit $status)"
+}
+
+# One timed `sigtrain train` command, appended to $raw/train.jsonl: a case name, the run's number, the
+# samples it trains in all (networks × epochs × training samples), its epochs, a time limit, "log" to
+# have it write --log (train's own clock per epoch) or "nolog", then train's arguments.
+time_train() {
+  local case=$1 run=$2 samples=$3 epochs=$4 limit=$5 with_log=$6
+  shift 6
+  local csv=$work/$case-$run.csv log_args=() start end status wall clock first last
+  [ "$with_log" = log ] && log_args=(--log "$csv")
+  rm -f "$csv"
+  start=$(date +%s.%N)
+  limited "$limit" "$sigtrain" train "$@" "${log_args[@]}" >"$work/train.out" 2>&1
+  status=$?
+  end=$(date +%s.%N)
+  [ $status -eq 125 ] && return
+  [ $status -eq 0 ] || { echo "device check: train $case failed (exit $status):"; tail -n 3 "$work/train.out"; }
+  wall=$(awk -v s="$start" -v e="$end" 'BEGIN { printf "%.6f", e - s }')
+  # train's own clock from its log: elapsed_seconds after the first epoch and after the last.
+  clock=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "elapsed_seconds") c = i; next }
+                   c { if (first == "") first = $c; last = $c }
+                   END { if (first != "") printf "%s %s", first, last; else printf "null null" }' "$csv" 2>/dev/null ||
+          echo "null null")
+  read -r first last <<<"${clock:-null null}"
+  printf '{"case": "%s", "run": %d, "exit": %d, "wall_seconds": %s, "samples": %s, "epochs": %d, "log_first_epoch_seconds": %s, "log_elapsed_seconds": %s, "command": "sigtrain train %s"}\n' \
+    "$case" "$run" "$status" "$wall" "$samples" "$epochs" "${first:-null}" "${last:-null}" "$*" >>"$raw/train.jsonl"
+}
+
+# A peer: the raw file its JSON lines go to, a time limit, then the command. A peer that cannot run
+# here (no torch, no jax, no GPU for it) says so in one line on stderr and prints nothing.
+run_peer() {
+  local file=$1 limit=$2
+  shift 2
+  limited "$limit" "$@" >>"$raw/$file"
+  local status=$?
+  [ $status -eq 0 ] || [ $status -eq 125 ] || echo "device check: peer failed or ran out of time (exit $status): $*"
+}
+
+# The FANN peer: the one the build made where CMake found FANN, else one built here from the static
+# libfloatfann that bench/prepare_device_deps.sh puts in .deps/fann (non-PIC code: linked -no-pie).
+fann_peer() {
+  local built=$build_dir/bench/peers/fann_peer
+  if [ -x "$built" ] && "$built" --help >/dev/null 2>&1; then
+    echo "$built"
+  elif [ -f .deps/fann/lib/libfloatfann.a ] &&
+    c++ -O2 -std=c++17 -no-pie -I.deps/fann/include bench/peers/fann_peer.cpp .deps/fann/lib/libfloatfann.a -lm \
+      -o "$work/fann_peer" >&2; then
+    echo "$work/fann_peer"
+  fi
+}
+
+# 3a. sigtrain bench: the figures every target is about. --work is FLOPs per repeat (per network with
+#     --replicas); 2-3-3-1 counts 72 per sample. The cuda-graphs path at batch 32 (~46 µs a step)
+#     would take most of a minute, so batch 32 runs the fused kernel (and cpu-all) alone. Where the
+#     bench also times the trainer (its train samples/s column), the cases whose targets are about the
+#     kernel alone and whose trainer runs would be long (16,384 networks; the cpu backend on the wide
+#     network) skip it with --kernel-only.
+echo "device check: sigtrain bench ($(elapsed) s)"
+kernel_only=()
+"$sigtrain" bench --help 2>/dev/null | grep -q -- --kernel-only && kernel_only=(--kernel-only)
+run_bench notes 120 --backends cuda-fused,cuda-graphs,cpu-all --networks 2-3-3-1 --batches 256,4096
+run_bench b32 60 --backends cuda-fused,cpu-all --networks 2-3-3-1 --batches 32 --work 2e8
+# 1e8 FLOPs ≈ 0.93 M samples per network; 5e6 ≈ 69 k samples per network, 1.1 G samples in all.
+run_bench replicas 120 --backends cuda-fused --networks 2-3-3-1 --batches 256 --replicas 1024 --work 1e8
+run_bench replicas16k 120 --backends cuda-fused --networks 2-3-3-1 --batches 32 --replicas 16384 --work 5e6 "${kernel_only[@]}"
+run_bench n64 90 --backends cuda-fused,cuda-graphs --networks 2-64-64-1 --batches 256 --work 2e10
+run_bench wide 60 --backends cuda-graphs,cuda-nographs --networks 2-1024-1024-1 --batches 4096 --work 2e12
+summarise "after sigtrain bench"
+
+# 3b. Timed train commands (wall clock from start to exit; train's --log clock where it has one).
+echo "device check: timed train commands ($(elapsed) s)"
+for run in 1 2 3; do  # the default run (8,000 training samples, batch 8, 100 epochs), alternating
+  time_train default-auto "$run" 800000 100 60 log --backend auto
+  time_train default-cpu "$run" 800000 100 60 log --backend cpu
 done
-# The raw outputs in one file, in case the summary below fails.
-for f in "$raw"/*; do echo "== $f"; cat "$f"; done >"$results/raw-$stamp.txt"
-to_out "$results/raw-$stamp.txt"
+replicas=(--replicas 1024 --batch 256 --samples 100000 --val-split 0 --quiet)
+time_train replicas-1024 1 1024000000 10 90 nolog "${replicas[@]}" --epochs 10
+# 30 epochs more: their cost by wall clock leaves out the start-up (process, CUDA context, data).
+time_train replicas-1024-long 1 4096000000 40 120 nolog "${replicas[@]}" --epochs 40
+time_train cpu-1m 1 30000000 30 90 log --backend cpu --threads 1 --batch 256 --samples 1000000 --val-split 0 --epochs 30
+# The bench has no TF32 runner: fp32 and --tf32 through train's cuBLAS path (50 steps an epoch).
+wide=(--backend cuda --kernel cublas --layers 2,1024,1024,1 --batch 4096 --samples 204800 --val-split 0 --epochs 20 --lr 1e-4)
+time_train wide-fp32 1 4096000 20 60 log "${wide[@]}"
+time_train wide-tf32 1 4096000 20 60 log "${wide[@]}" --tf32
+summarise "after the train commands"
 
-# 4. One JSON and one markdown summary.
-python3 - "$results" "$stamp" "$commit" "$gpu" "$passed" "$failed" "$skipped" "$gpu_skipped" "$ctest_status" \
-  "$build_seconds" "$test_seconds" "$sanitizer" <<'EOF'
-import json, sys, time
-results, stamp, commit, gpu, passed, failed, skipped, gpu_skipped, ctest_status, build_s, test_s, sanitizer = sys.argv[1:]
-diffs = []
-for line in open(f"{results}/diffs-{stamp}.txt"):
-    _, test, what, value = line.split()
-    diffs.append({"test": test, "what": what, "relative_difference": float(value)})
-bench = []
-for part in ("notes", "replicas", "wide", "widecpu"):
-    try:
-        bench += json.load(open(f"{results}/raw-{stamp}/bench-{part}.json"))["results"]
-    except (OSError, ValueError):
-        pass
-torch = []
-try:
-    torch = [json.loads(line) for line in open(f"{results}/raw-{stamp}/torch.jsonl") if line.strip()]
-except (OSError, ValueError):
-    pass
-# Ratios against PyTorch on the same GPU, network and batch: fused vs eager, graphs vs graphs.
-ratios = []
-for t in torch:
-    ours = "cuda-graphs" if t.get("mode") == "cuda-graphs" else "cuda-fused"
-    for r in bench:
-        if r.get("network") == t.get("network") and r.get("batch") == t.get("batch") and r.get("backend") == ours \
-                and "samples_per_second" in r:
-            ratios.append({"network": t["network"], "batch": t["batch"], "sigtrain": ours, "torch": t["mode"],
-                           "ratio": r["samples_per_second"]["median"] / t["samples_per_second"]})
-    for r in bench:
-        if r.get("network") == t.get("network") and r.get("batch") == t.get("batch") and r.get("backend") == "cuda-fused" \
-                and ours != "cuda-fused" and "samples_per_second" in r:
-            ratios.append({"network": t["network"], "batch": t["batch"], "sigtrain": "cuda-fused", "torch": t["mode"],
-                           "ratio": r["samples_per_second"]["median"] / t["samples_per_second"]})
-summary = {
-    "format": "sigtrain-device-check", "version": 1, "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    "commit": commit, "gpu": gpu,
-    "tests": {"passed": int(passed), "failed": int(failed), "skipped": int(skipped), "gpu_tests_skipped": int(gpu_skipped),
-              "ctest_status": int(ctest_status)},
-    "seconds": {"build": int(build_s), "tests": int(test_s)}, "compute_sanitizer": sanitizer.strip(),
-    "largest_differences_from_reference": diffs[:10], "bench": bench, "torch": torch, "ratios_vs_torch": ratios,
-}
-json.dump(summary, open(f"{results}/device-check-{stamp}.json", "w"), indent=2)
-md = [f"# Device check {summary['date']}", "", f"- GPU: {gpu}", f"- commit: {commit}",
-      f"- tests: {passed} passed, {failed} failed, {skipped} skipped, of which GPU tests {gpu_skipped} "
-      f"(ctest exit {ctest_status})",
-      f"- build {build_s} s, tests {test_s} s", f"- compute-sanitizer on the fused kernel: {sanitizer.strip()}", "", "## Largest GPU-vs-reference differences (tests)", "",
-      "| test | quantity | relative difference |", "| --- | --- | ---: |"]
-md += [f"| {d['test']} | {d['what']} | {d['relative_difference']:.3g} |" for d in diffs[:10]]
-md += ["", "## Benchmark (sigtrain bench)", "", "| network | batch | backend | samples/s | µs/step | rel. diff |",
-       "| --- | ---: | --- | ---: | ---: | ---: |"]
-for r in bench:
-    if "skipped" in r:
-        continue
-    md.append(f"| {r['network']} | {r['batch']} | {r['backend']} | {r['samples_per_second']['median']:.4g} | "
-              f"{r['us_per_step']['median']:.4g} | {r.get('max_relative_difference_vs_reference', float('nan')):.2g} |")
-md += ["", "## Against PyTorch on the same GPU", "", "| network | batch | sigtrain | torch | samples/s ratio |",
-       "| --- | ---: | --- | --- | ---: |"]
-md += [f"| {x['network']} | {x['batch']} | {x['sigtrain']} | {x['torch']} | {x['ratio']:.3g}× |" for x in ratios]
-open(f"{results}/device-check-{stamp}.md", "w").write("\n".join(md) + "\n")
-print("\n".join(md))
-EOF
+# 3c. The peers on the same machine. Work per repeat as sigtrain bench's --work (per network).
+echo "device check: peers ($(elapsed) s)"
+torch=("$python" bench/peers/torch_peer.py --cuda)
+jax=("$python" bench/peers/jax_peer.py --cuda)
+run_peer torch.jsonl 90 "${torch[@]}" --graphs --networks 2-3-3-1 --batches 32,256,4096 --work 3e7
+run_peer jax.jsonl 90 "${jax[@]}" --networks 2-3-3-1 --batches 32,256,4096 --work 3e7
+run_peer torch.jsonl 90 "${torch[@]}" --graphs --replicas 1024 --networks 2-3-3-1 --batches 256 --work 1e7
+run_peer jax.jsonl 90 "${jax[@]}" --replicas 1024 --networks 2-3-3-1 --batches 256 --work 1e7
+run_peer torch.jsonl 90 "${torch[@]}" --graphs --replicas 16384 --networks 2-3-3-1 --batches 32 --work 1e6
+run_peer jax.jsonl 90 "${jax[@]}" --replicas 16384 --networks 2-3-3-1 --batches 32 --work 1e6
+run_peer torch.jsonl 60 "${torch[@]}" --graphs --networks 2-64-64-1 --batches 256 --work 2e10
+run_peer jax.jsonl 60 "${jax[@]}" --networks 2-64-64-1 --batches 256 --work 2e10
+run_peer torch.jsonl 60 "${torch[@]}" --graphs --networks 2-1024-1024-1 --batches 4096 --work 2e12
+run_peer torch.jsonl 60 "${torch[@]}" --graphs --tf32 --networks 2-1024-1024-1 --batches 4096 --work 2e12
+run_peer jax.jsonl 60 "${jax[@]}" --networks 2-1024-1024-1 --batches 4096 --work 2e12
+fann=$(fann_peer)
+if [ -n "$fann" ]; then
+  run_peer fann.jsonl 60 "$fann" --networks 2-3-3-1 --modes incremental --work 2e8
+else
+  echo "device check: FANN peer skipped: not built, and no .deps/fann (bench/prepare_device_deps.sh)"
+fi
+summarise "after the peers"
 
-# $OUT now holds 7 files: the log, ctest output, differences, raw bench output, ptxas, JSON, markdown.
-to_out "$results/ptxas-$stamp.txt" "$results/device-check-$stamp.json" "$results/device-check-$stamp.md"
+# 3d. With time left: PyTorch eager (~0.9 ms a step: small work), the cpu backend on the wide network.
+echo "device check: the rest ($(elapsed) s)"
+run_peer torch.jsonl 60 "${torch[@]}" --networks 2-3-3-1 --batches 256,4096 --work 2e7
+run_peer torch.jsonl 60 "${torch[@]}" --replicas 1024 --networks 2-3-3-1 --batches 256 --work 2e6
+run_peer torch.jsonl 60 "${torch[@]}" --replicas 16384 --networks 2-3-3-1 --batches 32 --work 2e5
+run_bench widecpu 60 --backends cpu-all --networks 2-1024-1024-1 --batches 4096 --work 2e11 "${kernel_only[@]}"
+
+# 4. The summary: $OUT now holds 7 files: the log, ctest output, differences, ptxas, raw results, JSON,
+#    markdown.
+summarise "the end" --print
 
 # Last, and only with time to spare: where the fused kernel's warps wait, for whoever tunes it next
 # (Nsight Compute on one launch of the notes' network at batch 256; into the log only).
-if [ -n "$gpu" ] && command -v ncu >/dev/null && [ $(($(date +%s) - started)) -lt 360 ]; then
+if [ -n "$gpu" ] && command -v ncu >/dev/null && [ "$(elapsed)" -lt 380 ]; then
   timeout 60 ncu --clock-control none --kernel-name regex:fused_train --launch-count 1 \
     --section SpeedOfLight --section WarpStateStats --section MemoryWorkloadAnalysis \
-    build-device/sigtrain bench --backends cuda-fused --networks 2-3-3-1 --batches 256 --repeats 1 --work 1e8 \
+    "$sigtrain" bench --backends cuda-fused --networks 2-3-3-1 --batches 256 --repeats 1 --work 1e8 \
     2>&1 | grep -vE "^==PROF==|^\|" | tail -n 60 || echo "device check: ncu did not run"
 fi
-echo "device check: $(($(date +%s) - started)) s in all; results in $results/*$stamp*"
+echo "device check: $(elapsed) s in all; results in $results/*$stamp*"
 [ "$ctest_status" -eq 0 ]
