@@ -20,6 +20,7 @@ struct BenchOptions {
   int repeats = 3;
   int replicas = 1;
   bool no_shuffle = false;
+  bool kernel_only = false;
   double work = 0;
 };
 
@@ -49,6 +50,7 @@ int run_bench_command(const BenchOptions& o) {
   if (o.replicas < 1) throw UsageError("--replicas must be at least 1");
   config.replicas = o.replicas;
   config.shuffle = !o.no_shuffle;
+  config.time_trainer = !o.kernel_only;
   if (o.work > 0) config.flops_per_repeat = o.work;
   if (!o.json.empty()) check_writable("--json", o.json);
   if (!o.markdown.empty()) check_writable("--markdown", o.markdown);
@@ -81,6 +83,8 @@ Run add_bench(CLI::App& app) {
   c->add_option("--replicas", o->replicas, "train this many networks at once per case (cpu-1, cpu-all, cuda-fused)")
       ->capture_default_str();
   c->add_flag("--no-shuffle", o->no_shuffle, "every epoch in file order (as FANN trains) instead of a new permutation");
+  c->add_flag("--kernel-only", o->kernel_only,
+              "the steps alone; skip the 'train samples/s' column (the trainer itself, as `sigtrain train` runs it)");
   c->add_option("--work", o->work, "FLOPs per repeat, per network with --replicas (default 1e9, --quick 1e8)");
   c->add_option("--json", o->json, "also write the results as JSON");
   c->add_option("--markdown", o->markdown, "also write the table to this file");

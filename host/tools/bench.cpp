@@ -13,12 +13,13 @@
 #include "data/dataset.h"
 #include "util/rng.h"
 #include "backends/cuda/fused_host.h"
-#include "math/shuffle_key.h"
+#include "math/epoch_shuffle.h"
 #ifdef SIGTRAIN_HAVE_CUDA
 #include "backends/cuda/fused_networks.h"
 #endif
 #include "util/errors.h"
 #include "backends/reference/reference_backend.h"
+#include "train/replicas.h"
 #include "train/trainer.h"
 
 namespace sigtrain {
@@ -145,6 +146,59 @@ void run_steps(Backend& backend, size_t steps, size_t batch, double lr) {
     backend.train_steps(s * batch, std::min(steps, s + per_call) * batch, batch, lr);
 }
 
+// The train column: the trainer itself on the case, as `sigtrain train` (one network) or `sigtrain
+// train --replicas R` runs it, over `train` with a validation set a quarter its size (train's default
+// --val-split 0.2): every epoch makes its order, steps, reads the loss back, validates and keeps the
+// model. An untimed epoch first (the cuBLAS path captures its graphs in a backend's first epoch); then
+// samples trained, of every network, over the wall time of one call of `repeats` epochs (at least 2,
+// so that an epoch's order follows another's). One network's backend is made outside the timed call;
+// the replicas' backends are made inside it, by train_replicas, as `train --replicas` has them made.
+void time_trainer(const BenchConfig& config, const NetworkSpec& spec, size_t batch, const BenchRunner& runner,
+                  const Dataset& train_set, BenchResult& r) {
+  const Dataset validation = random_dataset(spec.inputs(), spec.outputs(), std::max<size_t>(1, train_set.size / 4), 8);
+  TrainConfig train_config;
+  train_config.batch = batch;
+  train_config.lr = 1e-4;  // as the kernel-only figure's: finite over a long run
+  train_config.shuffle = config.shuffle;
+  const int epochs = std::max(2, config.repeats);
+  double seconds = 0;
+  if (config.replicas > 1) {
+    ReplicaRun run;
+    run.backend = runner.backend;
+    run.options = runner.options;
+    run.options.threads = 1;  // threads over networks, one each, as `train --replicas` has them
+    run.parallel =
+        runner.options.threads > 0 ? runner.options.threads : int(std::max(1u, std::thread::hardware_concurrency()));
+    run.initial = [&](const NetworkSettings& s) { return glorot_uniform(spec, s.seed); };
+    const std::vector<NetworkSettings> settings = expand_sweeps({}, config.replicas, 1, train_config.lr);
+    const auto run_epochs = [&](int n) {
+      run.config = train_config;
+      run.config.epochs = n;
+      const auto start = Clock::now();
+      train_replicas(run, settings, train_set, validation);
+      return std::chrono::duration<double>(Clock::now() - start).count();
+    };
+    run_epochs(1);
+    seconds = run_epochs(epochs);
+  } else {
+    std::unique_ptr<Backend> backend = make_backend(runner.backend, spec, TrainingSetup{}, runner.options);
+    const Parameters initial = glorot_uniform(spec, 1);
+    const auto run_epochs = [&](int n) {
+      TrainConfig c = train_config;
+      c.epochs = n;
+      TrainObserver quiet;
+      const auto start = Clock::now();
+      train(*backend, initial, train_set, validation, c, quiet);
+      return std::chrono::duration<double>(Clock::now() - start).count();
+    };
+    run_epochs(1);
+    seconds = run_epochs(epochs);
+  }
+  r.train_epochs = epochs;
+  r.train_validation_samples = validation.size;
+  r.train_samples_per_second = double(train_set.size) * double(epochs) * double(config.replicas) / seconds;
+}
+
 BenchResult run_case(const BenchConfig& config, const NetworkSpec& spec, const std::string& network, size_t batch,
                      const BenchRunner& runner) {
   BenchResult r;
@@ -186,6 +240,7 @@ BenchResult run_case(const BenchConfig& config, const NetworkSpec& spec, const s
     r.network = network + " ×" + std::to_string(config.replicas);
     summarise(r, samples_per_second, us_per_step);
     r.gflops = r.samples_per_second_median * flops / 1e9;
+    if (config.time_trainer) time_trainer(config, spec, batch, runner, data, r);
     return r;
   }
 
@@ -218,6 +273,7 @@ BenchResult run_case(const BenchConfig& config, const NetworkSpec& spec, const s
   }
   summarise(r, samples_per_second, us_per_step);
   r.gflops = r.samples_per_second_median * flops / 1e9;
+  if (config.time_trainer) time_trainer(config, spec, batch, runner, data, r);
   return r;
 }
 
@@ -315,18 +371,19 @@ double sgemm_fraction(const BenchResult& r, const SgemmRate& sgemm) {
 
 std::string bench_markdown(const BenchReport& report) {
   std::string s =
-      "| network | batch | backend | samples/s (median) | min … max | µs/step (median) | min … max | GFLOP/s | of SGEMM | "
-      "rel. diff vs fp64 |\n"
-      "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n";
+      "| network | batch | backend | samples/s (median) | min … max | train samples/s | µs/step (median) | min … max | "
+      "GFLOP/s | of SGEMM | rel. diff vs fp64 |\n"
+      "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n";
   for (const BenchResult& r : report.results) {
     s += "| " + r.network + " | " + std::to_string(r.batch) + " | " + r.runner + " | ";
     if (!r.skipped.empty()) {
-      s += "skipped: " + r.skipped + " | | | | | | |\n";
+      s += "skipped: " + r.skipped + " | | | | | | | |\n";
       continue;
     }
     const double fraction = sgemm_fraction(r, report.sgemm);
     s += si(r.samples_per_second_median) + " | " + si(r.samples_per_second_min) + " … " + si(r.samples_per_second_max) +
-         " | " + format("%.4g", r.us_per_step_median) + " | " + format("%.4g", r.us_per_step_min) + " … " +
+         " | " + (r.train_samples_per_second > 0 ? si(r.train_samples_per_second) : std::string("—")) + " | " +
+         format("%.4g", r.us_per_step_median) + " | " + format("%.4g", r.us_per_step_min) + " … " +
          format("%.4g", r.us_per_step_max) + " | " + format("%.3g", r.gflops) + " | " +
          (fraction < 0 ? std::string("—") : format("%.0f%%", 100 * fraction)) + " | " +
          (r.max_relative_difference < 0 ? std::string("—") : format("%.2g", r.max_relative_difference)) + " |\n";
@@ -336,6 +393,11 @@ std::string bench_markdown(const BenchReport& report) {
          format("%.4g", report.sgemm.one_thread_gflops) + " GFLOP/s on 1 thread, " +
          format("%.4g", report.sgemm.all_threads_gflops) + " GFLOP/s as " + std::to_string(report.sgemm.threads) +
          " concurrent single-thread calls. GFLOP/s counts 6 FLOPs per weight and sample.\n";
+  if (std::any_of(report.results.begin(), report.results.end(),
+                  [](const BenchResult& r) { return r.train_samples_per_second > 0; }))
+    s += "\nsamples/s: the steps alone (the epoch's order made before the clock starts). train samples/s: the trainer, "
+         "as `sigtrain train` runs it (epoch orders, steps, the loss read back, validation on a quarter as many "
+         "samples, keeping the model), over the wall time of its call.\n";
   return s;
 }
 
@@ -364,6 +426,11 @@ std::string bench_json(const BenchReport& report, const std::string& note, bool 
       row["steps_per_repeat"] = r.steps_per_repeat;
       row["samples_per_second"] = {{"median", r.samples_per_second_median}, {"min", r.samples_per_second_min}, {"max", r.samples_per_second_max}};
       row["us_per_step"] = {{"median", r.us_per_step_median}, {"min", r.us_per_step_min}, {"max", r.us_per_step_max}};
+      if (r.train_samples_per_second > 0) {
+        row["train_samples_per_second"] = r.train_samples_per_second;
+        row["train_epochs"] = r.train_epochs;
+        row["train_validation_samples"] = r.train_validation_samples;
+      }
       row["gflops"] = r.gflops;
       if (sgemm_fraction(r, report.sgemm) >= 0) row["fraction_of_sgemm"] = sgemm_fraction(r, report.sgemm);
       if (r.max_relative_difference >= 0) row["max_relative_difference_vs_reference"] = r.max_relative_difference;

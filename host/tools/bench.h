@@ -1,5 +1,7 @@
 // `sigtrain bench`: samples/s and µs per SGD step for every backend present, over a grid of networks
-// and batch sizes, with the largest relative difference from the fp64 reference on one batch.
+// and batch sizes, with the largest relative difference from the fp64 reference on one batch. Two
+// figures per case: the steps alone (the kernel-only figure), and the trainer itself, as `sigtrain
+// train` runs it (epoch orders, steps, the loss read back, validation, keeping the model).
 // Speed is measured here, never asserted in tests (DESIGN.md §5).
 #pragma once
 
@@ -31,6 +33,9 @@ struct BenchConfig {
   bool shuffle = true;  // false: every epoch in file order (as FANN trains), for like-for-like comparisons
   int replicas = 1;  // > 1: that many networks at once per case (cpu-1, cpu-all, cuda-fused); totals reported
   bool check_against_reference = true;
+  // Also time the trainer itself on each case (what `sigtrain train` does with it: the train column);
+  // false: the kernel-only figures alone (--kernel-only).
+  bool time_trainer = true;
   // Called before each case, for progress on stderr.
   std::function<void(const std::string& network, size_t batch, const std::string& runner)> on_case;
 };
@@ -47,6 +52,12 @@ struct BenchResult {
   size_t steps_per_repeat = 0;
   double samples_per_second_median = 0, samples_per_second_min = 0, samples_per_second_max = 0;
   double us_per_step_median = 0, us_per_step_min = 0, us_per_step_max = 0;
+  // Through the trainer (the code `sigtrain train` runs): epochs over the repeat's samples that make
+  // their order, step, read the loss back, validate on a quarter as many samples and keep the model;
+  // samples trained (of every network) over the wall time of the trainer's call. 0: not measured.
+  double train_samples_per_second = 0;
+  int train_epochs = 0;
+  size_t train_validation_samples = 0;
   double max_relative_difference = -1;  // gradients and loss vs the reference on one batch; −1: not checked
   double gflops = 0;                    // median samples/s × training FLOPs per sample
   std::string skipped;                  // why the case was not run, or empty

@@ -30,7 +30,8 @@ class NetworkGroup {
   virtual void train_steps(size_t first, size_t end, size_t batch) = 0;
   virtual size_t steps_per_call(size_t batch) const = 0;
   // Backend::epoch_loss_sum of each network, into sums[0 … R) (the trainer reads them after every
-  // step where that is cheap, so no allocation here).
+  // step where that is cheap, so no allocation here). As there, it returns only once every step given
+  // so far has finished: the trainer reads its clock for the epoch's time after this.
   virtual void epoch_loss_sums(double* sums) = 0;
   virtual bool loss_is_cheap_to_read() const = 0;
   virtual Evaluation evaluate(size_t r, const Dataset& d) = 0;  // Backend::evaluate of network r

@@ -50,8 +50,6 @@ ReferenceComparison compare_with_reference(Backend& backend, const Batch& batch)
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
 // "0.001", "1e-05": a number for a message.
 std::string format_compact(double v) {
   char buffer[32];
@@ -59,8 +57,10 @@ std::string format_compact(double v) {
   return buffer;
 }
 
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
+// config.clock, or the steady clock in seconds where the config gives none.
+std::function<double()> clock_of(const TrainConfig& config) {
+  if (config.clock) return config.clock;
+  return [] { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); };
 }
 
 // --verify-every: runs the reference on the batch the backend is about to step on, at the backend's
@@ -154,14 +154,15 @@ std::vector<TrainResult> run_training(NetworkGroup& group, const std::vector<Par
     return results;
   };
 
-  const auto start = Clock::now();
+  const std::function<double()> clock = clock_of(config);
+  const double start = clock();
   long step = 0;
   std::vector<double> sums(R);  // each network's loss sum so far this epoch
   std::vector<double> lrs(R);
   for (int epoch = 1; epoch <= config.epochs && any_training(); ++epoch) {
+    const double epoch_start = clock();
     for (size_t r = 0; r < R; ++r) lrs[r] = config.schedule.lr(settings[r].lr, epoch, config.epochs);
     group.set_learning_rates(lrs);
-    const auto epoch_start = Clock::now();
     std::vector<EpochOrder> orders;
     for (size_t r = 0; r < R; ++r) orders.push_back({config.shuffle, epoch_seed(settings[r].seed, uint64_t(epoch - 1))});
     group.begin_epoch(orders);
@@ -195,8 +196,10 @@ std::vector<TrainResult> run_training(NetworkGroup& group, const std::vector<Par
       if (stop_requested()) break;
       first = end;
     }
-    const double epoch_seconds = seconds_since(epoch_start);
+    // The read-back waits until every step given has finished (a device runs them asynchronously), so
+    // the clock is read after it: the epoch's time is that of the work done, not of its enqueuing.
     group.epoch_loss_sums(sums.data());
+    const double epoch_seconds = clock() - epoch_start;
     for (size_t r = 0; r < R; ++r)
       if (training(r) && !std::isfinite(sums[r])) diverge(r, epoch, sums[r]);
     if (stop_requested()) {
@@ -230,7 +233,7 @@ std::vector<TrainResult> run_training(NetworkGroup& group, const std::vector<Par
       report.validation_loss =
           validation.size > 0 ? group.evaluate(r, validation).loss : std::numeric_limits<double>::quiet_NaN();
       report.samples_per_second = double(train.size) * double(R) / std::max(epoch_seconds, 1e-9);
-      report.elapsed_seconds = seconds_since(start);
+      report.elapsed_seconds = clock() - start;
       results[r].epochs.push_back(report);
       // The model to end with: the last finite one, or with keep_best the best by validation loss.
       Kept& k = kept[r];

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,9 @@ struct TrainConfig {
   // Which model a run ends with: the one of the epoch with the best validation loss (keep_best), or
   // the last. Needs a validation set.
   bool keep_best = false;
+  // The clock epochs are timed with, in seconds from any fixed origin; the steady clock when empty.
+  // (The tests give one whose readings they know.)
+  std::function<double()> clock;
 };
 
 struct EpochReport {
@@ -41,8 +45,12 @@ struct EpochReport {
   double train_loss = 0;             // mean over the epoch's samples, each before its own step's update
   double validation_loss = 0;        // at the end of the epoch; NaN when there is no validation set
   double lr = 0;                     // the epoch's learning rate (the schedule's)
-  double samples_per_second = 0;     // training steps only, of every network of the group together
-  double elapsed_seconds = 0;        // since training started
+  // The epoch's training samples, of every network of the group together, over the epoch's training
+  // time: from the epoch's start (its learning rates and orders) until every step of it has finished on
+  // the backend (its loss read back: Backend::epoch_loss_sum waits for a device). Validation and keeping
+  // the model are not in it; they are in elapsed_seconds.
+  double samples_per_second = 0;
+  double elapsed_seconds = 0;        // since training started, up to this report (validation included)
   size_t network = 0;                // which of a group's networks (0 for a single run)
 };
 
