@@ -57,8 +57,17 @@ struct EpochShuffle {
   // (the cpu kernels' GCC vector type: every operation here is lane by lane, scalars broadcast).
   template <class U>
   SIGTRAIN_HD U permute(U x) const {
+    return rounds == kFeistelRounds ? permute_in<kFeistelRounds>(x) : permute_in<kFeistelSmallRounds>(x);
+  }
+  // The same with the number of rounds known to the compiler (unrolled: a loop over a run of
+  // positions chooses it once, outside).
+  template <int Rounds, class U>
+  SIGTRAIN_HD U permute_in(U x) const {
     U left = x >> right_bits, right = x & right_mask;
-    for (uint32_t k = 0; k < rounds; k += 2) {
+#if defined(__CUDA_ARCH__)
+#pragma unroll
+#endif
+    for (int k = 0; k < Rounds; k += 2) {
       left ^= hash(right, keys[k]) >> left_shift;
       right = (right ^ (hash(left, keys[k + 1]) >> right_shift)) & right_mask;
     }

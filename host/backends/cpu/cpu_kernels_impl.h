@@ -395,24 +395,29 @@ void activation_array(Activation f, const float* x, float* y, size_t n) {
 // ends: see epoch_shuffle.h). Branch-free list making: where the lanes' outcomes are random, a branch
 // per lane costs more than the network itself.
 using VU = uint32_t __attribute__((vector_size(sizeof(V))));
-void epoch_rows(const EpochShuffle& shuffle, size_t first, size_t count, uint32_t* rows) {
+template <int Rounds>
+void epoch_rows_in(const EpochShuffle& shuffle, size_t first, size_t count, uint32_t* rows) {
   const EpochShuffle s = shuffle;  // a local copy: the stores to rows cannot change it
+  VU lane_index;                   // 0, 1, …, kLanes − 1
+  for (int k = 0; k < kLanes; ++k) lane_index[k] = uint32_t(k);
   constexpr size_t kRun = 512;     // positions a list is made for
   uint32_t where[kRun + kLanes], value[kRun + kLanes];
   for (size_t done = 0; done < count; done += kRun) {
     const size_t run = count - done < kRun ? count - done : kRun;
     uint32_t* out = rows + done;
-    size_t walking = 0;
+    // The network on every position first, vectors only: each is a chain of dependent multiplies,
+    // which the processor overlaps across vectors only where no scalar work sits between them.
+    uint32_t permuted[kRun];
     for (size_t i = 0; i < run; i += kLanes) {
-      VU x;
-      for (int k = 0; k < kLanes; ++k) x[k] = uint32_t(first + done + i) + uint32_t(k);
-      x = s.permute(x);
-      for (int k = 0; k < kLanes && i + size_t(k) < run; ++k) {
-        out[i + size_t(k)] = x[k];  // final if inside [0, n); overwritten by its walk if not
-        where[walking] = uint32_t(i) + uint32_t(k);
-        value[walking] = x[k];
-        walking += x[k] >= s.n;
-      }
+      const VU x = s.permute_in<Rounds>(lane_index + uint32_t(first + done + i));
+      __builtin_memcpy(permuted + i, &x, sizeof x);
+    }
+    size_t walking = 0;
+    for (size_t i = 0; i < run; ++i) {
+      out[i] = permuted[i];  // final if inside [0, n); overwritten by its walk if not
+      where[walking] = uint32_t(i);
+      value[walking] = permuted[i];
+      walking += permuted[i] >= s.n;
     }
     while (walking > 0) {
       for (size_t k = walking; k % size_t(kLanes) != 0; ++k) value[k] = 0;  // padding, never stored
@@ -420,7 +425,7 @@ void epoch_rows(const EpochShuffle& shuffle, size_t first, size_t count, uint32_
       for (size_t k = 0; k < walking; k += kLanes) {
         VU x;
         __builtin_memcpy(&x, value + k, sizeof x);
-        x = s.permute(x);
+        x = s.permute_in<Rounds>(x);
         for (int j = 0; j < kLanes && k + size_t(j) < walking; ++j) {
           const uint32_t w = where[k + size_t(j)];
           out[w] = x[j];
@@ -432,6 +437,13 @@ void epoch_rows(const EpochShuffle& shuffle, size_t first, size_t count, uint32_
       walking = still;
     }
   }
+}
+
+void epoch_rows(const EpochShuffle& shuffle, size_t first, size_t count, uint32_t* rows) {
+  if (shuffle.rounds == kFeistelRounds)
+    epoch_rows_in<kFeistelRounds>(shuffle, first, count, rows);
+  else
+    epoch_rows_in<kFeistelSmallRounds>(shuffle, first, count, rows);
 }
 
 // Constant-initialised: taking the table runs no code of this instruction set.
