@@ -39,20 +39,8 @@ import statistics
 import sys
 import time
 
-
-def parse_widths(network):
-    try:
-        widths = [int(w) for w in network.split("-")]
-    except ValueError:
-        widths = []
-    if len(widths) < 2 or any(w < 1 for w in widths):
-        raise SystemExit(f"torch_peer: --networks: '{network}' is not a network like 2-3-3-1")
-    return widths
-
-
-def training_flops_per_sample(widths):
-    """sigtrain bench's count (host/bench.cpp): 6 FLOPs per weight and sample, biases not counted."""
-    return 6.0 * sum(a * b for a, b in zip(widths, widths[1:]))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from peer_common import parse_widths, training_flops_per_sample  # noqa: E402
 
 
 def parse_arguments():
@@ -75,7 +63,7 @@ def parse_arguments():
     if a.repeats < 1 or not a.work > 0 or a.replicas < 1:
         p.error("--repeats and --replicas must be at least 1 and --work above 0")
     a.networks = [n for n in a.networks.split(",") if n]
-    a.widths = {n: parse_widths(n) for n in a.networks}
+    a.widths = {n: parse_widths(n, "torch_peer") for n in a.networks}
     try:
         a.batches = [int(b) for b in a.batches.split(",") if b]
         a.threads = [int(t) for t in a.threads.split(",") if t]
