@@ -134,9 +134,11 @@ fi
 test_seconds=$(($(elapsed) - build_seconds))
 # Where a GPU is present, the fused kernels' resources: registers, shared memory, spills (none wanted),
 # of the default instantiations (sigmoid, linear output with mse, sgd; the mangled name holds the three
-# policies in that order) and of the prediction kernels.
+# policies in that order) and of the prediction kernels; and the group evaluation's default instance
+# (CUB's segmented reduction over evaluation_terms, kernels/evaluate_kernel.cu).
 cuobjdump --dump-resource-usage "$build_dir/host/libsigtrain_core.a" 2>/dev/null |
-  grep -A1 -E "fused_(train_kernel.*Sigmoid.*Identity.*Sgd|predict_kernel)" | head -n 24 \
+  grep -A1 -E "fused_(train_kernel.*Sigmoid.*Identity.*Sgd|predict_kernel)|DeviceSegmentedReduceKernel.*PairTerms.*Sigmoid.*SquaredError.*Identity" |
+  head -n 28 \
   >"$results/ptxas-$stamp.txt" || true
 to_out "$results/ptxas-$stamp.txt"
 

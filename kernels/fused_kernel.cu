@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "fused_kernel.h"
+#include "fused_warp.h"
 
 namespace sigtrain::kernels {
 
@@ -28,6 +29,25 @@ __global__ void __launch_bounds__(kFusedThreads)
   fused_train_steps<Act, Head, Optimizer>(DeviceCluster{blocks_per_network, reinterpret_cast<float*>(workspace)}, s,
                                           net, X, Y, order, first, end, batch, lrs[r], settings,
                                           grads ? grads + r * s.params : nullptr);
+}
+
+// The warp kernel (fused_warp.h): warp w of block b trains network b·kFusedWarpNetworksPerBlock + w,
+// steps of at most 32 samples, θ in registers, no block barrier. One block per SM at least: without
+// it, ptxas held some instances (Adam with bce on 2-3-3-1) to 80 or 96 registers for occupancy and
+// spilled 4 bytes; with it, none spills (-Xptxas -v).
+template <class Layout, class Act, class Head, class Optimizer>
+__global__ void __launch_bounds__(kFusedWarpNetworksPerBlock* kFusedWarp, 1)
+    fused_warp_kernel(const __grid_constant__ OptimizerSettings settings, size_t networks, FusedBuffers buffers,
+                      const float* X, const float* Y, const EpochShuffle* shuffles, size_t first, size_t end,
+                      size_t batch, const float* lrs, float* grads) {
+  const size_t r = size_t(blockIdx.x) * kFusedWarpNetworksPerBlock + threadIdx.x / kFusedWarp;
+  if (r >= networks) return;  // the whole warp: every shuffle still has all of its lanes
+  constexpr size_t P = Layout::kParams, state_floats = size_t(Optimizer::kSlots) * P;
+  const FusedNetwork net{buffers.params + r * P, buffers.optimizer_states + r * state_floats, nullptr,
+                         buffers.steps + r, buffers.loss_slots + r * kFusedLossSlots};
+  const EpochShuffle order = shuffles[r];  // in registers: every sample's row is computed from it
+  fused_warp_steps<Layout, Act, Head, Optimizer>(DeviceWarp{}, net, X, Y, order, first, end, batch, lrs[r], settings,
+                                                 grads ? grads + r * P : nullptr);
 }
 
 // Network r's loss: the sum of its slots in slot order (fused_loss_sum), one thread per network.
@@ -70,6 +90,18 @@ cudaError_t launch_train_instance(const cudaLaunchConfig_t& config, const FusedS
                             grads);
 }
 
+// The warp kernel for `networks` networks: kFusedWarpNetworksPerBlock warps (networks) per block.
+template <class Layout, class Act, class Head, class Optimizer>
+cudaError_t launch_warp_instance(const OptimizerSettings& settings, size_t networks, const FusedBuffers& buffers,
+                                 const float* X, const float* Y, const EpochShuffle* shuffles, size_t first, size_t end,
+                                 size_t batch, const float* lrs, float* grads, cudaStream_t stream) {
+  const size_t blocks = (networks + kFusedWarpNetworksPerBlock - 1) / kFusedWarpNetworksPerBlock;
+  fused_warp_kernel<Layout, Act, Head, Optimizer><<<unsigned(blocks), kFusedWarpNetworksPerBlock * kFusedWarp, 0,
+                                                    stream>>>(settings, networks, buffers, X, Y, shuffles, first, end,
+                                                              batch, lrs, grads);
+  return cudaGetLastError();
+}
+
 template <class Act>
 cudaError_t launch_predict_instance(const FusedShape& s, const float* params, const float* X, size_t count, float* out,
                                     cudaStream_t stream) {
@@ -90,6 +122,15 @@ cudaError_t launch_fused_train(const FusedShape& s, const FusedPolicies& policie
                                float* grads, cudaStream_t stream) {
   // No steps, no launch: the kernel's blocks meet at a cluster barrier only between steps and at the end.
   if (end <= first || networks == 0) return cudaSuccess;
+  // The warp kernel where it is compiled for the network and the batch fits a warp (fused_warp.h).
+  if (fused_warp_supported(s, policies, batch)) {
+    cudaError_t status = cudaSuccess;
+    with_fused_warp_instance(s, policies, [&](auto layout, auto act, auto head, auto optimizer) {
+      status = launch_warp_instance<decltype(layout), decltype(act), decltype(head), decltype(optimizer)>(
+          policies.optimizer, networks, buffers, X, Y, shuffles, first, end, batch, lrs, grads, stream);
+    });
+    return status;
+  }
   // Networks × K blocks, in clusters of K (a cluster's blocks are resident together and reach each
   // other's shared memory).
   const int K = fused_blocks_per_network(batch, s.chunk);

@@ -12,6 +12,13 @@
 #include "backends/backend.h"
 #include "data/dataset.h"
 #include "model/choices.h"
+
+// Skips a GPU test, saying why, where no CUDA device is usable (cuda_backend_available).
+#define SKIP_WITHOUT_CUDA()                                         \
+  do {                                                              \
+    std::string why_not;                                            \
+    if (!sigtrain::cuda_backend_available(&why_not)) GTEST_SKIP() << why_not; \
+  } while (0)
 #include "model/network.h"
 #include "backends/reference/reference_backend.h"
 #include "util/rng.h"

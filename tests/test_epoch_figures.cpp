@@ -299,8 +299,7 @@ TrainConfig real_clock_config() {
 
 // Catches the cuda backend's epochs (fused kernel, cuBLAS path) timed by the enqueuing of their work.
 TEST(EpochFiguresOnTheDevice, EpochTimeCoversTheDevicesWork) {
-  std::string why_not;
-  if (!cuda_backend_available(&why_not)) GTEST_SKIP() << why_not;
+  SKIP_WITHOUT_CUDA();
   constexpr size_t N = size_t(1) << 18;
   const Dataset train_set = random_dataset(kSpec, N, 3);
   for (const char* which : {"cuda-fused", "cuda-cublas"}) {
@@ -317,8 +316,7 @@ TEST(EpochFiguresOnTheDevice, EpochTimeCoversTheDevicesWork) {
 
 // The same for the replicas' group (FusedNetworks, what `train --replicas` runs on the GPU).
 TEST(EpochFiguresOnTheDevice, ReplicasEpochTimeCoversTheDevicesWork) {
-  std::string why_not;
-  if (!cuda_backend_available(&why_not)) GTEST_SKIP() << why_not;
+  SKIP_WITHOUT_CUDA();
   constexpr size_t N = size_t(1) << 18, R = 4;
   const Dataset train_set = random_dataset(kSpec, N, 3);
   FusedNetworks networks(kSpec, TrainingSetup{}, R);

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "backend_test_util.h"
@@ -31,26 +32,29 @@ TEST_P(FusedVsReference, OneStepLossAndGradients) {
 }
 
 // Catches a gradient step that changes θ or the optimizer: loss_and_gradients leaves θ as loaded, and
-// the optimizer's state and step count as set.
+// the optimizer's state and step count as set, on the runtime-shaped kernel (3-7-2, 50 samples) and
+// on the warp kernel (2-3-3-1, 20 samples).
 TEST(FusedHost, LossAndGradientsLeaveTheParametersAndTheOptimizer) {
-  const NetworkSpec spec{{3, 7, 2}, true};
-  const Parameters p = random_parameters(spec, 72);
-  const Dataset d = random_dataset(spec, 50, 73);
-  TrainingSetup adam;
-  adam.optimizer.kind = OptimizerKind::adam;
-  OptimizerState state;
-  state.steps = 7;
-  for (size_t k = 0; k < 2 * p.values.size(); ++k) state.values.push_back(0.25 + 0.5 * double(k % 3));  // v ≥ 0
-  FusedHostBackend fused(spec, adam);
-  fused.set_parameters(p);
-  fused.set_optimizer_state(state);
-  Parameters grad;
-  fused.loss_and_gradients({d.x.data(), d.y.data(), d.size}, grad);
-  Parameters in_fp32 = p;
-  for (double& v : in_fp32.values) v = double(float(v));
-  EXPECT_EQ(fused.parameters().values, in_fp32.values);
-  EXPECT_EQ(fused.optimizer_state().values, state.values);
-  EXPECT_EQ(fused.optimizer_state().steps, 7u);
+  for (const auto& [spec, samples] : {std::pair{NetworkSpec{{3, 7, 2}, true}, size_t(50)},
+                                      std::pair{NetworkSpec{{2, 3, 3, 1}, true}, size_t(20)}}) {
+    const Parameters p = random_parameters(spec, 72);
+    const Dataset d = random_dataset(spec, samples, 73);
+    TrainingSetup adam;
+    adam.optimizer.kind = OptimizerKind::adam;
+    OptimizerState state;
+    state.steps = 7;
+    for (size_t k = 0; k < 2 * p.values.size(); ++k) state.values.push_back(0.25 + 0.5 * double(k % 3));  // v ≥ 0
+    FusedHostBackend fused(spec, adam);
+    fused.set_parameters(p);
+    fused.set_optimizer_state(state);
+    Parameters grad;
+    fused.loss_and_gradients({d.x.data(), d.y.data(), d.size}, grad);
+    Parameters in_fp32 = p;
+    for (double& v : in_fp32.values) v = double(float(v));
+    EXPECT_EQ(fused.parameters().values, in_fp32.values) << spec.to_string();
+    EXPECT_EQ(fused.optimizer_state().values, state.values) << spec.to_string();
+    EXPECT_EQ(fused.optimizer_state().steps, 7u) << spec.to_string();
+  }
 }
 
 // Catches drift or a wrong update over 100 steps run in few calls (many steps per launch), with a
@@ -92,15 +96,9 @@ TEST(FusedShape, RejectsWhatDoesNotFit) {
   EXPECT_LE(size_t(shape.ws_floats) * 4, kFusedMaxWorkspaceBytes);
 }
 
-// Catches a fused run whose result (parameters, epoch loss, optimizer state and step count) depends on
-// how its steps are cut into launches, with one block per network and with several (batch 600: three
-// blocks, the last step's batch smaller). Run a takes each epoch in one launch; run b takes the first
-// epoch step by step (its last step alone runs on one block, so the other blocks' copies of the
-// optimizer state miss it) and the second in launches of two steps (where those copies, if not taken
-// afresh from block 0's, would update the blocks' θ wrongly). Plain SGD (the notes') and Adam with
-// weight decay (two slots of state, bias corrections that follow t).
-TEST(FusedHost, SameBitsWhateverTheLaunchCut) {
-  const NetworkSpec spec{{2, 5, 1}, true};
+// Trains two twins of `spec` from the same start, run a each epoch in one launch, run b in other cuts
+// (see the tests below), and expects the same bits.
+void expect_same_bits_whatever_the_launch_cut(const NetworkSpec& spec, const std::vector<size_t>& batches) {
   Dataset d = random_dataset(spec, 2000, 91);
   // Targets from 1e-3 to 1e3: loss terms over many binades, whose sum in double depends on its order
   // (a loss summed per launch and then over launches would differ from one summed step by step).
@@ -110,7 +108,7 @@ TEST(FusedHost, SameBitsWhateverTheLaunchCut) {
   adam.optimizer.kind = OptimizerKind::adam;
   adam.optimizer.weight_decay = 0.01;
   for (const TrainingSetup& setup : {TrainingSetup{}, adam})
-    for (size_t batch : {64u, 600u}) {
+    for (size_t batch : batches) {
       const std::string what = name_of(setup.optimizer.kind) + " batch " + std::to_string(batch);
       FusedHostBackend a(spec, setup), b(spec, setup);
       for (FusedHostBackend* x : {&a, &b}) {
@@ -135,6 +133,25 @@ TEST(FusedHost, SameBitsWhateverTheLaunchCut) {
       }
       EXPECT_EQ(a.optimizer_state().steps, 2 * ((2000 + batch - 1) / batch)) << what;
     }
+}
+
+// Catches a fused run whose result (parameters, epoch loss, optimizer state and step count) depends on
+// how its steps are cut into launches, with one block per network and with several (batch 600: three
+// blocks, the last step's batch smaller). Run a takes each epoch in one launch; run b takes the first
+// epoch step by step (its last step alone runs on one block, so the other blocks' copies of the
+// optimizer state miss it) and the second in launches of two steps (where those copies, if not taken
+// afresh from block 0's, would update the blocks' θ wrongly). Plain SGD (the notes') and Adam with
+// weight decay (two slots of state, bias corrections that follow t).
+TEST(FusedHost, SameBitsWhateverTheLaunchCut) {
+  expect_same_bits_whatever_the_launch_cut(NetworkSpec{{2, 5, 1}, true}, {64, 600});
+}
+
+// The same on the warp kernel (fused_warp.h; batch 24, the last step 8 samples): catches a lane's
+// optimizer state, θ, loss slot or t not stored at a launch's end or not loaded at the next one's start.
+TEST(FusedHost, WarpPathSameBitsWhateverTheLaunchCut) {
+  const NetworkSpec notes{{2, 3, 3, 1}, true};
+  ASSERT_TRUE(FusedHostBackend(notes).takes_warp_path(24));
+  expect_same_bits_whatever_the_launch_cut(notes, {24});
 }
 
 // Catches a wrong count of blocks per network: one per pass of a block's samples, at most eight.

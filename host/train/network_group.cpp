@@ -4,6 +4,10 @@
 
 namespace sigtrain {
 
+void NetworkGroup::evaluate_all(const Dataset& d, Evaluation* out) {
+  for (size_t r = 0; r < size(); ++r) out[r] = evaluate(r, d);
+}
+
 void BackendGroup::set_training_data(const Dataset& train) {
   for (Backend* b : backends_) b->set_training_data(train);
 }

@@ -35,6 +35,10 @@ class NetworkGroup {
   virtual void epoch_loss_sums(double* sums) = 0;
   virtual bool loss_is_cheap_to_read() const = 0;
   virtual Evaluation evaluate(size_t r, const Dataset& d) = 0;  // Backend::evaluate of network r
+  // evaluate(r, d) of every network into out[0 … R), the trainer's validation of an epoch in one call.
+  // Here network after network; a group on a device overrides it with one pass over all of them
+  // (FusedNetworks: figures within rounding of evaluate's, summed in another order).
+  virtual void evaluate_all(const Dataset& d, Evaluation* out);
 };
 
 // Backends, each one network of the group, stepped one after another at each call.

@@ -159,6 +159,7 @@ std::vector<TrainResult> run_training(NetworkGroup& group, const std::vector<Par
   long step = 0;
   std::vector<double> sums(R);  // each network's loss sum so far this epoch
   std::vector<double> lrs(R);
+  std::vector<Evaluation> validations(R);  // each network's figures on the validation set, this epoch
   for (int epoch = 1; epoch <= config.epochs && any_training(); ++epoch) {
     const double epoch_start = clock();
     for (size_t r = 0; r < R; ++r) lrs[r] = config.schedule.lr(settings[r].lr, epoch, config.epochs);
@@ -218,6 +219,9 @@ std::vector<TrainResult> run_training(NetworkGroup& group, const std::vector<Par
       }
       return finish();
     }
+    // Every network's validation in one call (one pass on the device for the fused group): those that
+    // no longer train, or diverged in this epoch, are evaluated too and their figures left unused.
+    if (validation.size > 0 && any_training()) group.evaluate_all(validation, validations.data());
     for (size_t r = 0; r < R; ++r) {
       if (!training(r)) continue;
       Parameters now = group.parameters(r);
@@ -230,8 +234,7 @@ std::vector<TrainResult> run_training(NetworkGroup& group, const std::vector<Par
       report.epoch = epoch;
       report.lr = lrs[r];
       report.train_loss = sums[r] / double(train.size);
-      report.validation_loss =
-          validation.size > 0 ? group.evaluate(r, validation).loss : std::numeric_limits<double>::quiet_NaN();
+      report.validation_loss = validation.size > 0 ? validations[r].loss : std::numeric_limits<double>::quiet_NaN();
       report.samples_per_second = double(train.size) * double(R) / std::max(epoch_seconds, 1e-9);
       report.elapsed_seconds = clock() - start;
       results[r].epochs.push_back(report);

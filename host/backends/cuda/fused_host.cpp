@@ -93,14 +93,23 @@ HostCluster FusedHostBackend::cluster(int blocks) {
 
 void FusedHostBackend::run_steps(const FusedNetwork& net, const float* X, const float* Y, const EpochShuffle& order,
                                  size_t first, size_t end, size_t batch, double lr, float* grads) {
-  const int blocks = fused_blocks_per_network(batch, shape_.chunk);
   // The learning rate as the GPU reads it: a float (FusedNetworks keeps the rates in fp32).
   const float lr_fp32 = float(lr);
+  if (takes_warp_path(batch)) {  // the device launcher's decision (kernels/fused_kernel.cu)
+    with_fused_warp_instance(shape_, policies_, [&](auto layout, auto act, auto head, auto optimizer) {
+      fused_warp_steps<decltype(layout), decltype(act), decltype(head), decltype(optimizer)>(
+          HostWarp{}, net, X, Y, order, first, end, batch, lr_fp32, policies_.optimizer, grads);
+    });
+    return;
+  }
+  const int blocks = fused_blocks_per_network(batch, shape_.chunk);
   with_fused_policies(policies_, [&](auto act, auto head, auto optimizer) {
     fused_train_steps<decltype(act), decltype(head), decltype(optimizer)>(
         cluster(blocks), shape_, net, X, Y, order, first, end, batch, lr_fp32, policies_.optimizer, grads);
   });
 }
+
+bool FusedHostBackend::takes_warp_path(size_t batch) const { return fused_warp_supported(shape_, policies_, batch); }
 
 void FusedHostBackend::set_parameters(const Parameters& p) {
   p.check_spec(spec());

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "fused_step.h"
+#include "fused_warp.h"
 #include "backends/host_backend.h"
 
 namespace sigtrain {
@@ -24,9 +25,10 @@ FusedPolicies fused_policies(const NetworkSpec& spec, const TrainingSetup& setup
 // use the same cut, so a replica and a single run launch the same steps).
 size_t fused_steps_per_launch(size_t batch);
 
-// The host twin as a backend, for the tests: every step runs fused_train_steps with a HostCluster of
-// as many blocks as the GPU would use for the batch, each with its own copy of θ and of the optimizer
-// state, as on the GPU.
+// The host twin as a backend, for the tests: every step runs what the GPU runs for the batch — the
+// warp kernel's fused_warp_steps with a HostWarp where fused_warp_supported, else fused_train_steps
+// with a HostCluster of as many blocks as the GPU would use for the batch, each with its own copy of
+// θ and of the optimizer state, as on the GPU.
 class FusedHostBackend : public HostBackend {
  public:
   explicit FusedHostBackend(const NetworkSpec& spec, const TrainingSetup& setup = {});
@@ -42,6 +44,8 @@ class FusedHostBackend : public HostBackend {
   size_t steps_per_call(size_t batch) const override { return fused_steps_per_launch(batch); }
   void predict_logits(const float* x, size_t count, double* z) override;
   double loss_and_gradients(const Batch& batch, Parameters& grad) override;
+  // Whether steps of `batch` samples run the warp kernel's code (fused_warp.h), as on the GPU.
+  bool takes_warp_path(size_t batch) const;
 
  private:
   // The group of `blocks` host blocks, each with its own workspace.

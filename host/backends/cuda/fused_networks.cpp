@@ -5,6 +5,7 @@
 #include "backends/cuda/cuda_backend.h"
 #include "backends/cuda/device_copies.h"
 #include "backends/cuda/fused_host.h"
+#include "evaluate_kernel.h"
 #include "fused_kernel.h"
 #include "util/errors.h"
 
@@ -200,6 +201,50 @@ double FusedCudaBackend::epoch_loss_sum() {
   double sum = 0.0;
   networks_.epoch_loss_sums(&sum);
   return sum;
+}
+
+// ---- Every network's evaluation at once --------------------------------------------------------------
+
+void FusedNetworks::make_resident(const Dataset& d) {
+  if (d.x.data() == resident_x_source_ && d.y.data() == resident_y_source_ && d.size == resident_size_) return;
+  if (d.inputs != spec_.inputs() || d.outputs != spec_.outputs())
+    throw std::invalid_argument("FusedNetworks::evaluate_all: the data set does not fit the network");
+  resident_x_source_ = resident_y_source_ = nullptr;  // nothing resident until the copies are made
+  CUDA_CHECK(cudaStreamSynchronize(stream_));        // the old copy may still be read
+  resident_x_.allocate(d.x.size(), "the validation inputs");
+  resident_y_.allocate(d.y.size(), "the validation targets");
+  CUDA_CHECK(cudaMemcpyAsync(resident_x_.get(), d.x.data(), d.x.size() * sizeof(float), cudaMemcpyHostToDevice,
+                             stream_));
+  CUDA_CHECK(cudaMemcpyAsync(resident_y_.get(), d.y.data(), d.y.size() * sizeof(float), cudaMemcpyHostToDevice,
+                             stream_));
+  resident_x_source_ = d.x.data();
+  resident_y_source_ = d.y.data();
+  resident_size_ = d.size;
+}
+
+void FusedNetworks::evaluate_all(const Dataset& d, Evaluation* out) {
+  if (d.size == 0) {  // as sigtrain::evaluate
+    std::fill(out, out + count_, Evaluation{});
+    return;
+  }
+  make_resident(d);
+  evaluation_sums_.reserve(count_, "the networks' evaluation sums");
+  size_t scratch_bytes = 0;
+  const auto reduce = [&](void* scratch) {
+    return kernels::launch_evaluate_networks(shape_, spec_.hidden, setup_.loss, spec_.output, count_, params_.get(),
+                                             resident_x_.get(), resident_y_.get(), d.size, evaluation_sums_.get(),
+                                             scratch, scratch_bytes, stream_);
+  };
+  CUDA_CHECK(reduce(nullptr));  // only sizes the scratch
+  // Never null: CUB takes a null scratch for a question about its size, and launches nothing.
+  evaluation_scratch_.reserve(std::max<size_t>(scratch_bytes, 1), "the evaluation's scratch");
+  CUDA_CHECK(reduce(evaluation_scratch_.get()));
+  std::vector<EvaluationTerms> sums(count_);
+  CUDA_CHECK(cudaMemcpyAsync(sums.data(), evaluation_sums_.get(), count_ * sizeof(EvaluationTerms),
+                             cudaMemcpyDeviceToHost, stream_));
+  CUDA_CHECK(cudaStreamSynchronize(stream_));
+  // Evaluation's means, as sigtrain::evaluate takes them: each sum over N.
+  for (size_t r = 0; r < count_; ++r) out[r] = {sums[r].loss / double(d.size), sums[r].squared / double(d.size)};
 }
 
 }  // namespace sigtrain

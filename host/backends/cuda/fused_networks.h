@@ -10,6 +10,7 @@
 
 #include "backends/backend.h"
 #include "backends/cuda/device_buffer.h"
+#include "evaluate_terms.h"
 #include "fused_step.h"
 #include "train/network_group.h"
 
@@ -39,6 +40,10 @@ class FusedNetworks : public NetworkGroup {
   void epoch_loss_sums(double* sums) override;  // Σ ℓ(z, y) per network since begin_epoch
   bool loss_is_cheap_to_read() const override { return false; }
   Evaluation evaluate(size_t r, const Dataset& d) override;
+  // Every network at once: d resident on the device (kept for the next call with the same set), one
+  // launch (kernels/evaluate_kernel.h), one copy back. Sums in a fixed order (bit-identical run to
+  // run) that is not the host path's: within rounding of evaluate(r, d), not bit for bit.
+  void evaluate_all(const Dataset& d, Evaluation* out) override;
   void predict_logits(size_t r, const float* x, size_t count, double* z);
   double loss_and_gradients(size_t r, const Batch& batch, Parameters& grad);
 
@@ -70,6 +75,16 @@ class FusedNetworks : public NetworkGroup {
   DeviceBuffer<float> batch_x_, batch_y_, out_, grads_;
   DeviceBuffer<EpochShuffle> batch_order_;  // one: the batch's own order
   DeviceBuffer<double> scratch_loss_slots_;
+  // evaluate_all: the data set it last made resident, told apart by its arrays' addresses and its size
+  // (so it must not change in place between calls, as the trainer's validation set does not), each
+  // network's sums, CUB's scratch.
+  void make_resident(const Dataset& d);
+  const float* resident_x_source_ = nullptr;
+  const float* resident_y_source_ = nullptr;
+  size_t resident_size_ = 0;
+  DeviceBuffer<float> resident_x_, resident_y_;
+  DeviceBuffer<EvaluationTerms> evaluation_sums_;
+  DeviceBuffer<unsigned char> evaluation_scratch_;
 };
 
 // One network behind the Backend interface: a FusedNetworks of one.

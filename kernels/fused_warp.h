@@ -1,0 +1,438 @@
+// The warp kernel: one warp trains one small network of a shape known at compile time, for batches
+// of at most 32 samples, with θ, every sample's activations and deltas in registers and no block
+// barrier (issue 9, item 1). Where the network's shape and policies have an instance here
+// (FusedWarpInstances) and the batch is at most 32, the fused kernel's launcher and its host twin
+// take this path; everything else takes fused_train_steps (fused_step.h), the runtime-shaped kernel.
+//
+// Like fused_step.h, the algorithm is written once, as a template over the warp that runs it:
+// DeviceWarp on the GPU (a lane is a thread, shfl_xor is __shfl_xor_sync), HostWarp on the CPU (32
+// lanes run one after another, shfl_xor permutes the lanes as the hardware does). Every per-lane
+// computation is plain scalar float code in warp.each_lane(body): on the device body(lane) runs in
+// each thread; on the host body(k) runs for k = 0 … 31, each lane's values (WarpLanes) kept apart. So
+// the twin computes what the warp computes, in the same order of sums, and the CPU tests check this
+// very code against the fp64 reference (tests/test_fused_warp.cpp).
+//
+// One step over B ≤ 32 samples (DESIGN.md §1), lane k taking sample k of the step (lanes k ≥ B a
+// zero sample whose Δ is multiplied by 0):
+//   sample   forward through every layer with the lane's copy of θ (sample_math.h), Δ_L = Head::delta(z, y)/B
+//            and the loss term, Δ_{l-1} = (W_lᵀ Δ_l) ⊙ f'(a_{l-1}); then the lane's contribution to every
+//            entry of dθ (dW_l[i][j] = Δ_l[i]·a_{l-1}[j], db_l[i] = Δ_l[i]), in an array of P̄ floats (P
+//            padded to a multiple of 32, the padding 0)
+//   reduce-scatter by recursive halving: at offset 16, 8, 4, 2, 1 each lane keeps the half of its array
+//            its lane bit names (upper when set), sends the other half to lane k ^ offset and adds what
+//            it receives: P̄/2 + P̄/4 + … shuffles (P̄ − P̄/32), where a butterfly per entry takes 5·P. Lane
+//            k ends with the sums of entries k·m … k·m + m − 1 (m = P̄/32), added over lanes in a fixed tree
+//   update   lane k takes the optimizer's step (math/optimizer.h) on its m entries, whose θ (the master
+//            copy) and optimizer state it keeps in registers for the launch
+//   all-gather by recursive doubling (offset 1, 2, …, 16: each lane's segment doubles) puts the new θ
+//            back into every lane: another P̄ − m shuffles
+// The next step's samples are loaded while this step computes. The loss terms go to the network's
+// loss slots 0 … 31 (slot = lane), in step order as fused_step.h's, so a network's epoch loss is still
+// fused_loss_sum of its slots.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+
+#include "fused_step.h"
+
+// Fully unrolled loops keep the per-lane arrays in registers on the device (no local memory).
+#if defined(__CUDA_ARCH__)
+#define SIGTRAIN_UNROLL _Pragma("unroll")
+#else
+#define SIGTRAIN_UNROLL
+#endif
+
+namespace sigtrain {
+
+constexpr int kFusedWarpMaxBatch = kFusedWarp;  // samples per step: one per lane
+constexpr int kFusedWarpNetworksPerBlock = 4;   // warps (networks) per block of the device launch
+
+// ---- Shapes at compile time ------------------------------------------------------------------------
+
+// A network's widths n_0 … n_L as template arguments.
+template <int... Widths>
+struct WarpShape {
+  static constexpr int kLayers = int(sizeof...(Widths)) - 1;
+  static constexpr int width(int l) {
+    constexpr int w[] = {Widths...};
+    return w[l];
+  }
+  // Where W_l starts in network.h's flat layout (W_1, b_1, W_2, b_2, …); l = L + 1 gives P.
+  static constexpr int weight_offset(int l, bool bias) {
+    int offset = 0;
+    for (int k = 1; k < l; ++k) offset += width(k) * width(k - 1) + (bias ? width(k) : 0);
+    return offset;
+  }
+  // Where a_l starts in one sample's activations a_0 … a_L laid end to end; l = L + 1 gives their size.
+  static constexpr int unit_offset(int l) {
+    int offset = 0;
+    for (int k = 0; k < l; ++k) offset += width(k);
+    return offset;
+  }
+  static bool matches(const FusedShape& s) {
+    if (s.layers != kLayers) return false;
+    for (int l = 0; l <= kLayers; ++l)
+      if (s.widths[l] != width(l)) return false;
+    return true;
+  }
+};
+
+// A shape with or without biases: the sizes fused_warp_steps works with.
+template <class Shape, bool Bias>
+struct WarpLayout {
+  static constexpr bool kBias = Bias;
+  static constexpr int kLayers = Shape::kLayers;
+  static constexpr int kInputs = Shape::width(0);
+  static constexpr int kOutputs = Shape::width(kLayers);
+  static constexpr int kParams = Shape::weight_offset(kLayers + 1, Bias);               // P
+  static constexpr int kPadded = (kParams + kFusedWarp - 1) / kFusedWarp * kFusedWarp;  // P̄
+  static constexpr int kOwned = kPadded / kFusedWarp;                                   // m, per lane
+  static constexpr int kUnits = Shape::unit_offset(kLayers + 1);                        // Σ n_l
+  static constexpr int width(int l) { return Shape::width(l); }
+  static constexpr int weight_offset(int l) { return Shape::weight_offset(l, Bias); }
+  static constexpr int bias_offset(int l) { return weight_offset(l) + width(l) * width(l - 1); }
+  static constexpr int unit_offset(int l) { return Shape::unit_offset(l); }
+};
+
+// Per-lane arrays and samples (plain aggregates, so that the device keeps them in registers).
+template <int N>
+struct WarpArray {
+  float v[N];
+};
+template <int Inputs, int Outputs>
+struct WarpSample {
+  float x[Inputs];
+  float y[Outputs];
+};
+
+// f(integral_constant<int, i>) for i = First, First + 1, … ≤ Last: layers as compile-time numbers.
+SIGTRAIN_HD_TEMPLATE
+template <int First, int Last, class F>
+SIGTRAIN_HD void static_for(F&& f) {
+  if constexpr (First <= Last) {
+    f(std::integral_constant<int, First>{});
+    static_for<First + 1, Last>(f);
+  }
+}
+// The same downwards: i = First, First − 1, … ≥ Last.
+SIGTRAIN_HD_TEMPLATE
+template <int First, int Last, class F>
+SIGTRAIN_HD void static_for_down(F&& f) {
+  if constexpr (First >= Last) {
+    f(std::integral_constant<int, First>{});
+    static_for_down<First - 1, Last>(f);
+  }
+}
+
+// ---- The warp that runs the code -------------------------------------------------------------------
+
+// A value per lane of Warp: Lanes<T> is T on the device (this thread's), 32 Ts on the host.
+template <class Warp, class T>
+using WarpLanes = typename Warp::template Lanes<T>;
+
+// The 32 lanes of a warp, run on the host one after another.
+struct HostWarp {
+  template <class T>
+  struct Lanes {
+    T lane[kFusedWarp];
+  };
+  template <class T>
+  static T& at(Lanes<T>& v, int k) {
+    return v.lane[k];
+  }
+  template <class T>
+  static const T& at(const Lanes<T>& v, int k) {
+    return v.lane[k];
+  }
+  template <class Body>
+  void each_lane(Body&& body) const {
+    for (int k = 0; k < kFusedWarp; ++k) body(k);
+  }
+  // __shfl_xor_sync(full mask, v, offset): lane k receives lane k ^ offset's value.
+  Lanes<float> shfl_xor(const Lanes<float>& v, int offset) const {
+    Lanes<float> received;
+    for (int k = 0; k < kFusedWarp; ++k) received.lane[k] = v.lane[k ^ offset];
+    return received;
+  }
+};
+
+#if defined(__CUDACC__)
+// One warp of a CUDA block: each thread is one lane and holds its own values.
+struct DeviceWarp {
+  template <class T>
+  using Lanes = T;
+  template <class T>
+  __device__ static T& at(T& v, int) {
+    return v;
+  }
+  template <class Body>
+  __device__ void each_lane(Body&& body) const {
+    body(int(threadIdx.x % kFusedWarp));
+  }
+  __device__ float shfl_xor(float v, int offset) const { return __shfl_xor_sync(0xffffffffu, v, offset); }
+};
+#endif
+
+// Recursive halving over the lanes' arrays v[0, 2·Half) at this Offset (16 first): lane k keeps the
+// upper half when k & Offset, else the lower, moved to v[0, Half), plus what lane k ^ Offset sent of
+// it. After the round of offset 1, lane k's v[0, m) is Σ over lanes of entries k·m … k·m + m − 1.
+SIGTRAIN_HD_TEMPLATE
+template <int Offset, int Half, class Warp, int N>
+SIGTRAIN_HD void warp_reduce_scatter(const Warp& warp, WarpLanes<Warp, WarpArray<N>>& v) {
+  SIGTRAIN_UNROLL
+  for (int i = 0; i < Half; ++i) {
+    WarpLanes<Warp, float> sent;
+    warp.each_lane([&](int k) {
+      float* a = Warp::at(v, k).v;
+      const bool upper = (k & Offset) != 0;
+      Warp::at(sent, k) = upper ? a[i] : a[i + Half];
+      a[i] = upper ? a[i + Half] : a[i];
+    });
+    WarpLanes<Warp, float> received = warp.shfl_xor(sent, Offset);
+    warp.each_lane([&](int k) { Warp::at(v, k).v[i] += Warp::at(received, k); });
+  }
+  if constexpr (Offset > 1) warp_reduce_scatter<Offset / 2, Half / 2, Warp, N>(warp, v);
+}
+
+// Recursive doubling, the reverse: lane k's segment v[0, Len) (Offset 1 first; at the start its m
+// entries k·m …) becomes v[0, 2·Len), its own first when k & Offset is clear. After the round of
+// offset 16, every lane's v is the whole array, in order.
+SIGTRAIN_HD_TEMPLATE
+template <int Offset, int Len, class Warp, int N>
+SIGTRAIN_HD void warp_all_gather(const Warp& warp, WarpLanes<Warp, WarpArray<N>>& v) {
+  SIGTRAIN_UNROLL
+  for (int i = 0; i < Len; ++i) {
+    WarpLanes<Warp, float> sent;
+    warp.each_lane([&](int k) { Warp::at(sent, k) = Warp::at(v, k).v[i]; });
+    WarpLanes<Warp, float> received = warp.shfl_xor(sent, Offset);
+    warp.each_lane([&](int k) {
+      float* a = Warp::at(v, k).v;
+      const bool upper = (k & Offset) != 0;
+      const float own = a[i], other = Warp::at(received, k);
+      a[i] = upper ? other : own;
+      a[i + Len] = upper ? own : other;
+    });
+  }
+  if constexpr (Offset < kFusedWarp / 2) warp_all_gather<Offset * 2, Len * 2, Warp, N>(warp, v);
+}
+
+// ---- The steps -------------------------------------------------------------------------------------
+
+// One lane's sample of a step: forward, Δ_L = Head::delta(z, y)·scale (scale 1/B, or 0 for a lane past
+// the batch's end), backward, and the sample's contribution to every entry of dθ in g (P̄ floats, the
+// padding 0). Returns the sample's loss term Σ_o ℓ(z_o, y_o).
+SIGTRAIN_HD_TEMPLATE
+template <class Layout, class Act, class Head>
+SIGTRAIN_HD float warp_sample_gradient(const float* theta, const WarpSample<Layout::kInputs, Layout::kOutputs>& sample,
+                                       float scale, float* g) {
+  using N = Layout;
+  constexpr int L = N::kLayers;
+  float acts[N::kUnits];    // a_0 … a_L (a_L: the logits z)
+  float deltas[N::kUnits];  // Δ_1 … Δ_L, at a_l's places
+  SIGTRAIN_UNROLL
+  for (int j = 0; j < N::kInputs; ++j) acts[j] = sample.x[j];
+  static_for<1, L>([&](auto layer) {
+    constexpr int l = decltype(layer)::value;
+    dense_forward_sample<Act>(theta + N::weight_offset(l), N::kBias ? theta + N::bias_offset(l) : nullptr,
+                              acts + N::unit_offset(l - 1), acts + N::unit_offset(l), N::width(l - 1), N::width(l),
+                              l < L);
+  });
+  const float loss =
+      output_delta_sample<Head>(acts + N::unit_offset(L), sample.y, deltas + N::unit_offset(L), N::kOutputs, scale);
+  static_for_down<L, 2>([&](auto layer) {  // Δ_{l-1} = (W_lᵀ Δ_l) ⊙ f'(a_{l-1})
+    constexpr int l = decltype(layer)::value;
+    dense_backward_sample<Act>(theta + N::weight_offset(l), deltas + N::unit_offset(l), acts + N::unit_offset(l - 1),
+                               deltas + N::unit_offset(l - 1), N::width(l - 1), N::width(l));
+  });
+  SIGTRAIN_UNROLL
+  for (int e = 0; e < N::kPadded; ++e) g[e] = 0.0f;
+  static_for<1, L>([&](auto layer) {  // dW_l = Δ_l a_{l-1}ᵀ, db_l = Δ_l
+    constexpr int l = decltype(layer)::value;
+    add_gradient_sample(deltas + N::unit_offset(l), acts + N::unit_offset(l - 1), g + N::weight_offset(l),
+                        N::kBias ? g + N::bias_offset(l) : nullptr, N::width(l - 1), N::width(l));
+  });
+  return loss;
+}
+
+// Lane k's sample of the step at `step` (steps of `batch` up to `end`) into `samples`: the row the
+// order gives position step + k (zeros past the step's end). A function, not a lambda of
+// fused_warp_steps: the device kept a closure used across the step loop, and what it refers to (the
+// order, the samples), in local memory.
+SIGTRAIN_HD_TEMPLATE
+template <class Layout, class Warp>
+SIGTRAIN_HD void warp_load_samples(const Warp& warp,
+                                   WarpLanes<Warp, WarpSample<Layout::kInputs, Layout::kOutputs>>& samples,
+                                   const float* X, const float* Y, const EpochShuffle& order, size_t step, size_t end,
+                                   size_t batch) {
+  const size_t count = end - step < batch ? end - step : batch;
+  warp.each_lane([&](int k) {
+    WarpSample<Layout::kInputs, Layout::kOutputs>& s = Warp::at(samples, k);
+    const bool inside = size_t(k) < count;
+    const size_t row = inside ? size_t(order.row(step + size_t(k))) : 0;
+    SIGTRAIN_UNROLL
+    for (int j = 0; j < Layout::kInputs; ++j) s.x[j] = inside ? X[row * Layout::kInputs + j] : 0.0f;
+    SIGTRAIN_UNROLL
+    for (int o = 0; o < Layout::kOutputs; ++o) s.y[o] = inside ? Y[row * Layout::kOutputs + o] : 0.0f;
+  });
+}
+
+// fused_train_steps's contract (fused_step.h) for one network of the shape Layout, run by one warp:
+// optimizer steps of `batch` ≤ 32 samples over positions [first, end) of the epoch's order (the last
+// step may be partial), from and to the network's buffers (θ, block 0's optimizer state — the only
+// one this path uses —, t); each sample's loss term added to loss slot `lane`. With grads_global, only
+// the gradient: the last step's dθ is written there, and θ, the optimizer's state and t stay.
+SIGTRAIN_HD_TEMPLATE
+template <class Layout, class Act, class Head, class Optimizer, class Warp>
+SIGTRAIN_HD void fused_warp_steps(const Warp& warp, const FusedNetwork& net, const float* X, const float* Y,
+                                  const EpochShuffle& order, size_t first, size_t end, size_t batch, float lr,
+                                  const OptimizerSettings& settings, float* grads_global) {
+  using N = Layout;
+  using Sample = WarpSample<N::kInputs, N::kOutputs>;
+  constexpr int P = N::kParams, m = N::kOwned, kSlots = Optimizer::kSlots;
+  constexpr int kStateFloats = kSlots > 0 ? kSlots * m : 1;
+  WarpLanes<Warp, WarpArray<N::kPadded>> theta;    // every lane all of θ (the padding 0)
+  WarpLanes<Warp, WarpArray<m>> owned;             // lane k: θ of entries k·m + i, the copy it updates
+  WarpLanes<Warp, WarpArray<kStateFloats>> state;  // their optimizer state: slot q of entry i at q·m + i
+  WarpLanes<Warp, double> loss;                    // the lane's running loss slot
+  WarpLanes<Warp, Sample> next;                    // the next step's samples
+  uint64_t steps_taken = *net.steps;
+  warp.each_lane([&](int k) {
+    float* all = Warp::at(theta, k).v;
+    SIGTRAIN_UNROLL
+    for (int e = 0; e < N::kPadded; ++e) all[e] = e < P ? net.params[e] : 0.0f;
+    SIGTRAIN_UNROLL
+    for (int i = 0; i < m; ++i) {
+      const int e = k * m + i;
+      Warp::at(owned, k).v[i] = e < P ? net.params[e] : 0.0f;
+      SIGTRAIN_UNROLL
+      for (int q = 0; q < kSlots; ++q) Warp::at(state, k).v[q * m + i] = e < P ? net.optimizer_state[q * P + e] : 0.0f;
+    }
+    Warp::at(loss, k) = net.loss_slots[k];
+  });
+  if (first < end) warp_load_samples<N>(warp, next, X, Y, order, first, end, batch);
+  for (size_t step = first; step < end; step += batch) {
+    const int B = int(end - step < batch ? end - step : batch);
+    const float inv_B = 1.0f / float(B);
+    const WarpLanes<Warp, Sample> samples = next;
+    if (step + batch < end) warp_load_samples<N>(warp, next, X, Y, order, step + batch, end, batch);  // in flight now
+    WarpLanes<Warp, WarpArray<N::kPadded>> grad;
+    warp.each_lane([&](int k) {
+      const float term = warp_sample_gradient<N, Act, Head>(Warp::at(theta, k).v, Warp::at(samples, k),
+                                                            k < B ? inv_B : 0.0f, Warp::at(grad, k).v);
+      if (k < B) Warp::at(loss, k) += term;
+    });
+    warp_reduce_scatter<kFusedWarp / 2, N::kPadded / 2, Warp, N::kPadded>(warp, grad);  // lane k: Σ of its m entries
+    if (grads_global) {
+      if (step + batch >= end)
+        warp.each_lane([&](int k) {
+          SIGTRAIN_UNROLL
+          for (int i = 0; i < m; ++i)
+            if (k * m + i < P) grads_global[k * m + i] = Warp::at(grad, k).v[i];
+        });
+      continue;
+    }
+    ++steps_taken;
+    // The step's scalars (PyTorch's bias corrections), from t and lr in double, the same in every lane.
+    const OptimizerStep<float> scalars = optimizer_step<float>(settings, double(lr), steps_taken);
+    warp.each_lane([&](int k) {  // the padding entries stay 0: g, θ and the state are 0 there
+      float* own = Warp::at(owned, k).v;
+      float* own_state = Warp::at(state, k).v;
+      SIGTRAIN_UNROLL
+      for (int i = 0; i < m; ++i) {
+        float slots[kStateFloats];  // entry i's state, as Optimizer::update reads it (stride 1)
+        SIGTRAIN_UNROLL
+        for (int q = 0; q < kSlots; ++q) slots[q] = own_state[q * m + i];
+        Optimizer::update(own[i], Warp::at(grad, k).v[i], kSlots ? slots : nullptr, size_t(1), scalars);
+        SIGTRAIN_UNROLL
+        for (int q = 0; q < kSlots; ++q) own_state[q * m + i] = slots[q];
+      }
+      SIGTRAIN_UNROLL
+      for (int i = 0; i < m; ++i) Warp::at(theta, k).v[i] = own[i];
+    });
+    warp_all_gather<1, m, Warp, N::kPadded>(warp, theta);
+  }
+  warp.each_lane([&](int k) {
+    net.loss_slots[k] = Warp::at(loss, k);
+    if (grads_global) return;  // θ, the state and t as they were
+    SIGTRAIN_UNROLL
+    for (int i = 0; i < m; ++i) {
+      const int e = k * m + i;
+      if (e >= P) continue;
+      net.params[e] = Warp::at(owned, k).v[i];
+      SIGTRAIN_UNROLL
+      for (int q = 0; q < kSlots; ++q) net.optimizer_state[q * P + e] = Warp::at(state, k).v[q * m + i];
+    }
+    if (k == 0) *net.steps = steps_taken;
+  });
+}
+
+// ---- The instances ---------------------------------------------------------------------------------
+
+// A shape the warp kernel is compiled for: with every policy combination (with_fused_policies), or
+// only with the notes' (sigmoid hidden units, linear output, mse, sgd); without biases, and with them
+// where θ and dθ still fit the registers (-Xptxas -v: no spills).
+template <class Shape, bool EveryPolicy, bool WithBias = true>
+struct WarpInstance {
+  using shape = Shape;
+  static constexpr bool kEveryPolicy = EveryPolicy;
+  static constexpr bool kWithBias = WithBias;
+};
+template <class... Instances>
+struct WarpInstanceList {};
+
+// The one list of instances, for the device launcher and the host twin alike: the notes' network
+// with every policy; 2 inputs, hidden widths 4 or 8 in one or two layers, 1 output, with the notes'
+// policies (2-8-8-1 without biases only: with them, P = 105 and P̄ = 128 take all 255 registers and spill).
+using FusedWarpInstances =
+    WarpInstanceList<WarpInstance<WarpShape<2, 3, 3, 1>, true>, WarpInstance<WarpShape<2, 4, 1>, false>,
+                     WarpInstance<WarpShape<2, 8, 1>, false>, WarpInstance<WarpShape<2, 4, 4, 1>, false>,
+                     WarpInstance<WarpShape<2, 4, 8, 1>, false>, WarpInstance<WarpShape<2, 8, 4, 1>, false>,
+                     WarpInstance<WarpShape<2, 8, 8, 1>, false, false>>;
+
+inline bool notes_policies(const FusedPolicies& p) {
+  return p.hidden == Activation::sigmoid && p.output == Activation::linear && p.loss == Loss::mse &&
+         p.optimizer.kind == OptimizerKind::sgd;
+}
+
+// f(Layout{}, Act{}, Head{}, Optimizer{}) for instance I when it is compiled for (s, p); false if not.
+template <class I, class F>
+bool with_warp_instance(const FusedShape& s, const FusedPolicies& p, F& f) {
+  if (!I::shape::matches(s)) return false;
+  const auto with_bias = [&](auto bias) {
+    using Layout = WarpLayout<typename I::shape, decltype(bias)::value>;
+    if constexpr (Layout::kBias && !I::kWithBias) {
+      return false;
+    } else if constexpr (I::kEveryPolicy) {
+      with_fused_policies(p, [&](auto act, auto head, auto optimizer) { f(Layout{}, act, head, optimizer); });
+      return true;
+    } else {
+      if (!notes_policies(p)) return false;
+      f(Layout{}, Sigmoid{}, SquaredError<Identity>{}, Sgd{});
+      return true;
+    }
+  };
+  return s.bias ? with_bias(std::true_type{}) : with_bias(std::false_type{});
+}
+template <class... I, class F>
+bool with_warp_instances(WarpInstanceList<I...>, const FusedShape& s, const FusedPolicies& p, F& f) {
+  return (with_warp_instance<I>(s, p, f) || ...);
+}
+
+// Calls f(Layout{}, Act{}, Head{}, Optimizer{}) with the warp kernel's instance for the shape s and
+// the policies p, and returns true; false (and no call) where there is none.
+template <class F>
+bool with_fused_warp_instance(const FusedShape& s, const FusedPolicies& p, F&& f) {
+  return with_warp_instances(FusedWarpInstances{}, s, p, f);
+}
+
+// Whether steps of `batch` samples of the network (s, p) take the warp kernel: an instance exists and
+// a step's samples fit one warp. The device launcher and the host twin both decide by this; a run's
+// batch fixes it, so its results are fixed too.
+inline bool fused_warp_supported(const FusedShape& s, const FusedPolicies& p, size_t batch) {
+  return batch >= 1 && batch <= size_t(kFusedWarpMaxBatch) &&
+         with_fused_warp_instance(s, p, [](auto, auto, auto, auto) {});
+}
+
+}  // namespace sigtrain

@@ -1,0 +1,176 @@
+// The warp kernel (kernels/fused_warp.h: a warp per network, compile-time widths, B ≤ 32), run on the
+// host by its twin (HostWarp: the very code of the CUDA kernel, lane by lane, the shuffles permuting
+// lanes as the hardware does) against the fp64 reference; and on the GPU where one is usable.
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "backend_test_util.h"
+#include "backends/cuda/fused_host.h"
+#include "fused_warp.h"
+#include "train/replicas.h"
+#include "train/trainer.h"
+
+namespace sigtrain {
+namespace {
+
+using Case = testing::BackendCase;
+
+// A twin that must take the warp path for its case: a case that silently fell back to the
+// runtime-shaped kernel would test that kernel instead.
+std::unique_ptr<FusedHostBackend> warp_twin(const Case& c) {
+  auto twin = std::make_unique<FusedHostBackend>(testing::case_spec(c), testing::case_setup(c));
+  EXPECT_TRUE(twin->takes_warp_path(c.batch)) << testing::backend_case_text(c);
+  return twin;
+}
+
+class WarpVsReference : public ::testing::TestWithParam<Case> {};
+
+// Catches a wrong part of the warp step — the forward and backward of a lane's sample through the
+// compile-time layout (offsets of W_l and b_l), Δ_L scaled by 1/B with the lanes past the batch's end
+// left out (B 1, 7: most lanes empty), the reduce-scatter's ownership of the entries (which lane
+// holds which sums) — or a policy instantiated wrongly: one step's loss and every layer's gradient
+// (the gradient-only mode) within 1e-5 of the reference.
+TEST_P(WarpVsReference, OneStepLossAndGradients) {
+  testing::expect_agreement(testing::one_step_agreement(*warp_twin(GetParam()), GetParam(), 171), 1e-5, false);
+}
+
+// Catches a wrong update or drift over 100 steps run in few calls: the optimizer's step on each
+// lane's own entries, the all-gather that gives every lane the new θ, the optimizer state and t kept
+// across steps and launches, the next step's samples loaded ahead (a partial last batch each epoch),
+// the loss slots: parameters, every epoch's loss and the optimizer's state within 1e-4.
+TEST_P(WarpVsReference, HundredStepsInFewLaunches) {
+  testing::expect_agreement(testing::hundred_steps_agreement(*warp_twin(GetParam()), GetParam(), 181), 1e-4, true);
+}
+
+// The notes' network with and without biases at B 1, 7 and 32 (one lane, a few, the whole warp),
+// every policy on it (every optimizer), and the other compiled shapes with the notes' policies
+// (P from 12 to 88: one to three entries per lane after the reduce-scatter).
+std::vector<Case> warp_cases() {
+  std::vector<Case> cases;
+  for (bool bias : {false, true})
+    for (size_t batch : {1u, 7u, 32u}) cases.push_back(Case{{2, 3, 3, 1}, bias, batch});
+  for (const Case& c : {Case{{2, 3, 3, 1}, false, 32}, Case{{2, 3, 3, 1}, true, 7}})
+    for (const Case& p : testing::policy_cases(c)) cases.push_back(p);
+  for (const Case& c : {Case{{2, 4, 1}, true, 16}, Case{{2, 8, 1}, false, 32}, Case{{2, 4, 4, 1}, true, 5},
+                        Case{{2, 4, 8, 1}, false, 32}, Case{{2, 8, 4, 1}, true, 32}, Case{{2, 8, 8, 1}, false, 32},
+                        Case{{2, 8, 8, 1}, false, 3}})
+    cases.push_back(c);
+  return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, WarpVsReference, ::testing::ValuesIn(warp_cases()), testing::backend_case_name);
+
+// Catches the wrong path being taken: the warp kernel for the compiled shapes and policies at
+// B ≤ 32, the runtime-shaped kernel at B 33, for shapes without an instance, for policies not
+// compiled for the shape (the other shapes have only the notes' policies), and for 2-8-8-1 with biases.
+TEST(FusedWarpPath, TakenForCompiledShapesAndBatchesUpTo32) {
+  const NetworkSpec notes{{2, 3, 3, 1}, false};
+  FusedHostBackend twin(notes);
+  EXPECT_TRUE(twin.takes_warp_path(1));
+  EXPECT_TRUE(twin.takes_warp_path(32));
+  EXPECT_FALSE(twin.takes_warp_path(33));
+  EXPECT_FALSE(twin.takes_warp_path(256));
+  EXPECT_TRUE(FusedHostBackend(NetworkSpec{{2, 3, 3, 1}, true}).takes_warp_path(8));
+  EXPECT_FALSE(FusedHostBackend(NetworkSpec{{2, 5, 1}, false}).takes_warp_path(8));
+  EXPECT_FALSE(FusedHostBackend(NetworkSpec{{3, 3, 3, 1}, false}).takes_warp_path(8));
+  TrainingSetup adam;
+  adam.optimizer.kind = OptimizerKind::adam;
+  EXPECT_TRUE(FusedHostBackend(notes, adam).takes_warp_path(8));
+  EXPECT_TRUE(FusedHostBackend(NetworkSpec{{2, 8, 8, 1}, false}).takes_warp_path(8));
+  EXPECT_FALSE(FusedHostBackend(NetworkSpec{{2, 8, 8, 1}, false}, adam).takes_warp_path(8));
+  EXPECT_FALSE(FusedHostBackend(NetworkSpec{{2, 8, 8, 1}, true}).takes_warp_path(8));  // no spill-free instance
+  NetworkSpec tanh{{2, 4, 1}, false};
+  tanh.hidden = Activation::tanh;
+  EXPECT_FALSE(FusedHostBackend(tanh).takes_warp_path(8));
+}
+
+// Catches a reduce-scatter or all-gather that mixes up which lane owns which entries, or loses or
+// doubles a lane's contribution: on integers (exact in float, so any order gives the same sums), lane
+// k must end with Σ over lanes of entries k·m … k·m + m − 1, and after the all-gather every lane with
+// the whole array in order.
+TEST(FusedWarpCollectives, ReduceScatterThenAllGather) {
+  constexpr int N = 4 * kFusedWarp, m = N / kFusedWarp;
+  const HostWarp warp;
+  HostWarp::Lanes<WarpArray<N>> v;
+  for (int k = 0; k < kFusedWarp; ++k)
+    for (int e = 0; e < N; ++e) v.lane[k].v[e] = float(1 + (k * 37 + e * 11) % 53);
+  std::vector<float> sums(N, 0.0f);
+  for (int k = 0; k < kFusedWarp; ++k)
+    for (int e = 0; e < N; ++e) sums[e] += v.lane[k].v[e];
+  warp_reduce_scatter<kFusedWarp / 2, N / 2, HostWarp, N>(warp, v);
+  for (int k = 0; k < kFusedWarp; ++k)
+    for (int i = 0; i < m; ++i) EXPECT_EQ(v.lane[k].v[i], sums[k * m + i]) << "lane " << k << " entry " << i;
+  warp_all_gather<1, m, HostWarp, N>(warp, v);
+  for (int k = 0; k < kFusedWarp; ++k)
+    for (int e = 0; e < N; ++e) EXPECT_EQ(v.lane[k].v[e], sums[e]) << "lane " << k << " entry " << e;
+}
+
+#ifdef SIGTRAIN_HAVE_CUDA
+// The same cases on the GPU (--kernel fused takes the warp kernel there by the same rule), skipped
+// where no device is usable. Catches a device-only fault the twin cannot show: a shuffle whose lanes
+// are not all present, a lane reading another lane's registers, a kernel not launched for the case.
+class WarpOnGpuVsReference : public ::testing::TestWithParam<Case> {
+ protected:
+  std::unique_ptr<Backend> gpu() {
+    BackendOptions options;
+    options.kernel = "fused";
+    return make_backend("cuda", testing::case_spec(GetParam()), testing::case_setup(GetParam()), options);
+  }
+};
+
+TEST_P(WarpOnGpuVsReference, OneStepLossAndGradients) {
+  SKIP_WITHOUT_CUDA();
+  testing::expect_agreement(testing::one_step_agreement(*gpu(), GetParam(), 171), 1e-5, false);
+}
+
+TEST_P(WarpOnGpuVsReference, HundredStepsInFewLaunches) {
+  SKIP_WITHOUT_CUDA();
+  testing::expect_agreement(testing::hundred_steps_agreement(*gpu(), GetParam(), 181), 1e-4, true);
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, WarpOnGpuVsReference, ::testing::ValuesIn(warp_cases()), testing::backend_case_name);
+
+// Catches a warp that trains another network's buffers, or networks that share state, in one launch
+// of several networks (6 networks: a full block of 4 warps and a block with 2 warps idle): each
+// replica equals, bit for bit, the single fused run with its settings (batch 16, Adam: per-network
+// optimizer state and learning rate).
+TEST(WarpOnGpu, ReplicasEqualSingleRuns) {
+  SKIP_WITHOUT_CUDA();
+  const NetworkSpec spec{{2, 3, 3, 1}, true};
+  TrainingSetup adam;
+  adam.optimizer.kind = OptimizerKind::adam;
+  ASSERT_TRUE(FusedHostBackend(spec, adam).takes_warp_path(16));
+  const Dataset train = testing::random_dataset(spec, 1000, 69), validation = testing::random_dataset(spec, 200, 70);
+  ReplicaRun run;
+  run.backend = "cuda";
+  run.options.kernel = "fused";
+  run.setup = adam;
+  run.config.epochs = 3;
+  run.config.batch = 16;
+  run.config.lr = 0.01;
+  run.initial = [&](const NetworkSettings& s) { return glorot_uniform(spec, s.seed); };
+  const std::vector<NetworkSettings> settings = expand_sweeps({"lr=0.01,0.003", "seed=1-3"}, 1, 0, 0);
+  const std::vector<ReplicaResult> results = train_replicas(run, settings, train, validation);
+  ASSERT_EQ(results.size(), 6u);
+  for (size_t r = 0; r < results.size(); ++r) {
+    TrainConfig single = run.config;
+    single.seed = settings[r].seed;
+    single.lr = settings[r].lr;
+    TrainObserver quiet;
+    BackendOptions fused;
+    fused.kernel = "fused";
+    auto gpu = make_backend("cuda", spec, adam, fused);
+    const TrainResult alone =
+        sigtrain::train(*gpu, glorot_uniform(spec, settings[r].seed), train, validation, single, quiet);
+    EXPECT_EQ(results[r].result.parameters.values, alone.parameters.values) << "replica " << r;
+    EXPECT_EQ(results[r].result.optimizer_state.values, alone.optimizer_state.values) << "replica " << r;
+    EXPECT_EQ(results[r].validation_loss, alone.epochs.back().validation_loss) << "replica " << r;
+  }
+}
+#endif
+
+}  // namespace
+}  // namespace sigtrain
