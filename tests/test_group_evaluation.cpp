@@ -11,6 +11,7 @@
 #include "backend_test_util.h"
 #include "backends/cuda/fused_host.h"
 #include "evaluate_terms.h"
+#include "math/epoch_shuffle.h"
 #include "train/network_group.h"
 #include "train/trainer.h"
 
@@ -145,11 +146,25 @@ TEST(GroupEvaluation, DefaultIsEvaluatePerNetwork) {
   EXPECT_NE(all[2].loss, all[3].loss);
 }
 
-// A BackendGroup that counts how the trainer validates: evaluate_all calls, and evaluate calls made
-// outside of them.
+// A BackendGroup that counts how the trainer validates and copies the models: evaluate_all and
+// snapshot calls, and evaluate, parameters and optimizer_state calls made outside of them.
 class CountingGroup : public BackendGroup {
  public:
   using BackendGroup::BackendGroup;
+  void snapshot(std::vector<Parameters>& parameters, std::vector<OptimizerState>& states) const override {
+    ++snapshot_calls;
+    inside_ = true;
+    BackendGroup::snapshot(parameters, states);
+    inside_ = false;
+  }
+  Parameters parameters(size_t r) const override {
+    if (!inside_) ++single_copies;
+    return BackendGroup::parameters(r);
+  }
+  OptimizerState optimizer_state(size_t r) const override {
+    if (!inside_) ++single_copies;
+    return BackendGroup::optimizer_state(r);
+  }
   void evaluate_all(const Dataset& d, Evaluation* out) override {
     ++all_calls;
     inside_ = true;
@@ -162,14 +177,17 @@ class CountingGroup : public BackendGroup {
   }
   int all_calls = 0;
   int single_calls = 0;
+  mutable int snapshot_calls = 0;
+  mutable int single_copies = 0;
 
  private:
-  bool inside_ = false;
+  mutable bool inside_ = false;
 };
 
-// Catches a trainer that validates network by network (which would bypass the fused group's one
-// device pass) or more than once an epoch, and one that reports another network's figures: every
-// epoch takes one evaluate_all and no evaluate, and each network's last validation loss is its final
+// Catches a trainer that validates or copies the models network by network (which would bypass the
+// fused group's one device pass and one copy) or more than once an epoch, and one that reports another
+// network's figures or keeps another network's model: every epoch takes one evaluate_all, one snapshot
+// and no evaluate, parameters or optimizer_state, and each network's last validation loss is its final
 // model's own (cpu backend: the figures the single-network path reports).
 TEST(GroupEvaluation, TrainerValidatesEveryNetworkInOneCallAnEpoch) {
   const NetworkSpec spec{{2, 4, 3, 1}, true};
@@ -190,6 +208,8 @@ TEST(GroupEvaluation, TrainerValidatesEveryNetworkInOneCallAnEpoch) {
   const std::vector<TrainResult> results = train_group(group, initial, settings, train, validation, config, quiet);
   EXPECT_EQ(group.all_calls, config.epochs);
   EXPECT_EQ(group.single_calls, 0);
+  EXPECT_EQ(group.snapshot_calls, config.epochs + 1);  // and one at the start, for the initial states
+  EXPECT_EQ(group.single_copies, 0);
   for (size_t r = 0; r < R; ++r) {
     ASSERT_EQ(results[r].epochs.size(), size_t(config.epochs)) << r;
     std::unique_ptr<Backend> final_model = make_backend("cpu", spec);
@@ -283,6 +303,41 @@ TEST(CudaGroupEvaluation, FollowsTheDataSetAndTheParameters) {
   group->evaluate_all(Dataset{}, none.data());  // as sigtrain::evaluate: zeros for an empty set
   EXPECT_EQ(none[3].loss, 0.0);
   EXPECT_EQ(none[3].mse, 0.0);
+#endif
+}
+
+// Catches a group snapshot that gives network r another network's θ, state or step count, or drops the
+// state: FusedNetworks::snapshot equals parameters(r) and optimizer_state(r), network by network, after
+// Adam steps (so every network has its own moments and t).
+TEST(CudaGroupEvaluation, SnapshotIsEachNetworksOwnModel) {
+  SKIP_WITHOUT_CUDA();
+#ifdef SIGTRAIN_HAVE_CUDA
+  const NetworkSpec spec{{2, 5, 3, 1}, true};
+  TrainingSetup setup;
+  setup.optimizer.kind = OptimizerKind::adam;
+  const size_t R = 4;
+  FusedNetworks group(spec, setup, R);
+  for (size_t r = 0; r < R; ++r) group.set_parameters(r, random_parameters(spec, 80 + r));
+  const Dataset d = random_dataset(spec, 300, 81);
+  group.set_training_data(d);
+  std::vector<EpochOrder> orders;
+  for (size_t r = 0; r < R; ++r) orders.push_back({true, epoch_seed(r, 0)});
+  group.begin_epoch(orders);
+  std::vector<double> lrs;
+  for (size_t r = 0; r < R; ++r) lrs.push_back(0.01 * double(r + 1));
+  group.set_learning_rates(lrs);
+  group.train_steps(0, d.size - 7, 20);
+  std::vector<Parameters> parameters;
+  std::vector<OptimizerState> states;
+  group.snapshot(parameters, states);
+  ASSERT_EQ(parameters.size(), R);
+  for (size_t r = 0; r < R; ++r) {
+    EXPECT_EQ(parameters[r].values, group.parameters(r).values) << r;
+    const OptimizerState alone = group.optimizer_state(r);
+    EXPECT_EQ(states[r].steps, alone.steps) << r;
+    EXPECT_GT(states[r].steps, 0u) << r;
+    EXPECT_EQ(states[r].values, alone.values) << r;
+  }
 #endif
 }
 

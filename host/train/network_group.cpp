@@ -8,6 +8,15 @@ void NetworkGroup::evaluate_all(const Dataset& d, Evaluation* out) {
   for (size_t r = 0; r < size(); ++r) out[r] = evaluate(r, d);
 }
 
+void NetworkGroup::snapshot(std::vector<Parameters>& parameters, std::vector<OptimizerState>& states) const {
+  parameters.resize(size());
+  states.resize(size());
+  for (size_t r = 0; r < size(); ++r) {
+    parameters[r] = this->parameters(r);
+    states[r] = optimizer_state(r);
+  }
+}
+
 void BackendGroup::set_training_data(const Dataset& train) {
   for (Backend* b : backends_) b->set_training_data(train);
 }

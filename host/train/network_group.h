@@ -39,6 +39,10 @@ class NetworkGroup {
   // Here network after network; a group on a device overrides it with one pass over all of them
   // (FusedNetworks: figures within rounding of evaluate's, summed in another order).
   virtual void evaluate_all(const Dataset& d, Evaluation* out);
+  // parameters(r) and optimizer_state(r) of every network, into parameters[0 … R) and states[0 … R):
+  // the trainer's copy of the models after an epoch, in one call. Here network after network; a group
+  // on a device overrides it with one copy of each buffer for all networks (FusedNetworks).
+  virtual void snapshot(std::vector<Parameters>& parameters, std::vector<OptimizerState>& states) const;
 };
 
 // Backends, each one network of the group, stepped one after another at each call.

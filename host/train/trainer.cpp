@@ -122,7 +122,12 @@ std::vector<TrainResult> run_training(NetworkGroup& group, const std::vector<Par
     group.set_parameters(r, initial[r]);
     if (!initial_states.empty()) group.set_optimizer_state(r, initial_states[r]);
     kept[r].parameters = initial[r];
-    kept[r].optimizer_state = group.optimizer_state(r);
+  }
+  {  // the optimizer states the run starts from (zeros, or initial_states as the group holds them)
+    std::vector<Parameters> start_parameters;
+    std::vector<OptimizerState> start_states;
+    group.snapshot(start_parameters, start_states);
+    for (size_t r = 0; r < R; ++r) kept[r].optimizer_state = std::move(start_states[r]);
   }
   group.set_training_data(train);
   Verifier verifier(train);
@@ -160,6 +165,8 @@ std::vector<TrainResult> run_training(NetworkGroup& group, const std::vector<Par
   std::vector<double> sums(R);  // each network's loss sum so far this epoch
   std::vector<double> lrs(R);
   std::vector<Evaluation> validations(R);  // each network's figures on the validation set, this epoch
+  std::vector<Parameters> now_parameters;     // each network's model after the epoch (NetworkGroup::snapshot)
+  std::vector<OptimizerState> now_states;
   for (int epoch = 1; epoch <= config.epochs && any_training(); ++epoch) {
     const double epoch_start = clock();
     for (size_t r = 0; r < R; ++r) lrs[r] = config.schedule.lr(settings[r].lr, epoch, config.epochs);
@@ -222,9 +229,11 @@ std::vector<TrainResult> run_training(NetworkGroup& group, const std::vector<Par
     // Every network's validation in one call (one pass on the device for the fused group): those that
     // no longer train, or diverged in this epoch, are evaluated too and their figures left unused.
     if (validation.size > 0 && any_training()) group.evaluate_all(validation, validations.data());
+    // Every network's model after the epoch, in one call (one copy of each buffer for a device group).
+    if (any_training()) group.snapshot(now_parameters, now_states);
     for (size_t r = 0; r < R; ++r) {
       if (!training(r)) continue;
-      Parameters now = group.parameters(r);
+      Parameters& now = now_parameters[r];
       if (!now.all_finite()) {
         diverge(r, epoch, sums[r]);
         continue;
@@ -247,7 +256,7 @@ std::vector<TrainResult> run_training(NetworkGroup& group, const std::vector<Par
       k.epochs_without_improvement = improved ? 0 : k.epochs_without_improvement + 1;
       if (!config.keep_best || improved) {
         k.parameters = std::move(now);
-        k.optimizer_state = group.optimizer_state(r);
+        k.optimizer_state = std::move(now_states[r]);
         k.epoch = epoch;
       }
       observer.on_epoch(report);

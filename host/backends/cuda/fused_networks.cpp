@@ -55,6 +55,29 @@ void FusedNetworks::set_optimizer_state(size_t r, const OptimizerState& state) {
                          optimizer_states_.get() + r * state_floats(), state_floats(), steps_.get() + r, stream_);
 }
 
+void FusedNetworks::snapshot(std::vector<Parameters>& parameters, std::vector<OptimizerState>& states) const {
+  // Every network's θ, optimizer state and t in one copy each and one wait (not 2 copies and 2 waits a
+  // network, as parameters(r) and optimizer_state(r) take): a thousand replicas' epoch ends cost that.
+  const size_t P = size_t(shape_.params), S = state_floats();
+  std::vector<float> values(count_ * P), state_values(count_ * S);
+  std::vector<uint64_t> steps(count_);
+  CUDA_CHECK(cudaMemcpyAsync(values.data(), params_.get(), values.size() * sizeof(float), cudaMemcpyDeviceToHost,
+                             stream_));
+  if (S > 0)
+    CUDA_CHECK(cudaMemcpyAsync(state_values.data(), optimizer_states_.get(), state_values.size() * sizeof(float),
+                               cudaMemcpyDeviceToHost, stream_));
+  CUDA_CHECK(cudaMemcpyAsync(steps.data(), steps_.get(), count_ * sizeof(uint64_t), cudaMemcpyDeviceToHost, stream_));
+  CUDA_CHECK(cudaStreamSynchronize(stream_));
+  parameters.resize(count_);
+  states.resize(count_);
+  for (size_t r = 0; r < count_; ++r) {
+    parameters[r] = Parameters::from_float(spec_, values.data() + r * P);
+    states[r] = OptimizerState::from_float(
+        steps[r], std::vector<float>(state_values.begin() + std::ptrdiff_t(r * S),
+                                     state_values.begin() + std::ptrdiff_t((r + 1) * S)));
+  }
+}
+
 OptimizerState FusedNetworks::optimizer_state(size_t r) const {
   return download_optimizer_state(optimizer_states_.get() + r * state_floats(), state_floats(), steps_.get() + r,
                                   stream_);

@@ -44,6 +44,7 @@ class FusedNetworks : public NetworkGroup {
   // launch (kernels/evaluate_kernel.h), one copy back. Sums in a fixed order (bit-identical run to
   // run) that is not the host path's: within rounding of evaluate(r, d), not bit for bit.
   void evaluate_all(const Dataset& d, Evaluation* out) override;
+  void snapshot(std::vector<Parameters>& parameters, std::vector<OptimizerState>& states) const override;
   void predict_logits(size_t r, const float* x, size_t count, double* z);
   double loss_and_gradients(size_t r, const Batch& batch, Parameters& grad);
 
