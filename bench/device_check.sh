@@ -238,7 +238,7 @@ run_bench b32 60 --backends cuda-fused,cpu-all --networks 2-3-3-1 --batches 32 -
 run_bench replicas 120 --backends cuda-fused --networks 2-3-3-1 --batches 256 --replicas 1024 --work 1e8
 run_bench replicas16k 120 --backends cuda-fused --networks 2-3-3-1 --batches 32 --replicas 16384 --work 5e6 "${kernel_only[@]}"
 run_bench n64 90 --backends cuda-fused,cuda-graphs --networks 2-64-64-1 --batches 256 --work 2e10
-run_bench wide 60 --backends cuda-graphs,cuda-nographs --networks 2-1024-1024-1 --batches 4096 --work 2e12
+run_bench wide 60 --backends cuda-graphs,cuda-nographs,cuda-graphs-tf32 --networks 2-1024-1024-1 --batches 4096 --work 2e12
 summarise "after sigtrain bench"
 
 # 3b. Timed train commands (wall clock from start to exit; train's --log clock where it has one).
@@ -252,7 +252,7 @@ time_train replicas-1024 1 1024000000 10 90 nolog "${replicas[@]}" --epochs 10
 # 30 epochs more: their cost by wall clock leaves out the start-up (process, CUDA context, data).
 time_train replicas-1024-long 1 4096000000 40 120 nolog "${replicas[@]}" --epochs 40
 time_train cpu-1m 1 30000000 30 90 log --backend cpu --threads 1 --batch 256 --samples 1000000 --val-split 0 --epochs 30
-# The bench has no TF32 runner: fp32 and --tf32 through train's cuBLAS path (50 steps an epoch).
+# fp32 and --tf32 also through train's cuBLAS path (50 steps an epoch), beside the bench's cuda-graphs-tf32.
 wide=(--backend cuda --kernel cublas --layers 2,1024,1024,1 --batch 4096 --samples 204800 --val-split 0 --epochs 20 --lr 1e-4)
 time_train wide-fp32 1 4096000 20 60 log "${wide[@]}"
 time_train wide-tf32 1 4096000 20 60 log "${wide[@]}" --tf32

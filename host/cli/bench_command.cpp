@@ -78,7 +78,7 @@ Run add_bench(CLI::App& app) {
   c->add_flag("--quick", o->quick, "a small grid (2-3-3-1, 2-64-64-1; batches 32, 256) that runs in under a minute");
   c->add_option("--networks", o->networks, "networks, e.g. 2-3-3-1,2-1024-1024-1 (default: the full grid)");
   c->add_option("--batches", o->batches, "batch sizes, e.g. 32,256,4096");
-  c->add_option("--backends", o->backends, "runners: reference, cpu-1, cpu-all, cuda-fused, cuda-graphs, cuda-nographs (default: all present)");
+  c->add_option("--backends", o->backends, "runners: reference, cpu-1, cpu-all, cuda-fused, cuda-graphs, cuda-nographs, cuda-graphs-tf32 (default: all present)");
   c->add_option("--repeats", o->repeats, "timed repeats per case (median, min, max)")->capture_default_str();
   c->add_option("--replicas", o->replicas, "train this many networks at once per case (cpu-1, cpu-all, cuda-fused)")
       ->capture_default_str();

@@ -36,13 +36,15 @@ std::vector<BenchRunner> available_runners() {
     runners.push_back({"cpu-all", "cpu", all_threads});
   }
   if (cuda_backend_available()) {
-    BackendOptions fused, graphs, no_graphs;
+    BackendOptions fused, graphs, no_graphs, tf32;
     fused.kernel = "fused";
-    graphs.kernel = no_graphs.kernel = "cublas";
+    graphs.kernel = no_graphs.kernel = tf32.kernel = "cublas";
     no_graphs.cuda_graphs = false;
+    tf32.tf32 = true;
     runners.push_back({"cuda-fused", "cuda", fused});
     runners.push_back({"cuda-graphs", "cuda", graphs});
     runners.push_back({"cuda-nographs", "cuda", no_graphs});
+    runners.push_back({"cuda-graphs-tf32", "cuda", tf32});  // cuBLAS on TF32 tensor cores (--tf32)
   }
   return runners;
 }
