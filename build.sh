@@ -3,7 +3,8 @@
 #   ./build.sh train [flags]   install what is missing, build, train (the notes' network on the sine set)
 #   ./build.sh test            install what is missing, build, run the whole test suite
 #   ./build.sh                 install what is missing and build
-# Packages come from Debian (apt-get); the build goes to ./build (BUILD_DIR to change it).
+# Packages come from Debian (apt-get); the build goes to ./build (BUILD_DIR to change it;
+# SIGTRAIN_CMAKE_FLAGS adds CMake settings when the folder is made).
 set -euo pipefail
 cd "$(dirname "$0")"
 build_dir=${BUILD_DIR:-build}
@@ -25,7 +26,9 @@ fi
 
 jobs=$(nproc 2>/dev/null || echo 2)
 if [ ! -f "$build_dir/CMakeCache.txt" ]; then
-  cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+  # SIGTRAIN_CMAKE_FLAGS: more settings for a new build folder (.ci/run: warnings as errors, sanitizers).
+  # shellcheck disable=SC2086
+  cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release ${SIGTRAIN_CMAKE_FLAGS:-} >/dev/null
 fi
 cmake --build "$build_dir" -j "$jobs"
 

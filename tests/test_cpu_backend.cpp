@@ -142,7 +142,9 @@ std::vector<float> activate(const CpuKernels& k, Activation f, const std::vector
 
 // |y − exact| in units of the last place of `exact` in fp32 (subnormal results: of the smallest float).
 double ulps(float y, double exact) {
-  const double ulp = std::max(std::ldexp(1.0, std::ilogb(exact) - 23), std::ldexp(1.0, -149));  // ilogb(0): INT_MIN
+  // ilogb(0) is INT_MIN, and INT_MIN − 23 would overflow (UBSan): 0's ulp is the smallest float's.
+  const double ulp = exact == 0.0 ? std::ldexp(1.0, -149)
+                                  : std::max(std::ldexp(1.0, std::ilogb(exact) - 23), std::ldexp(1.0, -149));
   return std::abs(double(y) - exact) / ulp;
 }
 
