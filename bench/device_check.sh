@@ -7,7 +7,7 @@
 #      packages are missing (make it first with bench/prepare_device_deps.sh and carry it: see
 #      bench/README.md); --no-build uses the build folder as it is;
 #   2. runs the whole ctest suite, GPU tests included (they must run, not skip), and compute-sanitizer
-#      on two fused-kernel tests; --no-tests skips both (for a rerun of the measurements alone);
+#      on five fused-kernel tests; --no-tests skips both (for a rerun of the measurements alone);
 #   3. measures every row of issue 9's "Targets" table side by side, most important first:
 #      a. `sigtrain bench`: 2-3-3-1 at batches 32, 256, 4096 (cuda paths and cpu-all), 1,024 networks
 #         at batch 256 and 16,384 at batch 32 (fused kernel), 2-64-64-1 at 256 (fused and cuBLAS),
@@ -114,12 +114,19 @@ if [ "$tests" = 1 ]; then
   fi
   grep -h "sigtrain-diff:" "$test_log" | sort -k4 -g -r >"$results/diffs-$stamp.txt" || true
   to_out "$results/ctest-$stamp.txt" "$results/diffs-$stamp.txt"
-  # Races and bad accesses in the fused kernel (one block per network, and clusters of 8 blocks that
-  # read each other's shared memory), where the machine's runtime lets compute-sanitizer run (40 s
-  # each), and only when build and tests left time for the measurements.
+  # Races and bad accesses in the fused kernels, where the machine's runtime lets compute-sanitizer run
+  # (40 s each), and only when build and tests left time for the measurements: the runtime-shaped
+  # kernel on one block per network (5-64-64-3, B 256) and on clusters of 8 blocks that read each
+  # other's shared memory (3-17-2, B 4099); the shape-specialised kernel with a warp per network
+  # (2-3-3-1, B 32) and with a block of 8 warps (2-3-3-1, B 256, one step) and of 4 warps over 25
+  # steps a launch (B 100: the double-buffered exchange between the warps, one barrier a step).
   if [ -n "$gpu" ] && command -v compute-sanitizer >/dev/null && [ "$(elapsed)" -lt 200 ]; then
     sanitizer=""
-    fused_tests='Networks/CudaVsReference.OneStepForwardLossAndGradients/fused_2_3_3_1_bias_B256:Networks/CudaVsReference.OneStepForwardLossAndGradients/fused_3_17_2_bias_B4099'
+    fused_tests='Networks/CudaVsReference.OneStepForwardLossAndGradients/fused_5_64_64_3_nobias_B256'
+    fused_tests="$fused_tests:Networks/CudaVsReference.OneStepForwardLossAndGradients/fused_3_17_2_bias_B4099"
+    fused_tests="$fused_tests:Shapes/WarpOnGpuVsReference.OneStepLossAndGradients/2_3_3_1_bias_B32"
+    fused_tests="$fused_tests:Networks/CudaVsReference.OneStepForwardLossAndGradients/fused_2_3_3_1_bias_B256"
+    fused_tests="$fused_tests:BlockShapes/WarpOnGpuVsReference.HundredStepsInFewLaunches/2_3_3_1_bias_B100"
     for tool in racecheck memcheck synccheck; do
       timeout 40 compute-sanitizer --tool "$tool" --error-exitcode 3 "$build_dir/tests/sigtrain_tests" \
         --gtest_filter="$fused_tests" >"$results/sanitizer.txt" 2>&1

@@ -26,8 +26,9 @@ struct FusedBuffers {
 
 // fused_train_steps for `networks` networks with the policies `policies`, network r at learning rate
 // lrs[r] (device memory), over positions [first, end) of its epoch's order shuffles[r] (device memory). With grads (P floats per network), only the gradient of one step (fused_step.h).
-// Where fused_warp_supported(s, policies, batch), the warp kernel (fused_warp.h) runs the steps
-// instead, a warp per network: it uses the same buffers but for block_states, which it leaves alone.
+// Where fused_block_warps(s, policies, batch) = W > 0, the shape-specialised kernel (fused_warp.h) runs
+// the steps instead, W warps per network (a warp per network for batches up to 32, a block of W warps
+// up to 256): it uses the same buffers but for block_states, which it leaves alone.
 cudaError_t launch_fused_train(const FusedShape& s, const FusedPolicies& policies, size_t networks,
                                const FusedBuffers& buffers, const float* X, const float* Y,
                                const EpochShuffle* shuffles, size_t first, size_t end, size_t batch, const float* lrs,

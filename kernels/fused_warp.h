@@ -1,19 +1,23 @@
-// The warp kernel: one warp trains one small network of a shape known at compile time, for batches
-// of at most 32 samples, with θ, every sample's activations and deltas in registers and no block
-// barrier (issue 9, item 1). Where the network's shape and policies have an instance here
-// (FusedWarpInstances) and the batch is at most 32, the fused kernel's launcher and its host twin
-// take this path; everything else takes fused_train_steps (fused_step.h), the runtime-shaped kernel.
+// The shape-specialised kernel: W = ⌈B/32⌉ warps (1 ≤ W ≤ 8, so B ≤ 256) train one small network of
+// a shape known at compile time, with θ, every sample's activations and deltas in registers (issue 9,
+// item 1). W = 1 is the warp kernel: one warp per network, no block barrier, several networks per
+// block; W > 1 a block per network, with one block barrier per step. Where the network's shape and
+// policies have an instance here (FusedWarpInstances) and the batch is at most 256, the fused
+// kernel's launcher and its host twin take this path (fused_block_warps decides for both);
+// everything else takes fused_train_steps (fused_step.h), the runtime-shaped kernel.
 //
-// Like fused_step.h, the algorithm is written once, as a template over the warp that runs it:
-// DeviceWarp on the GPU (a lane is a thread, shfl_xor is __shfl_xor_sync), HostWarp on the CPU (32
-// lanes run one after another, shfl_xor permutes the lanes as the hardware does). Every per-lane
+// Like fused_step.h, the algorithm is written once, as a template over the warps that run it: a
+// Block of Warps. DeviceWarp on the GPU (a lane is a thread, shfl_xor is __shfl_xor_sync), HostWarp
+// on the CPU (32 lanes run one after another, shfl_xor permutes the lanes as the hardware does);
+// DeviceBlock on the GPU (a thread runs its own warp, sync is __syncthreads, the exchange is in shared
+// memory), HostBlock on the CPU (each phase runs its W warps one after another). Every per-lane
 // computation is plain scalar float code in warp.each_lane(body): on the device body(lane) runs in
 // each thread; on the host body(k) runs for k = 0 … 31, each lane's values (WarpLanes) kept apart. So
-// the twin computes what the warp computes, in the same order of sums, and the CPU tests check this
+// the twin computes what the block computes, in the same order of sums, and the CPU tests check this
 // very code against the fp64 reference (tests/test_fused_warp.cpp).
 //
-// One step over B ≤ 32 samples (DESIGN.md §1), lane k taking sample k of the step (lanes k ≥ B a
-// zero sample whose Δ is multiplied by 0):
+// One step over B samples (DESIGN.md §1), lane k of warp w taking sample 32·w + k of the step (lanes
+// past B a zero sample whose Δ is multiplied by 0):
 //   sample   forward through every layer with the lane's copy of θ (sample_math.h), Δ_L = Head::delta(z, y)/B
 //            and the loss term, Δ_{l-1} = (W_lᵀ Δ_l) ⊙ f'(a_{l-1}); then the lane's contribution to every
 //            entry of dθ (dW_l[i][j] = Δ_l[i]·a_{l-1}[j], db_l[i] = Δ_l[i]), in an array of P̄ floats (P
@@ -21,14 +25,19 @@
 //   reduce-scatter by recursive halving: at offset 16, 8, 4, 2, 1 each lane keeps the half of its array
 //            its lane bit names (upper when set), sends the other half to lane k ^ offset and adds what
 //            it receives: P̄/2 + P̄/4 + … shuffles (P̄ − P̄/32), where a butterfly per entry takes 5·P. Lane
-//            k ends with the sums of entries k·m … k·m + m − 1 (m = P̄/32), added over lanes in a fixed tree
+//            k ends with the warp's sums of entries k·m … k·m + m − 1 (m = P̄/32), added over lanes in a
+//            fixed tree
+//   exchange (W > 1 only) each warp writes its sums to shared memory (double-buffered by the step's
+//            parity), the block's one barrier of the step, and lane k of every warp adds the W warps'
+//            sums of its entries in warp order: all W warps get the same totals
 //   update   lane k takes the optimizer's step (math/optimizer.h) on its m entries, whose θ (the master
-//            copy) and optimizer state it keeps in registers for the launch
+//            copy) and optimizer state it keeps in registers for the launch (each warp its own copy,
+//            updated alike; warp 0's is written back)
 //   all-gather by recursive doubling (offset 1, 2, …, 16: each lane's segment doubles) puts the new θ
-//            back into every lane: another P̄ − m shuffles
+//            back into every lane of the warp: another P̄ − m shuffles
 // The next step's samples are loaded while this step computes. The loss terms go to the network's
-// loss slots 0 … 31 (slot = lane), in step order as fused_step.h's, so a network's epoch loss is still
-// fused_loss_sum of its slots.
+// loss slots 0 … 32·W − 1 (slot = 32·w + lane), in step order as fused_step.h's, so a network's epoch
+// loss is still fused_loss_sum of its slots.
 #pragma once
 
 #include <cstddef>
@@ -46,8 +55,10 @@
 
 namespace sigtrain {
 
-constexpr int kFusedWarpMaxBatch = kFusedWarp;  // samples per step: one per lane
-constexpr int kFusedWarpNetworksPerBlock = 4;   // warps (networks) per block of the device launch
+constexpr int kFusedBlockMaxWarps = 8;                                 // W: warps per network
+constexpr int kFusedBlockMaxBatch = kFusedBlockMaxWarps * kFusedWarp;  // samples per step: one per lane
+constexpr int kFusedWarpNetworksPerBlock = 4;  // networks per block of the device launch where W = 1
+static_assert(kFusedLossSlots >= kFusedBlockMaxBatch, "a loss slot for every lane of a network's warps");
 
 // ---- Shapes at compile time ------------------------------------------------------------------------
 
@@ -79,7 +90,7 @@ struct WarpShape {
   }
 };
 
-// A shape with or without biases: the sizes fused_warp_steps works with.
+// A shape with or without biases: the sizes fused_block_steps works with.
 template <class Shape, bool Bias>
 struct WarpLayout {
   static constexpr bool kBias = Bias;
@@ -218,6 +229,67 @@ SIGTRAIN_HD void warp_all_gather(const Warp& warp, WarpLanes<Warp, WarpArray<N>>
   if constexpr (Offset < kFusedWarp / 2) warp_all_gather<Offset * 2, Len * 2, Warp, N>(warp, v);
 }
 
+// Floats of optimizer state a lane keeps: kSlots per owned entry (1 for plain SGD, which keeps none:
+// no array has size 0).
+template <class Layout, class Optimizer>
+struct WarpStateFloats {
+  static constexpr int value = Optimizer::kSlots > 0 ? Optimizer::kSlots* Layout::kOwned : 1;
+};
+
+// ---- The block of warps that runs a network --------------------------------------------------------
+
+// The W warps that train one network: each_warp(body) — one phase — runs body(warp, w) for the warps
+// w, sync() waits for all of them (a block barrier), and a per-lane value of each warp is a
+// BlockLanes<Block, T>. On the device a thread runs its own warp's body; on the host the W warps
+// run one after another, each warp's values kept apart (PerWarp), so a phase that follows sync()
+// sees what every warp wrote before it, as on the device.
+template <class Block, class T>
+using BlockLanes = typename Block::template PerWarp<WarpLanes<typename Block::Warp, T>>;
+
+// W HostWarps, run warp after warp.
+struct HostBlock {
+  using Warp = HostWarp;
+  template <class T>
+  struct PerWarp {
+    T warp[kFusedBlockMaxWarps];
+  };
+  int warps;        // W
+  float* partials;  // the warps' exchange of partial sums: 2 × W × P̄ floats (fused_block_steps)
+
+  template <class T>
+  static T& of(PerWarp<T>& v, int w) {
+    return v.warp[w];
+  }
+  template <class Body>
+  void each_warp(Body&& body) const {
+    for (int w = 0; w < warps; ++w) body(HostWarp{}, w);
+  }
+  void sync() const {}  // each phase has already run every warp to its end
+};
+
+#if defined(__CUDACC__)
+// This thread's warp w among the W warps of a network in one CUDA block (W = 1: a warp trains a
+// network alone, and a block holds several networks).
+struct DeviceBlock {
+  using Warp = DeviceWarp;
+  template <class T>
+  using PerWarp = T;
+  int warps;        // W
+  int warp;         // w
+  float* partials;  // in shared memory: 2 × W × P̄ floats where W > 1
+
+  template <class T>
+  __device__ static T& of(T& v, int) {
+    return v;
+  }
+  template <class Body>
+  __device__ void each_warp(Body&& body) const {
+    body(DeviceWarp{}, warp);
+  }
+  __device__ void sync() const { __syncthreads(); }  // only called where W > 1: then the block is the network's
+};
+#endif
+
 // ---- The steps -------------------------------------------------------------------------------------
 
 // One lane's sample of a step: forward, Δ_L = Head::delta(z, y)·scale (scale 1/B, or 0 for a lane past
@@ -256,21 +328,23 @@ SIGTRAIN_HD float warp_sample_gradient(const float* theta, const WarpSample<Layo
   return loss;
 }
 
-// Lane k's sample of the step at `step` (steps of `batch` up to `end`) into `samples`: the row the
-// order gives position step + k (zeros past the step's end). A function, not a lambda of
-// fused_warp_steps: the device kept a closure used across the step loop, and what it refers to (the
-// order, the samples), in local memory.
+// Lane k's sample of the step at `step` (steps of `batch` up to `end`) into `samples`, for the warp
+// whose first sample of the step is `first_lane` (32·w): the row the order gives position
+// step + first_lane + k (zeros past the step's end). A function, not a lambda of fused_block_steps:
+// the device kept a closure used across the step loop, and what it refers to (the order, the
+// samples), in local memory.
 SIGTRAIN_HD_TEMPLATE
 template <class Layout, class Warp>
 SIGTRAIN_HD void warp_load_samples(const Warp& warp,
                                    WarpLanes<Warp, WarpSample<Layout::kInputs, Layout::kOutputs>>& samples,
                                    const float* X, const float* Y, const EpochShuffle& order, size_t step, size_t end,
-                                   size_t batch) {
+                                   size_t batch, int first_lane) {
   const size_t count = end - step < batch ? end - step : batch;
   warp.each_lane([&](int k) {
     WarpSample<Layout::kInputs, Layout::kOutputs>& s = Warp::at(samples, k);
-    const bool inside = size_t(k) < count;
-    const size_t row = inside ? size_t(order.row(step + size_t(k))) : 0;
+    const size_t position = size_t(first_lane + k);
+    const bool inside = position < count;
+    const size_t row = inside ? size_t(order.row(step + position)) : 0;
     SIGTRAIN_UNROLL
     for (int j = 0; j < Layout::kInputs; ++j) s.x[j] = inside ? X[row * Layout::kInputs + j] : 0.0f;
     SIGTRAIN_UNROLL
@@ -278,93 +352,203 @@ SIGTRAIN_HD void warp_load_samples(const Warp& warp,
   });
 }
 
-// fused_train_steps's contract (fused_step.h) for one network of the shape Layout, run by one warp:
-// optimizer steps of `batch` ≤ 32 samples over positions [first, end) of the epoch's order (the last
-// step may be partial), from and to the network's buffers (θ, block 0's optimizer state — the only
-// one this path uses —, t); each sample's loss term added to loss slot `lane`. With grads_global, only
-// the gradient: the last step's dθ is written there, and θ, the optimizer's state and t stay.
+// The warp's copy of the network at a launch's start: θ whole in every lane (the padding 0), lane k's
+// owned entries k·m … k·m + m − 1 of θ and their optimizer state (slot q of entry i at q·m + i), and
+// the lanes' loss slots first_lane + k.
 SIGTRAIN_HD_TEMPLATE
-template <class Layout, class Act, class Head, class Optimizer, class Warp>
-SIGTRAIN_HD void fused_warp_steps(const Warp& warp, const FusedNetwork& net, const float* X, const float* Y,
-                                  const EpochShuffle& order, size_t first, size_t end, size_t batch, float lr,
-                                  const OptimizerSettings& settings, float* grads_global) {
-  using N = Layout;
-  using Sample = WarpSample<N::kInputs, N::kOutputs>;
-  constexpr int P = N::kParams, m = N::kOwned, kSlots = Optimizer::kSlots;
-  constexpr int kStateFloats = kSlots > 0 ? kSlots * m : 1;
-  WarpLanes<Warp, WarpArray<N::kPadded>> theta;    // every lane all of θ (the padding 0)
-  WarpLanes<Warp, WarpArray<m>> owned;             // lane k: θ of entries k·m + i, the copy it updates
-  WarpLanes<Warp, WarpArray<kStateFloats>> state;  // their optimizer state: slot q of entry i at q·m + i
-  WarpLanes<Warp, double> loss;                    // the lane's running loss slot
-  WarpLanes<Warp, Sample> next;                    // the next step's samples
-  uint64_t steps_taken = *net.steps;
+template <class Layout, class Optimizer, class Warp, int StateFloats = WarpStateFloats<Layout, Optimizer>::value>
+SIGTRAIN_HD void warp_load_network(const Warp& warp, const FusedNetwork& net, int first_lane,
+                                   WarpLanes<Warp, WarpArray<Layout::kPadded>>& theta,
+                                   WarpLanes<Warp, WarpArray<Layout::kOwned>>& owned,
+                                   WarpLanes<Warp, WarpArray<StateFloats>>& state, WarpLanes<Warp, double>& loss) {
+  constexpr int P = Layout::kParams, m = Layout::kOwned;
   warp.each_lane([&](int k) {
     float* all = Warp::at(theta, k).v;
     SIGTRAIN_UNROLL
-    for (int e = 0; e < N::kPadded; ++e) all[e] = e < P ? net.params[e] : 0.0f;
+    for (int e = 0; e < Layout::kPadded; ++e) all[e] = e < P ? net.params[e] : 0.0f;
     SIGTRAIN_UNROLL
     for (int i = 0; i < m; ++i) {
       const int e = k * m + i;
       Warp::at(owned, k).v[i] = e < P ? net.params[e] : 0.0f;
       SIGTRAIN_UNROLL
-      for (int q = 0; q < kSlots; ++q) Warp::at(state, k).v[q * m + i] = e < P ? net.optimizer_state[q * P + e] : 0.0f;
+      for (int q = 0; q < Optimizer::kSlots; ++q)
+        Warp::at(state, k).v[q * m + i] = e < P ? net.optimizer_state[q * P + e] : 0.0f;
     }
-    Warp::at(loss, k) = net.loss_slots[k];
+    Warp::at(loss, k) = net.loss_slots[first_lane + k];
   });
-  if (first < end) warp_load_samples<N>(warp, next, X, Y, order, first, end, batch);
-  for (size_t step = first; step < end; step += batch) {
-    const int B = int(end - step < batch ? end - step : batch);
-    const float inv_B = 1.0f / float(B);
-    const WarpLanes<Warp, Sample> samples = next;
-    if (step + batch < end) warp_load_samples<N>(warp, next, X, Y, order, step + batch, end, batch);  // in flight now
-    WarpLanes<Warp, WarpArray<N::kPadded>> grad;
-    warp.each_lane([&](int k) {
-      const float term = warp_sample_gradient<N, Act, Head>(Warp::at(theta, k).v, Warp::at(samples, k),
-                                                            k < B ? inv_B : 0.0f, Warp::at(grad, k).v);
-      if (k < B) Warp::at(loss, k) += term;
-    });
-    warp_reduce_scatter<kFusedWarp / 2, N::kPadded / 2, Warp, N::kPadded>(warp, grad);  // lane k: Σ of its m entries
-    if (grads_global) {
-      if (step + batch >= end)
-        warp.each_lane([&](int k) {
-          SIGTRAIN_UNROLL
-          for (int i = 0; i < m; ++i)
-            if (k * m + i < P) grads_global[k * m + i] = Warp::at(grad, k).v[i];
-        });
-      continue;
-    }
-    ++steps_taken;
-    // The step's scalars (PyTorch's bias corrections), from t and lr in double, the same in every lane.
-    const OptimizerStep<float> scalars = optimizer_step<float>(settings, double(lr), steps_taken);
-    warp.each_lane([&](int k) {  // the padding entries stay 0: g, θ and the state are 0 there
-      float* own = Warp::at(owned, k).v;
-      float* own_state = Warp::at(state, k).v;
-      SIGTRAIN_UNROLL
-      for (int i = 0; i < m; ++i) {
-        float slots[kStateFloats];  // entry i's state, as Optimizer::update reads it (stride 1)
-        SIGTRAIN_UNROLL
-        for (int q = 0; q < kSlots; ++q) slots[q] = own_state[q * m + i];
-        Optimizer::update(own[i], Warp::at(grad, k).v[i], kSlots ? slots : nullptr, size_t(1), scalars);
-        SIGTRAIN_UNROLL
-        for (int q = 0; q < kSlots; ++q) own_state[q * m + i] = slots[q];
-      }
-      SIGTRAIN_UNROLL
-      for (int i = 0; i < m; ++i) Warp::at(theta, k).v[i] = own[i];
-    });
-    warp_all_gather<1, m, Warp, N::kPadded>(warp, theta);
-  }
+}
+
+// The reverse at a launch's end: the loss slots always; with `write_model`, the owned entries of θ,
+// their optimizer state and (lane 0) t.
+SIGTRAIN_HD_TEMPLATE
+template <class Layout, class Optimizer, class Warp, int StateFloats = WarpStateFloats<Layout, Optimizer>::value>
+SIGTRAIN_HD void warp_store_network(const Warp& warp, const FusedNetwork& net, int first_lane, bool write_model,
+                                    const WarpLanes<Warp, WarpArray<Layout::kOwned>>& owned,
+                                    const WarpLanes<Warp, WarpArray<StateFloats>>& state,
+                                    const WarpLanes<Warp, double>& loss, uint64_t steps_taken) {
+  constexpr int P = Layout::kParams, m = Layout::kOwned;
   warp.each_lane([&](int k) {
-    net.loss_slots[k] = Warp::at(loss, k);
-    if (grads_global) return;  // θ, the state and t as they were
+    net.loss_slots[first_lane + k] = Warp::at(loss, k);
+    if (!write_model) return;
     SIGTRAIN_UNROLL
     for (int i = 0; i < m; ++i) {
       const int e = k * m + i;
       if (e >= P) continue;
       net.params[e] = Warp::at(owned, k).v[i];
       SIGTRAIN_UNROLL
-      for (int q = 0; q < kSlots; ++q) net.optimizer_state[q * P + e] = Warp::at(state, k).v[q * m + i];
+      for (int q = 0; q < Optimizer::kSlots; ++q) net.optimizer_state[q * P + e] = Warp::at(state, k).v[q * m + i];
     }
     if (k == 0) *net.steps = steps_taken;
+  });
+}
+
+// Lane k's sums of its entries (v[0, m) after the reduce-scatter) to to[k·m + i]: lane k's m floats
+// follow lane k − 1's, so the warp writes P̄ consecutive floats.
+SIGTRAIN_HD_TEMPLATE
+template <class Layout, class Warp>
+SIGTRAIN_HD void warp_store_owned(const Warp& warp, const WarpLanes<Warp, WarpArray<Layout::kPadded>>& sums, float* to,
+                                  int count) {
+  warp.each_lane([&](int k) {
+    SIGTRAIN_UNROLL
+    for (int i = 0; i < Layout::kOwned; ++i)
+      if (k * Layout::kOwned + i < count) to[k * Layout::kOwned + i] = Warp::at(sums, k).v[i];
+  });
+}
+
+// Lane k's totals of its entries over the W warps' partial sums (W rows of P̄ floats, warp u's at
+// u·P̄), added in warp order 0, 1, …, W − 1: every warp adds the same numbers in the same order, so
+// all W get the same totals, take the same optimizer step and keep identical copies of θ.
+SIGTRAIN_HD_TEMPLATE
+template <class Layout, class Warp>
+SIGTRAIN_HD void warp_add_partials(const Warp& warp, const float* partials, int warps,
+                                   WarpLanes<Warp, WarpArray<Layout::kPadded>>& sums) {
+  constexpr int m = Layout::kOwned;
+  warp.each_lane([&](int k) {
+    SIGTRAIN_UNROLL
+    for (int i = 0; i < m; ++i) {
+      float total = partials[k * m + i];
+      for (int u = 1; u < warps; ++u) total += partials[u * Layout::kPadded + k * m + i];
+      Warp::at(sums, k).v[i] = total;
+    }
+  });
+}
+
+// Lane k's optimizer step (math/optimizer.h) on its m owned entries, given their gradient sums
+// (grad's v[0, m)), then the new values at θ's v[0, m), where warp_all_gather starts. The padding
+// entries stay 0: g, θ and the state are 0 there.
+SIGTRAIN_HD_TEMPLATE
+template <class Layout, class Optimizer, class Warp, int StateFloats = WarpStateFloats<Layout, Optimizer>::value>
+SIGTRAIN_HD void warp_update_owned(const Warp& warp, const WarpLanes<Warp, WarpArray<Layout::kPadded>>& grad,
+                                   const OptimizerStep<float>& scalars,
+                                   WarpLanes<Warp, WarpArray<Layout::kOwned>>& owned,
+                                   WarpLanes<Warp, WarpArray<StateFloats>>& state,
+                                   WarpLanes<Warp, WarpArray<Layout::kPadded>>& theta) {
+  constexpr int m = Layout::kOwned, kSlots = Optimizer::kSlots;
+  warp.each_lane([&](int k) {
+    float* own = Warp::at(owned, k).v;
+    float* own_state = Warp::at(state, k).v;
+    SIGTRAIN_UNROLL
+    for (int i = 0; i < m; ++i) {
+      float slots[StateFloats];  // entry i's state, as Optimizer::update reads it (stride 1)
+      SIGTRAIN_UNROLL
+      for (int q = 0; q < kSlots; ++q) slots[q] = own_state[q * m + i];
+      Optimizer::update(own[i], Warp::at(grad, k).v[i], kSlots ? slots : nullptr, size_t(1), scalars);
+      SIGTRAIN_UNROLL
+      for (int q = 0; q < kSlots; ++q) own_state[q * m + i] = slots[q];
+    }
+    SIGTRAIN_UNROLL
+    for (int i = 0; i < m; ++i) Warp::at(theta, k).v[i] = own[i];
+  });
+}
+
+// fused_train_steps's contract (fused_step.h) for one network of the shape Layout, run by the W =
+// block.warps warps of `block` (1 ≤ W ≤ 8): optimizer steps of `batch` ≤ 32·W samples over
+// positions [first, end) of the epoch's order (the last step may be partial), from and to the
+// network's buffers (θ, block 0's optimizer state — the only one this path uses —, t); lane k of warp
+// w takes sample 32·w + k of each step and adds its loss terms to loss slot 32·w + k. With
+// grads_global, only the gradient: the last step's dθ is written there, and θ, the optimizer's state
+// and t stay. Every warp keeps its own copy of θ and of the optimizer state of its lanes' entries and
+// updates it as the others do theirs; warp 0 writes the network back at the end.
+//
+// A step: each warp forms its lanes' contributions and reduce-scatters them (lane k: the warp's sums
+// of entries k·m …); with W > 1 it writes those sums to partials[buffer][w] (P̄ floats), the block
+// meets at its one barrier of the step, and each warp adds partials[buffer][0 … W − 1] at its lanes'
+// entries (warp_add_partials); then every warp takes the optimizer's step on its lanes' entries and
+// all-gathers θ. With W = 1 (the warp kernel) there is no exchange and no barrier.
+SIGTRAIN_HD_TEMPLATE
+template <class Layout, class Act, class Head, class Optimizer, class Block>
+SIGTRAIN_HD void fused_block_steps(const Block& block, const FusedNetwork& net, const float* X, const float* Y,
+                                   const EpochShuffle& order, size_t first, size_t end, size_t batch, float lr,
+                                   const OptimizerSettings& settings, float* grads_global) {
+  using N = Layout;
+  using Warp = typename Block::Warp;
+  using Sample = WarpSample<N::kInputs, N::kOutputs>;
+  constexpr int Pbar = N::kPadded, m = N::kOwned;
+  constexpr int kStateFloats = WarpStateFloats<Layout, Optimizer>::value;
+  const int W = block.warps;
+  BlockLanes<Block, WarpArray<Pbar>> theta;          // every lane all of θ (the padding 0)
+  BlockLanes<Block, WarpArray<m>> owned;             // lane k: θ of entries k·m + i, the copy it updates
+  BlockLanes<Block, WarpArray<kStateFloats>> state;  // their optimizer state: slot q of entry i at q·m + i
+  BlockLanes<Block, WarpArray<Pbar>> grad;           // the step's dθ: the lane's terms, then v[0, m) its sums
+  BlockLanes<Block, double> loss;                    // the lane's running loss slot
+  BlockLanes<Block, Sample> next;                    // the next step's samples
+  uint64_t steps_taken = *net.steps;
+  block.each_warp([&](const Warp& warp, int w) {
+    warp_load_network<N, Optimizer>(warp, net, w * kFusedWarp, Block::of(theta, w), Block::of(owned, w),
+                                    Block::of(state, w), Block::of(loss, w));
+    if (first < end) warp_load_samples<N>(warp, Block::of(next, w), X, Y, order, first, end, batch, w * kFusedWarp);
+  });
+  // The partial sums are double-buffered by the step's parity, which is why one barrier a step
+  // suffices: a warp writes partials[buffer] of step s before the barrier of step s and reads every
+  // warp's after it; it writes that buffer again in step s + 2, after passing the barrier of step
+  // s + 1, which no warp reaches before it has finished reading the sums of step s. Step s + 1 writes
+  // the other buffer, so a fast warp cannot overwrite what a slow one is still reading. (With one
+  // buffer, a second barrier after the reads would be needed.)
+  int buffer = 0;
+  for (size_t step = first; step < end; step += batch, buffer ^= 1) {
+    const int B = int(end - step < batch ? end - step : batch);
+    const float inv_B = 1.0f / float(B);
+    const bool last = step + batch >= end;
+    block.each_warp([&](const Warp& warp, int w) {  // the warp's samples → its sums of dθ, to shared memory
+      const WarpLanes<Warp, Sample> samples = Block::of(next, w);
+      if (!last) warp_load_samples<N>(warp, Block::of(next, w), X, Y, order, step + batch, end, batch, w * kFusedWarp);
+      warp.each_lane([&](int k) {
+        const bool inside = w * kFusedWarp + k < B;
+        const float term = warp_sample_gradient<N, Act, Head>(Warp::at(Block::of(theta, w), k).v, Warp::at(samples, k),
+                                                              inside ? inv_B : 0.0f, Warp::at(Block::of(grad, w), k).v);
+        if (inside) Warp::at(Block::of(loss, w), k) += term;
+      });
+      // Lane k: the warp's Σ of its m entries.
+      warp_reduce_scatter<kFusedWarp / 2, Pbar / 2, Warp, Pbar>(warp, Block::of(grad, w));
+      if (W > 1) warp_store_owned<N>(warp, Block::of(grad, w), block.partials + (buffer * W + w) * Pbar, Pbar);
+    });
+    if (W > 1) {
+      block.sync();
+      block.each_warp([&](const Warp& warp, int w) {
+        warp_add_partials<N>(warp, block.partials + buffer * W * Pbar, W, Block::of(grad, w));
+      });
+    }
+    if (grads_global) {
+      if (last)
+        block.each_warp([&](const Warp& warp, int w) {
+          if (w == 0) warp_store_owned<N>(warp, Block::of(grad, w), grads_global, N::kParams);
+        });
+      continue;
+    }
+    ++steps_taken;
+    // The step's scalars (PyTorch's bias corrections), from t and lr in double, the same in every lane.
+    const OptimizerStep<float> scalars = optimizer_step<float>(settings, double(lr), steps_taken);
+    block.each_warp([&](const Warp& warp, int w) {
+      warp_update_owned<N, Optimizer>(warp, Block::of(grad, w), scalars, Block::of(owned, w), Block::of(state, w),
+                                      Block::of(theta, w));
+      warp_all_gather<1, m, Warp, Pbar>(warp, Block::of(theta, w));
+    });
+  }
+  // θ, the state and t from warp 0, whose copies are all like it. Every warp read them at the start,
+  // before the first step's barrier, which warp 0 has passed: none reads what warp 0 writes here.
+  block.each_warp([&](const Warp& warp, int w) {
+    warp_store_network<N, Optimizer>(warp, net, w * kFusedWarp, w == 0 && !grads_global, Block::of(owned, w),
+                                     Block::of(state, w), Block::of(loss, w), steps_taken);
   });
 }
 
@@ -427,12 +611,14 @@ bool with_fused_warp_instance(const FusedShape& s, const FusedPolicies& p, F&& f
   return with_warp_instances(FusedWarpInstances{}, s, p, f);
 }
 
-// Whether steps of `batch` samples of the network (s, p) take the warp kernel: an instance exists and
-// a step's samples fit one warp. The device launcher and the host twin both decide by this; a run's
+// The warps per network (W = ⌈batch/32⌉, 1 … 8) with which steps of `batch` samples of the network
+// (s, p) run fused_block_steps, or 0 where they run the runtime-shaped kernel (fused_step.h): no
+// instance, or a batch over 256. The device launcher and the host twin both decide by this; a run's
 // batch fixes it, so its results are fixed too.
-inline bool fused_warp_supported(const FusedShape& s, const FusedPolicies& p, size_t batch) {
-  return batch >= 1 && batch <= size_t(kFusedWarpMaxBatch) &&
-         with_fused_warp_instance(s, p, [](auto, auto, auto, auto) {});
+inline int fused_block_warps(const FusedShape& s, const FusedPolicies& p, size_t batch) {
+  if (batch < 1 || batch > size_t(kFusedBlockMaxBatch)) return 0;
+  if (!with_fused_warp_instance(s, p, [](auto, auto, auto, auto) {})) return 0;
+  return int((batch + kFusedWarp - 1) / kFusedWarp);
 }
 
 }  // namespace sigtrain

@@ -26,6 +26,26 @@
 
 namespace sigtrain::testing {
 
+// Tolerances of the comparisons with the fp64 reference, from the arithmetic (u = 2⁻²⁴ ≈ 6e-8, fp32's
+// unit roundoff), each beside the worst error measured on its cases (cpu: every kernel variant, every
+// case of the suite, 2026-12-01; GPU: the H200 run of 2026-11-30, ../shared/device-runs/):
+//
+// One step (forward, loss, gradients): rounding a sum of K fp32 terms adds about u·√K (a random walk),
+// and a gradient passes through two such products (the forward sum, then the backward one):
+// 2·√1024·u ≈ 4e-6 for the widest sums of the cases (1024 units). Measured worst: 1.33e-6 cpu
+// (4-300-300-2 with BLAS), 1.49e-6 GPU (cuBLAS, 4-1024-2, forward).
+constexpr double kOneStepTolerance = 4e-6;
+// 100 steps: each step adds its own rounding (kOneStepTolerance at most), and independent errors over
+// 100 steps grow like √100 = 10, not 100: 10 · 4e-6. Measured worst: 9.0e-6 cpu (2-3-3-1, tanh,
+// momentum, batch 1: the most sensitive case), 8.6e-7 GPU.
+constexpr double kHundredStepsTolerance = 4e-5;
+// Backprop (fp64) against central differences with h = 1e-5: truncation h²/6·|f‴| and rounding ε|f|/h,
+// each about 1e-11 times the loss's scale, relative to the largest gradient entry, which on these cases
+// is up to a few hundred times smaller (saturated sigmoid outputs): ~5e-9. Measured worst: 4.6e-9
+// (sigmoid output with bce). `sigtrain gradcheck` keeps its own looser kGradcheckTolerance (1e-6) for
+// whatever network a user gives it.
+constexpr double kGradcheckCasesTolerance = 2e-8;
+
 inline Dataset random_dataset(const NetworkSpec& spec, size_t n, uint64_t seed) {
   return sigtrain::random_dataset(spec.inputs(), spec.outputs(), n, seed);
 }

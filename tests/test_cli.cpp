@@ -28,6 +28,7 @@
 #include "util/errors.h"
 #include "model/model_file.h"
 #include "model/network.h"
+#include "backends/backend.h"
 #include "backends/reference/reference.h"
 
 namespace sigtrain {
@@ -757,10 +758,16 @@ TEST(CliInterrupt, CtrlCSavesTheModelAndExits130) {
   EXPECT_EQ(file_names(dir), std::vector<std::string>{"m.json"});
 }
 
-// Catches a diverging run that exits 0, writes NaN/Inf weights, says nothing useful, or saves nothing.
+// Catches a diverging run that exits 0, says nothing useful, writes NaN/Inf weights, replaces the
+// good model already at --save (a failed run must leave it alone), or saves anything but the last
+// finite model beside it: with lr 1e30 the loss is infinite in epoch 1, so the last finite model is
+// the initial one, byte for byte what --epochs 0 saves.
 TEST(CliDivergence, HugeLearningRateFailsAndKeepsLastGoodModel) {
   const fs::path dir = scratch_dir();
-  const fs::path m = dir / "m.json";
+  const fs::path m = dir / "m.json", last = dir / "m.last-finite.json", start = dir / "start.json";
+  run_ok({"train", "--epochs", "2", "--samples", "200", "--quiet", "--save", m.string()});
+  run_ok({"train", "--epochs", "0", "--samples", "200", "--quiet", "--save", start.string()});
+  const std::string good = slurp(m);
   const std::vector<std::string> args = {"train",     "--lr", "1e30",   "--epochs", "5",
                                          "--samples", "200",  "--save", m.string()};
   const RunResult r = run(args);
@@ -768,9 +775,13 @@ TEST(CliDivergence, HugeLearningRateFailsAndKeepsLastGoodModel) {
   EXPECT_EQ(r.code, 1) << describe(r);
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << describe(r);
   EXPECT_TRUE(std::regex_search(r.err, std::regex("NaN|nan|infinite|Inf"))) << describe(r);
-  const Parameters p = load_or_fail(m);
+  EXPECT_NE(r.err.find(last.string()), std::string::npos) << "the message must say where the model went\n" << describe(r);
+  EXPECT_EQ(slurp(m), good) << "a failed run replaced the model at --save";
+  const Parameters p = load_or_fail(last);
   EXPECT_EQ(p.spec, (NetworkSpec{{2, 3, 3, 1}, false}));
-  EXPECT_TRUE(p.all_finite()) << slurp(m);
+  EXPECT_TRUE(p.all_finite()) << slurp(last);
+  EXPECT_EQ(slurp(last), slurp(start)) << "the last finite model is the initial one";
+  EXPECT_EQ(file_names(dir), (std::vector<std::string>{"m.json", "m.last-finite.json", "start.json"}));
 }
 
 // ---- predict and eval ------------------------------------------------------------------------------
@@ -998,6 +1009,26 @@ TEST(CliGradcheck, PassesForEveryActivationAndLoss) {
 TEST(CliGradcheck, PassesWithBiasAndSeveralOutputs) {
   const RunResult r = run_ok({"gradcheck", "--layers", "3,5,2", "--bias"});
   EXPECT_NE(r.out.find("PASS"), std::string::npos) << r.out;
+}
+
+// Catches --entries ignored or miscounted (issue 11, defect 8: big networks ran for minutes checking
+// every entry): 30 entries of 2-50-50-1 are 10 per layer, said in the header and on each layer; a small
+// network is still checked whole by default, with no progress lines; fewer entries than layers is refused.
+TEST(CliGradcheck, EntriesSamplesThatManyAndSaysSo) {
+  const RunResult sampled = run_ok({"gradcheck", "--layers", "2,50,50,1", "--bias", "--entries", "30"});
+  EXPECT_NE(sampled.out.find("30 of 2751 entries sampled"), std::string::npos) << sampled.out;
+  for (const char* layer : {"(10 of 150 entries)", "(10 of 2550 entries)", "(10 of 51 entries)"})
+    EXPECT_NE(sampled.out.find(layer), std::string::npos) << layer << "\n" << sampled.out;
+  EXPECT_NE(sampled.out.find("PASS"), std::string::npos) << sampled.out;
+
+  const RunResult whole = run_ok({"gradcheck", "--layers", "2,50,50,1", "--bias"});
+  EXPECT_EQ(whole.out.find("sampled"), std::string::npos) << whole.out;
+  EXPECT_EQ(whole.out.find(" of "), std::string::npos) << whole.out;
+  EXPECT_EQ(whole.err, "") << "no progress lines for a check of a second";
+
+  const RunResult refused = run({"gradcheck", "--layers", "2,50,50,1", "--entries", "2"});
+  EXPECT_EQ(refused.code, 2) << refused.out << refused.err;
+  EXPECT_NE(refused.err.find("--entries"), std::string::npos) << refused.err;
 }
 
 // ---- Bad input: data files -------------------------------------------------------------------------
@@ -1281,6 +1312,150 @@ TEST(CliExplain, DefaultNetworkIsTrainsStartingPoint) {
   const RunResult by_default = run_ok({"explain", "--x", "0.5,-1", "--y", "0.3"});
   const RunResult from_model = run_ok({"explain", "--model", (dir / "start.json").string(), "--x", "0.5,-1", "--y", "0.3"});
   EXPECT_EQ(by_default.out, from_model.out);
+}
+
+// ---- Saving: the target's mode, links, read-only files, new folders ---------------------------------
+
+// Catches saving by rename resetting the target's mode (a 0600 model becoming 0644).
+TEST(CliSave, KeepsTheTargetsMode) {
+  const fs::path dir = scratch_dir();
+  const fs::path m = dir / "m.json";
+  write_text(m, kPrecious);
+  fs::permissions(m, fs::perms::owner_read | fs::perms::owner_write);
+  run_ok({"train", "--epochs", "1", "--samples", "50", "--quiet", "--save", m.string()});
+  EXPECT_EQ(fs::status(m).permissions() & fs::perms::all, fs::perms::owner_read | fs::perms::owner_write);
+  EXPECT_TRUE(load_or_fail(m).all_finite());
+}
+
+// Catches saving through a symbolic link replacing the link with a file (the file it points to then
+// keeps the old model): the link stays, and its target holds what a direct save writes.
+TEST(CliSave, WritesThroughASymlinkToItsTarget) {
+  const fs::path dir = scratch_dir();
+  fs::create_directory(dir / "real");
+  const fs::path target = dir / "real" / "m.json", link = dir / "link.json", direct = dir / "direct.json";
+  write_text(target, kPrecious);
+  fs::create_symlink(fs::path("real") / "m.json", link);  // relative: taken from the link's folder
+  const std::vector<std::string> args = {"train", "--epochs", "1", "--samples", "50", "--quiet", "--save"};
+  std::vector<std::string> via_link = args, plain = args;
+  via_link.push_back(link.string());
+  plain.push_back(direct.string());
+  run_ok(via_link);
+  run_ok(plain);
+  EXPECT_TRUE(fs::is_symlink(link));
+  EXPECT_EQ(fs::read_symlink(link), fs::path("real") / "m.json");
+  EXPECT_EQ(slurp(target), slurp(direct));
+  EXPECT_EQ(file_names(dir / "real"), std::vector<std::string>{"m.json"}) << "a temporary file was left behind";
+}
+
+// Catches a read-only target (no write bit for anyone: chmod 444) being silently replaced. The check
+// looks at the mode bits, not only access(), which grants root everything (these tests may run as
+// root). Both train (before training) and predict refuse it, as a usage error naming the file.
+TEST(CliSave, RefusesAReadOnlyTarget) {
+  BadInputFixture f;
+  fs::permissions(f.guard, fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read);
+  expect_failure({"train", "--samples", "50", "--epochs", "1", "--save", f.guard}, 2, {"--save", f.guard, "read-only"},
+                 f.dir, f.guard);
+  const std::string data = f.file("in.csv", "0.5,-1\n");
+  expect_failure({"predict", "--model", f.model, "--data", data, "--out", f.guard}, 2, {"--out", "read-only"}, f.dir,
+                 f.guard);
+}
+
+// Catches --save-all into a folder that does not exist yet failing (the README's own sweep example
+// does that), and errors naming an invented path ("models//model.json") instead of the real folder.
+TEST(CliReplicas, SaveAllCreatesAFreshFolderAndNamesRealPaths) {
+  const fs::path dir = scratch_dir();
+  const std::string models = (dir / "models").string() + "/";
+  run_ok({"train", "--replicas", "2", "--epochs", "1", "--samples", "50", "--backend", "cpu", "--quiet", "--save-all",
+          models});
+  EXPECT_EQ(file_names(dir / "models"), (std::vector<std::string>{"net-0-seed2-lr0.2.json", "net-1-seed3-lr0.2.json"}));
+  const std::string missing = (dir / "missing" / "models").string();
+  const RunResult r = run({"train", "--replicas", "2", "--epochs", "1", "--save-all", missing + "/"});
+  EXPECT_EQ(r.code, 2) << describe(r);
+  EXPECT_EQ(lines_of(r.err).size(), 1u) << r.err;
+  EXPECT_NE(r.err.find((dir / "missing").string() + " does not exist"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("//"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir / "missing"));
+}
+
+// Catches values that mean nothing being taken for "not given" or wrapped around: empty file names,
+// negative or too large seeds; names the program does not know (a runner, a network, a command); and
+// explain's network flags silently ignored next to --model. Each one line, exit 2, nothing written.
+TEST(CliBadInput, EmptyValuesBadSeedsAndUnknownNames) {
+  BadInputFixture f;
+  const std::string data = f.file("in.csv", "0.5,-1\n");
+  const std::vector<std::string> explain = {"explain", "--model", f.model, "--x", "0.5,-1", "--y", "0.3"};
+  const auto with = [](std::vector<std::string> args, const std::vector<std::string>& more) {
+    args.insert(args.end(), more.begin(), more.end());
+    return args;
+  };
+  const std::vector<std::pair<std::vector<std::string>, std::vector<std::string>>> cases = {
+      {{"train", "--epochs", "1", "--save", ""}, {"--save", "empty"}},
+      {{"train", "--epochs", "1", "--log", "", "--save", f.guard}, {"--log", "empty"}},
+      {{"train", "--epochs", "1", "--save-all", "", "--replicas", "2"}, {"--save-all", "empty"}},
+      {{"predict", "--model", f.model, "--data", data, "--out", ""}, {"--out", "empty"}},
+      {{"predict", "--model", f.model, "--data", ""}, {"--data", "empty"}},
+      {{"train", "--epochs", "1", "--seed", "-1", "--save", f.guard}, {"--seed", "'-1'"}},
+      {{"train", "--epochs", "1", "--seed", "99999999999999999999", "--save", f.guard}, {"--seed", "99999999999999999999"}},
+      {{"train", "--epochs", "1", "--data-seed", "-3", "--save", f.guard}, {"--data-seed", "'-3'"}},
+      {{"gradcheck", "--seed", "-1"}, {"--seed"}},
+      {{"bench", "--quick", "--backends", "bogus", "--json", f.guard}, {"--backends", "'bogus'", "reference", "cpu-1"}},
+      {{"bench", "--quick", "--networks", "2x3", "--json", f.guard}, {"--networks", "'2x3'", "2-3-3-1"}},
+      {{"foo"}, {"unknown command 'foo'", "train", "predict", "bench"}},
+      {with(explain, {"--layers", "2,3,1"}), {"--layers", "--model"}},
+      {with(explain, {"--seed", "5"}), {"--seed", "--model"}},
+      {with(explain, {"--loss", "bce"}), {"--loss", "--model"}},
+  };
+  for (const auto& [args, needles] : cases) expect_failure(args, 2, needles, f.dir, f.guard);
+  // --networks is blamed, not --layers, whose syntax the network names borrow.
+  const RunResult r = run({"bench", "--quick", "--networks", "2x3"});
+  EXPECT_EQ(r.err.find("--layers"), std::string::npos) << r.err;
+  // The largest seed is still one.
+  run_ok({"train", "--epochs", "0", "--quiet", "--seed", "18446744073709551615"});
+}
+
+// Catches Ctrl-C during --replicas listing the networks that never started like diverged ones
+// ("train_mse nan  val_mse -") and writing their untrained models. One thread: network 0 trains
+// (100000 epochs, far longer than the test waits), networks 1 and 2 wait their turn and never start.
+TEST(CliInterrupt, CtrlCDuringReplicasSaysWhichNetworksDidNotRun) {
+  const fs::path dir = scratch_dir();
+  const fs::path models = dir / "models";
+  Child child({"train", "--replicas", "3", "--epochs", "100000", "--samples", "20000", "--backend", "cpu", "--threads",
+               "1", "--save-all", models.string()});
+  ASSERT_TRUE(child.read_until("3 networks", 30)) << "no header line within 30 s; stdout so far:\n" << child.out();
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // network 0 is training by now
+  ASSERT_EQ(kill(child.pid(), SIGINT), 0);
+  const RunResult r = child.finish(30);
+  EXPECT_FALSE(r.timed_out) << "training did not stop within 30 s of SIGINT";
+  EXPECT_EQ(r.signal, 0) << describe(r);
+  EXPECT_EQ(r.code, 130) << describe(r);
+  EXPECT_EQ(lines_of(r.err).size(), 1u) << describe(r);
+  EXPECT_NE(r.err.find("2 of 3 networks did not run"), std::string::npos) << describe(r);
+  EXPECT_EQ(r.out.find("nan"), std::string::npos) << describe(r);
+  std::vector<std::string> network_lines;
+  for (const std::string& line : lines_of(r.out))
+    if (line.rfind("network ", 0) == 0) network_lines.push_back(line);
+  ASSERT_EQ(network_lines.size(), 3u) << r.out;
+  EXPECT_NE(network_lines[0].find("interrupted in epoch"), std::string::npos) << r.out;
+  for (size_t k = 1; k < 3; ++k) {
+    EXPECT_NE(network_lines[k].find("did not run"), std::string::npos) << network_lines[k];
+    EXPECT_EQ(network_lines[k].find("train_mse"), std::string::npos) << network_lines[k];
+  }
+  EXPECT_EQ(file_names(models), std::vector<std::string>{"net-0-seed2-lr0.2.json"});
+  EXPECT_TRUE(load_or_fail(models / "net-0-seed2-lr0.2.json").all_finite());
+}
+
+// Catches the replicas mode printing its header before finding that --backend cuda has no device (the
+// single run fails before printing anything): nothing on stdout, the single run's one-line error.
+TEST(CliReplicas, CudaWithoutADeviceFailsBeforePrinting) {
+  std::string why_not;
+  if (cuda_backend_available(&why_not)) GTEST_SKIP() << "a CUDA device is present";
+  const RunResult single = run({"train", "--backend", "cuda", "--epochs", "1"});
+  const RunResult many = run({"train", "--backend", "cuda", "--replicas", "2", "--epochs", "1"});
+  EXPECT_EQ(single.code, 1) << describe(single);
+  EXPECT_EQ(many.code, 1) << describe(many);
+  EXPECT_EQ(many.out, "") << describe(many);
+  EXPECT_EQ(many.err, single.err);
+  EXPECT_EQ(lines_of(many.err).size(), 1u) << describe(many);
 }
 
 }  // namespace

@@ -126,20 +126,20 @@ void report_and_expect(const testing::Agreement& a, double tolerance, bool hundr
 
 // Catches a wrong GEMM shape or transpose flag, a wrong elementwise kernel (bias, f, f', the head's
 // delta on the logits, row sums) or policy, or a launch that misses the tail of a size that is not a
-// multiple of the block: forward (the logits), loss and every layer's gradient within 1e-5 of the
-// reference.
+// multiple of the block: forward (the logits), loss and every layer's gradient within
+// kOneStepTolerance of the reference.
 TEST_P(CudaVsReference, OneStepForwardLossAndGradients) {
   SKIP_WITHOUT_CUDA();
-  report_and_expect(testing::one_step_agreement(*gpu(), std::get<0>(GetParam()), 41), 1e-5, false);
+  report_and_expect(testing::one_step_agreement(*gpu(), std::get<0>(GetParam()), 41), testing::kOneStepTolerance, false);
 }
 
 // Catches drift, a wrong optimizer update or state (on the device, per block of a cluster), a step
 // count or learning rate the device does not follow (the schedule changes it between epochs), a device
 // permutation that differs from the host's, or a partial last batch averaged over the wrong size: 100
-// shuffled steps within 1e-4 of the reference, the optimizer's state too.
+// shuffled steps within kHundredStepsTolerance of the reference, the optimizer's state too.
 TEST_P(CudaVsReferenceOverSteps, HundredSteps) {
   SKIP_WITHOUT_CUDA();
-  report_and_expect(testing::hundred_steps_agreement(*gpu(), std::get<0>(GetParam()), 51), 1e-4, true);
+  report_and_expect(testing::hundred_steps_agreement(*gpu(), std::get<0>(GetParam()), 51), testing::kHundredStepsTolerance, true);
 }
 
 std::string kernel_case_name(const ::testing::TestParamInfo<KernelCase>& info) {

@@ -32,11 +32,13 @@ TEST_P(FusedVsReference, OneStepLossAndGradients) {
 }
 
 // Catches a gradient step that changes θ or the optimizer: loss_and_gradients leaves θ as loaded, and
-// the optimizer's state and step count as set, on the runtime-shaped kernel (3-7-2, 50 samples) and
-// on the warp kernel (2-3-3-1, 20 samples).
+// the optimizer's state and step count as set, on the runtime-shaped kernel (3-7-2, 50 samples), on
+// the warp kernel (2-3-3-1, 20 samples) and on a block of 4 warps (2-3-3-1, 100 samples: no warp,
+// warp 0 or another, writes the network back).
 TEST(FusedHost, LossAndGradientsLeaveTheParametersAndTheOptimizer) {
   for (const auto& [spec, samples] : {std::pair{NetworkSpec{{3, 7, 2}, true}, size_t(50)},
-                                      std::pair{NetworkSpec{{2, 3, 3, 1}, true}, size_t(20)}}) {
+                                      std::pair{NetworkSpec{{2, 3, 3, 1}, true}, size_t(20)},
+                                      std::pair{NetworkSpec{{2, 3, 3, 1}, true}, size_t(100)}}) {
     const Parameters p = random_parameters(spec, 72);
     const Dataset d = random_dataset(spec, samples, 73);
     TrainingSetup adam;
@@ -146,12 +148,18 @@ TEST(FusedHost, SameBitsWhateverTheLaunchCut) {
   expect_same_bits_whatever_the_launch_cut(NetworkSpec{{2, 5, 1}, true}, {64, 600});
 }
 
-// The same on the warp kernel (fused_warp.h; batch 24, the last step 8 samples): catches a lane's
-// optimizer state, θ, loss slot or t not stored at a launch's end or not loaded at the next one's start.
+// The same on the shape-specialised kernel (fused_warp.h): one warp (batch 24, the last step 8
+// samples), a block of 3 warps (batch 96, the last step 80: the third warp empty) and of 8 (batch
+// 256, the last step 208). Catches a lane's optimizer state, θ, loss slot or t not stored at a
+// launch's end or not loaded at the next one's start, a warp other than 0 writing the network back,
+// or an exchange whose buffer parity carries over from one launch to the next.
 TEST(FusedHost, WarpPathSameBitsWhateverTheLaunchCut) {
   const NetworkSpec notes{{2, 3, 3, 1}, true};
-  ASSERT_TRUE(FusedHostBackend(notes).takes_warp_path(24));
-  expect_same_bits_whatever_the_launch_cut(notes, {24});
+  FusedHostBackend twin(notes);
+  ASSERT_EQ(twin.warps_per_network(24), 1);
+  ASSERT_EQ(twin.warps_per_network(96), 3);
+  ASSERT_EQ(twin.warps_per_network(256), 8);
+  expect_same_bits_whatever_the_launch_cut(notes, {24, 96, 256});
 }
 
 // Catches a wrong count of blocks per network: one per pass of a block's samples, at most eight.

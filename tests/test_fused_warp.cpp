@@ -1,6 +1,8 @@
-// The warp kernel (kernels/fused_warp.h: a warp per network, compile-time widths, B ≤ 32), run on the
-// host by its twin (HostWarp: the very code of the CUDA kernel, lane by lane, the shuffles permuting
-// lanes as the hardware does) against the fp64 reference; and on the GPU where one is usable.
+// The shape-specialised kernel (kernels/fused_warp.h: compile-time widths, W = ⌈B/32⌉ warps per
+// network: the warp kernel for B ≤ 32, a block of up to 8 warps for B ≤ 256), run on the host by its
+// twin (HostBlock of HostWarps: the very code of the CUDA kernel, warp by warp and lane by lane, the
+// shuffles permuting lanes as the hardware does) against the fp64 reference; and on the GPU where one
+// is usable.
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -18,11 +20,14 @@ namespace {
 
 using Case = testing::BackendCase;
 
-// A twin that must take the warp path for its case: a case that silently fell back to the
-// runtime-shaped kernel would test that kernel instead.
+// ⌈B/32⌉: the warps the shape-specialised kernel must give a case's network.
+int expected_warps(const Case& c) { return int((c.batch + kFusedWarp - 1) / kFusedWarp); }
+
+// A twin that must take the shape-specialised path, with ⌈B/32⌉ warps, for its case: a case that
+// silently fell back to the runtime-shaped kernel would test that kernel instead.
 std::unique_ptr<FusedHostBackend> warp_twin(const Case& c) {
   auto twin = std::make_unique<FusedHostBackend>(testing::case_spec(c), testing::case_setup(c));
-  EXPECT_TRUE(twin->takes_warp_path(c.batch)) << testing::backend_case_text(c);
+  EXPECT_EQ(twin->warps_per_network(c.batch), expected_warps(c)) << testing::backend_case_text(c);
   return twin;
 }
 
@@ -63,28 +68,71 @@ std::vector<Case> warp_cases() {
 
 INSTANTIATE_TEST_SUITE_P(Shapes, WarpVsReference, ::testing::ValuesIn(warp_cases()), testing::backend_case_name);
 
-// Catches the wrong path being taken: the warp kernel for the compiled shapes and policies at
-// B ≤ 32, the runtime-shaped kernel at B 33, for shapes without an instance, for policies not
+// A block of W = ⌈B/32⌉ warps per network (32 < B ≤ 256): the notes' network with and without
+// biases at B 33 (a second warp with one sample), 100 (4 warps, the last with 4 samples) and 256 (8
+// full warps), every policy (every optimizer) at B 256 with biases and at B 100 without; the
+// hundred-step runs end each epoch with a partial batch ((B + 1)/2 samples: at B 256, warps 4 … 7
+// empty; at B 33, the second warp empty). Then the largest compiled θ (2-8-8-1, P̄ = 96: 3 entries per
+// lane, the exchange's rows 96 floats apart) and a 2-warp 2-4-8-1.
+std::vector<Case> block_cases() {
+  std::vector<Case> cases;
+  for (bool bias : {false, true})
+    for (size_t batch : {33u, 100u, 256u}) cases.push_back(Case{{2, 3, 3, 1}, bias, batch});
+  for (const Case& c : {Case{{2, 3, 3, 1}, true, 256}, Case{{2, 3, 3, 1}, false, 100}})
+    for (const Case& p : testing::policy_cases(c)) cases.push_back(p);
+  for (const Case& c : {Case{{2, 8, 8, 1}, false, 256}, Case{{2, 4, 8, 1}, true, 64}}) cases.push_back(c);
+  return cases;
+}
+
+class BlockVsReference : public ::testing::TestWithParam<Case> {};
+
+// Catches a wrong part of the block step — a warp taking another warp's samples or loss slots, a
+// lane past B contributing, the exchange of the warps' sums (a warp's row written or read at the
+// wrong place, a warp left out or added twice, the double buffer's parity), warps whose copies of θ
+// or of the optimizer state drift apart, or warp 0 not the one writing back: one step's loss and
+// gradients (the gradient-only mode, written by warp 0 after the exchange) within 1e-5.
+TEST_P(BlockVsReference, OneStepLossAndGradients) {
+  testing::expect_agreement(testing::one_step_agreement(*warp_twin(GetParam()), GetParam(), 171), 1e-5, false);
+}
+
+// The same over 100 steps in few launches (25 steps a launch, both buffers of the exchange in turn,
+// a partial last batch each epoch): parameters, every epoch's loss and the optimizer's state within 1e-4.
+TEST_P(BlockVsReference, HundredStepsInFewLaunches) {
+  testing::expect_agreement(testing::hundred_steps_agreement(*warp_twin(GetParam()), GetParam(), 181), 1e-4, true);
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, BlockVsReference, ::testing::ValuesIn(block_cases()), testing::backend_case_name);
+
+// Catches the wrong path being taken, or the wrong count of warps: the shape-specialised kernel for
+// the compiled shapes and policies at B ≤ 256 with ⌈B/32⌉ warps (1 at B 32, 2 at B 33, 8 at B 256),
+// the runtime-shaped kernel (0 warps) at B 257, for shapes without an instance, for policies not
 // compiled for the shape (the other shapes have only the notes' policies), and for 2-8-8-1 with biases.
-TEST(FusedWarpPath, TakenForCompiledShapesAndBatchesUpTo32) {
+TEST(FusedWarpPath, TakenForCompiledShapesAndBatchesUpTo256) {
   const NetworkSpec notes{{2, 3, 3, 1}, false};
   FusedHostBackend twin(notes);
-  EXPECT_TRUE(twin.takes_warp_path(1));
-  EXPECT_TRUE(twin.takes_warp_path(32));
-  EXPECT_FALSE(twin.takes_warp_path(33));
-  EXPECT_FALSE(twin.takes_warp_path(256));
-  EXPECT_TRUE(FusedHostBackend(NetworkSpec{{2, 3, 3, 1}, true}).takes_warp_path(8));
-  EXPECT_FALSE(FusedHostBackend(NetworkSpec{{2, 5, 1}, false}).takes_warp_path(8));
-  EXPECT_FALSE(FusedHostBackend(NetworkSpec{{3, 3, 3, 1}, false}).takes_warp_path(8));
+  EXPECT_EQ(twin.warps_per_network(0), 0);
+  EXPECT_EQ(twin.warps_per_network(1), 1);
+  EXPECT_EQ(twin.warps_per_network(32), 1);
+  EXPECT_EQ(twin.warps_per_network(33), 2);
+  EXPECT_EQ(twin.warps_per_network(100), 4);
+  EXPECT_EQ(twin.warps_per_network(256), 8);
+  EXPECT_EQ(twin.warps_per_network(257), 0);
+  EXPECT_EQ(twin.warps_per_network(4096), 0);
+  EXPECT_EQ(FusedHostBackend(NetworkSpec{{2, 3, 3, 1}, true}).warps_per_network(8), 1);
+  EXPECT_EQ(FusedHostBackend(NetworkSpec{{2, 3, 3, 1}, true}).warps_per_network(256), 8);
+  EXPECT_EQ(FusedHostBackend(NetworkSpec{{2, 5, 1}, false}).warps_per_network(8), 0);
+  EXPECT_EQ(FusedHostBackend(NetworkSpec{{2, 5, 1}, false}).warps_per_network(256), 0);
+  EXPECT_EQ(FusedHostBackend(NetworkSpec{{3, 3, 3, 1}, false}).warps_per_network(8), 0);
   TrainingSetup adam;
   adam.optimizer.kind = OptimizerKind::adam;
-  EXPECT_TRUE(FusedHostBackend(notes, adam).takes_warp_path(8));
-  EXPECT_TRUE(FusedHostBackend(NetworkSpec{{2, 8, 8, 1}, false}).takes_warp_path(8));
-  EXPECT_FALSE(FusedHostBackend(NetworkSpec{{2, 8, 8, 1}, false}, adam).takes_warp_path(8));
-  EXPECT_FALSE(FusedHostBackend(NetworkSpec{{2, 8, 8, 1}, true}).takes_warp_path(8));  // no spill-free instance
+  EXPECT_EQ(FusedHostBackend(notes, adam).warps_per_network(8), 1);
+  EXPECT_EQ(FusedHostBackend(notes, adam).warps_per_network(200), 7);
+  EXPECT_EQ(FusedHostBackend(NetworkSpec{{2, 8, 8, 1}, false}).warps_per_network(8), 1);
+  EXPECT_EQ(FusedHostBackend(NetworkSpec{{2, 8, 8, 1}, false}, adam).warps_per_network(8), 0);
+  EXPECT_EQ(FusedHostBackend(NetworkSpec{{2, 8, 8, 1}, true}).warps_per_network(64), 0);  // no spill-free instance
   NetworkSpec tanh{{2, 4, 1}, false};
   tanh.hidden = Activation::tanh;
-  EXPECT_FALSE(FusedHostBackend(tanh).takes_warp_path(8));
+  EXPECT_EQ(FusedHostBackend(tanh).warps_per_network(8), 0);
 }
 
 // Catches a reduce-scatter or all-gather that mixes up which lane owns which entries, or loses or
@@ -109,12 +157,15 @@ TEST(FusedWarpCollectives, ReduceScatterThenAllGather) {
 }
 
 #ifdef SIGTRAIN_HAVE_CUDA
-// The same cases on the GPU (--kernel fused takes the warp kernel there by the same rule), skipped
-// where no device is usable. Catches a device-only fault the twin cannot show: a shuffle whose lanes
-// are not all present, a lane reading another lane's registers, a kernel not launched for the case.
+// The same cases on the GPU (--kernel fused takes the shape-specialised kernel there by the same rule,
+// checked on the twin), skipped where no device is usable. Catches a device-only fault the twin
+// cannot show: a shuffle whose lanes are not all present, a lane reading another lane's registers, a
+// missing or misplaced barrier or shared-memory buffer between a block's warps (the twin runs each
+// phase to its end before the next), a kernel not launched for the case or with the wrong block size.
 class WarpOnGpuVsReference : public ::testing::TestWithParam<Case> {
  protected:
   std::unique_ptr<Backend> gpu() {
+    warp_twin(GetParam());  // expects the twin (and so the launcher) to take ⌈B/32⌉ warps
     BackendOptions options;
     options.kernel = "fused";
     return make_backend("cuda", testing::case_spec(GetParam()), testing::case_setup(GetParam()), options);
@@ -132,24 +183,24 @@ TEST_P(WarpOnGpuVsReference, HundredStepsInFewLaunches) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, WarpOnGpuVsReference, ::testing::ValuesIn(warp_cases()), testing::backend_case_name);
+INSTANTIATE_TEST_SUITE_P(BlockShapes, WarpOnGpuVsReference, ::testing::ValuesIn(block_cases()),
+                         testing::backend_case_name);
 
-// Catches a warp that trains another network's buffers, or networks that share state, in one launch
-// of several networks (6 networks: a full block of 4 warps and a block with 2 warps idle): each
-// replica equals, bit for bit, the single fused run with its settings (batch 16, Adam: per-network
-// optimizer state and learning rate).
-TEST(WarpOnGpu, ReplicasEqualSingleRuns) {
-  SKIP_WITHOUT_CUDA();
+// Trains 6 networks of the notes' network (with biases, Adam: per-network optimizer state and
+// learning rate) in one launch per call at `batch`, and expects each replica to equal, bit for bit,
+// the single fused run with its settings.
+void expect_replicas_equal_single_runs(size_t batch) {
   const NetworkSpec spec{{2, 3, 3, 1}, true};
   TrainingSetup adam;
   adam.optimizer.kind = OptimizerKind::adam;
-  ASSERT_TRUE(FusedHostBackend(spec, adam).takes_warp_path(16));
+  ASSERT_EQ(FusedHostBackend(spec, adam).warps_per_network(batch), int((batch + kFusedWarp - 1) / kFusedWarp));
   const Dataset train = testing::random_dataset(spec, 1000, 69), validation = testing::random_dataset(spec, 200, 70);
   ReplicaRun run;
   run.backend = "cuda";
   run.options.kernel = "fused";
   run.setup = adam;
   run.config.epochs = 3;
-  run.config.batch = 16;
+  run.config.batch = batch;
   run.config.lr = 0.01;
   run.initial = [&](const NetworkSettings& s) { return glorot_uniform(spec, s.seed); };
   const std::vector<NetworkSettings> settings = expand_sweeps({"lr=0.01,0.003", "seed=1-3"}, 1, 0, 0);
@@ -169,6 +220,20 @@ TEST(WarpOnGpu, ReplicasEqualSingleRuns) {
     EXPECT_EQ(results[r].result.optimizer_state.values, alone.optimizer_state.values) << "replica " << r;
     EXPECT_EQ(results[r].validation_loss, alone.epochs.back().validation_loss) << "replica " << r;
   }
+}
+
+// Catches a warp that trains another network's buffers, or networks that share state, in one launch
+// of several warp-networks (batch 16; 6 networks: a full block of 4 warps and a block with 2 warps idle).
+TEST(WarpOnGpu, ReplicasEqualSingleRuns) {
+  SKIP_WITHOUT_CUDA();
+  expect_replicas_equal_single_runs(16);
+}
+
+// The same with a block of 4 warps per network (batch 100; 6 blocks): catches a block indexing
+// another network's buffers or loss slots, or warps of different networks meeting in one exchange.
+TEST(WarpOnGpu, BlockReplicasEqualSingleRuns) {
+  SKIP_WITHOUT_CUDA();
+  expect_replicas_equal_single_runs(100);
 }
 #endif
 

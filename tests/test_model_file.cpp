@@ -285,10 +285,19 @@ TEST(ModelFile, TrickyDoublesRoundTrip) {
       1e22,
       1e23,
       123456789012345678.0};
-  Parameters written(NetworkSpec{{1, int(tricky.size())}, false});
-  written.values = tricky;
+  // Parameters must fit in a float (the fp32 backends hold them), so those beyond go to the
+  // standardisation's means, which are held in doubles; the parameters take every value that fits.
+  const size_t n = tricky.size();
+  Model written{Parameters(NetworkSpec{{1, int(n)}, false})};
+  for (size_t k = 0; k < n; ++k) written.parameters.values[k] = std::fabs(tricky[k]) <= FLT_MAX ? tricky[k] : 0.5;
+  written.standardization.target_mean = tricky;
+  written.standardization.target_scale.assign(n, 1.0);
   const std::string text = model_to_json(written);
-  expect_identical(written, model_from_json(text, "model.json").parameters);
+  const Model read = model_from_json(text, "model.json");
+  expect_identical(written.parameters, read.parameters);
+  ASSERT_EQ(read.standardization.target_mean.size(), n);
+  for (size_t k = 0; k < n; ++k)
+    EXPECT_EQ(bits_of(tricky[k]), bits_of(read.standardization.target_mean[k])) << "mean " << k << ": " << tricky[k];
   EXPECT_NE(text.find("-0.0"), std::string::npos) << text;
   EXPECT_NE(text.find("[1.0]"), std::string::npos) << "integer values keep a decimal point:\n" << text;
 }
@@ -864,6 +873,15 @@ const BadVersion2File kBadVersion2Files[] = {
      "standardization.targets.scale has 0 numbers, expected 1 (the network has 1 output)"},
     {"MeanNotANumber", [](json& d) { d["standardization"]["targets"]["mean"][0] = "7"; },
      "standardization.targets.mean[0] is the string \"7\", expected a number"},
+    // Parameters and optimizer state go to fp32 backends: a number beyond the largest float would start
+    // training from infinities (issue 11, defect 10: a weight of 1e300 loaded and training diverged).
+    {"WeightBeyondFloat", [](json& d) { d["weights"][1][0][2] = 1e300; },
+     "weights[1][0][2] is 1e+300, which does not fit in a float (the largest is 3.4028234663852886e+38)"},
+    {"BiasBeyondFloat", [](json& d) { d["biases"][0][1] = -1e39; },
+     "biases[0][1] is -1e+39, which does not fit in a float (the largest is 3.4028234663852886e+38)"},
+    {"StateBeyondFloat", [](json& d) { d["optimizer"]["state"]["exp_avg_sq"][3] = 3.5e38; },
+     "optimizer.state.exp_avg_sq[3] is 3.5e+38, which does not fit in a float (the largest is "
+     "3.4028234663852886e+38)"},
     // A scale divides: 0 gives infinities, a negative one flips the inputs.
     {"ZeroScale", [](json& d) { d["standardization"]["inputs"]["scale"][1] = 0.0; },
      "standardization.inputs.scale[1] is 0.0, expected a number above 0"},
@@ -884,6 +902,19 @@ TEST(ModelFile, EmptyStateAndStandardizationObjectsAreAccepted) {
   EXPECT_TRUE(read.optimizer_state.values.empty());
   EXPECT_TRUE(read.standardization.none());
   EXPECT_EQ(read.setup.optimizer.kind, OptimizerKind::adam);
+}
+
+// Catches the float range check of weights and optimizer state set one step too tight: the largest
+// float itself, and the smallest subnormal (which a float holds), load unchanged.
+TEST(ModelFile, TheLargestAndSmallestFloatsLoad) {
+  json document = valid_version2_document();
+  document["weights"][0][1][0] = double(FLT_MAX);
+  document["biases"][1][2] = -double(FLT_MAX);
+  document["optimizer"]["state"]["exp_avg"][5] = double(std::numeric_limits<float>::denorm_min());
+  const Model read = model_from_json(document.dump(), "model.json");
+  EXPECT_EQ(read.parameters.W(1, 1, 0), double(FLT_MAX));
+  EXPECT_EQ(read.parameters.b(2)[2], -double(FLT_MAX));
+  EXPECT_EQ(read.optimizer_state.values[5], double(std::numeric_limits<float>::denorm_min()));
 }
 
 // Catches an overflowing number in the state (JSON has no infinity) read as infinity instead of refused

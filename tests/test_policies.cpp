@@ -12,6 +12,7 @@
 #include "math/loss.h"
 #include "math/optimizer.h"
 #include "model/choices.h"
+#include "backend_test_util.h"
 #include "tools/gradcheck.h"
 #include "util/rng.h"
 
@@ -34,7 +35,7 @@ class PoliciesVsFiniteDifferences : public ::testing::TestWithParam<PolicyCase> 
 
 // Catches a wrong derivative of any activation (tanh' = 1 − a², relu' = [a > 0]), of the sigmoid
 // output under mse (2(ŷ − y)·ŷ(1 − ŷ)), or of bce from the logit (σ(z) − y), and a head whose value
-// and delta disagree: relative error ≤ 1e-6, on networks with bias and several outputs.
+// and delta disagree: relative error ≤ kGradcheckCasesTolerance, on networks with bias and several outputs.
 TEST_P(PoliciesVsFiniteDifferences, GradientsMatchToOnePartInAMillion) {
   const PolicyCase c = GetParam();
   for (const NetworkSpec& base : {NetworkSpec{{3, 6, 5, 2}, true}, NetworkSpec{{2, 4, 1}, false}}) {
@@ -45,7 +46,7 @@ TEST_P(PoliciesVsFiniteDifferences, GradientsMatchToOnePartInAMillion) {
       const GradcheckResult r = gradcheck(spec, c.loss, seed, 5);
       EXPECT_GT(r.loss, 0.0);
       for (const GradcheckLayer& layer : r.layers)
-        EXPECT_LE(layer.relative_error, kGradcheckTolerance)
+        EXPECT_LE(layer.relative_error, testing::kGradcheckCasesTolerance)
             << spec.to_string() << " " << name_of(c.loss) << " seed " << seed << " layer " << layer.layer;
     }
   }

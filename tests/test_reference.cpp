@@ -1,9 +1,11 @@
 // The fp64 reference against central finite differences and against the notes' own formulas.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "math/activation.h"
+#include "backend_test_util.h"
 #include "tools/gradcheck.h"
 #include "backends/reference/reference.h"
 #include "util/rng.h"
@@ -20,7 +22,8 @@ struct GradcheckCase {
 class ReferenceVsFiniteDifferences : public ::testing::TestWithParam<GradcheckCase> {};
 
 // Catches any wrong term of backprop (a missing σ', a transposed W, a lost bias gradient, a wrong
-// 2/B factor) on networks with and without bias and with several outputs: relative error ≤ 1e-6.
+// 2/B factor) on networks with and without bias and with several outputs: relative error ≤
+// kGradcheckCasesTolerance (2e-8; the test's name predates it).
 TEST_P(ReferenceVsFiniteDifferences, GradientsMatchToOnePartInAMillion) {
   const GradcheckCase c = GetParam();
   NetworkSpec spec{c.widths, c.bias};
@@ -28,8 +31,33 @@ TEST_P(ReferenceVsFiniteDifferences, GradientsMatchToOnePartInAMillion) {
     const GradcheckResult r = gradcheck(spec, Loss::mse, seed, c.batch);
     EXPECT_GT(r.loss, 0.0);
     for (const GradcheckLayer& layer : r.layers)
-      EXPECT_LE(layer.relative_error, kGradcheckTolerance) << spec.to_string() << " seed " << seed << " layer " << layer.layer;
+      EXPECT_LE(layer.relative_error, testing::kGradcheckCasesTolerance) << spec.to_string() << " seed " << seed << " layer " << layer.layer;
   }
+}
+
+// Catches gradcheck reporting anything but the largest layer error as its worst (a min is always 0
+// and always passes): worst is the max over the layers, every layer's error is > 0 in fp64 (so a min
+// and a max differ), and a planted gradient error in one entry is found in its layer at its size.
+TEST(Gradcheck, WorstIsTheLargestLayerError) {
+  const NetworkSpec spec{{3, 5, 2, 4, 2}, true};
+  const GradcheckResult r = gradcheck(spec, Loss::mse, 7, 3);
+  ASSERT_EQ(r.layers.size(), 4u);
+  double largest = 0;
+  for (const GradcheckLayer& layer : r.layers) {
+    EXPECT_GT(layer.relative_error, 0.0) << "layer " << layer.layer;
+    largest = std::max(largest, layer.relative_error);
+  }
+  EXPECT_EQ(r.worst, largest);
+  // The per-layer figure gradcheck reports (layer_relative_difference): an error of 1e-3·max|g| planted
+  // in one entry of layer 3 is reported as 1e-3 there and leaves the other layers at 0.
+  const Parameters g = testing::random_parameters(spec, 8);  // stands for a gradient: random, no zeros
+  Parameters wrong = g;
+  double largest_in_layer = 0;
+  const size_t offset = spec.weight_offset(3), n = spec.weight_offset(4) - offset;
+  for (size_t k = 0; k < n; ++k) largest_in_layer = std::max(largest_in_layer, std::abs(g.values[offset + k]));
+  wrong.values[offset + 1] += 1e-3 * largest_in_layer;
+  EXPECT_NEAR(layer_relative_difference(wrong, g, 3), 1e-3, 1e-12);
+  for (int l : {1, 2, 4}) EXPECT_EQ(layer_relative_difference(wrong, g, l), 0.0) << "layer " << l;
 }
 
 INSTANTIATE_TEST_SUITE_P(Networks, ReferenceVsFiniteDifferences,

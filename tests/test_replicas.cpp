@@ -137,5 +137,58 @@ TEST(Replicas, BestIsTheLowestValidationMseAmongFiniteRuns) {
   EXPECT_EQ(best_replica(results), -1);
 }
 
+// Catches replicas whose turn came after Ctrl-C being started anyway, or reported as if they had run
+// (an untrained model, NaN figures that read like divergence) and ranked: with the stop already set,
+// no replica runs, each says so, and none is best.
+TEST(Replicas, AfterAStopNoReplicaStartsAndNoneIsBest) {
+  const NetworkSpec spec{{2, 4, 1}, false};
+  const Dataset train = random_dataset(spec, 100, 5), validation = random_dataset(spec, 20, 6);
+  ReplicaRun run;
+  run.backend = "cpu";
+  run.config = small_config();
+  run.initial = [&](const NetworkSettings& s) { return glorot_uniform(spec, s.seed); };
+  const std::atomic<bool> stop{true};
+  const std::vector<ReplicaResult> results = train_replicas(run, expand_sweeps({}, 3, 1, 0.1), train, validation, &stop);
+  ASSERT_EQ(results.size(), 3u);
+  for (const ReplicaResult& x : results) {
+    EXPECT_FALSE(x.ran);
+    EXPECT_EQ(x.result.outcome, TrainOutcome::interrupted);
+    EXPECT_TRUE(x.result.epochs.empty());
+    EXPECT_TRUE(x.result.parameters.values.empty()) << "a replica that did not run has no model";
+  }
+  EXPECT_EQ(results[2].settings.seed, 3u);
+  EXPECT_EQ(best_replica(results), -1);
+}
+
+// Catches a replica interrupted in the middle of an epoch being listed and ranked without figures
+// (NaN, as if it had diverged): the last finished epoch's stand in, and it can be best.
+TEST(Replicas, InterruptedInAnEpochTakesTheLastFinishedEpochsFigures) {
+  const NetworkSpec spec{{2, 4, 1}, false};
+  const Dataset train = random_dataset(spec, 100, 5), validation = random_dataset(spec, 20, 6);
+  ReplicaRun run;
+  run.backend = "cpu";
+  run.config = small_config();
+  run.config.epochs = 1000;
+  run.initial = [&](const NetworkSettings& s) { return glorot_uniform(spec, s.seed); };
+  std::atomic<bool> stop{false};
+  // Ctrl-C from inside the run: the replica's observer is its own, but the clock, read as each epoch
+  // starts and ends, can press it (at the sixth reading: in epoch 2, whose figures are never made).
+  int readings = 0;
+  run.config.clock = [&] {
+    if (++readings == 6) stop = true;
+    return double(readings);
+  };
+  const std::vector<ReplicaResult> results = train_replicas(run, expand_sweeps({}, 1, 1, 0.1), train, validation, &stop);
+  ASSERT_EQ(results.size(), 1u);
+  const ReplicaResult& x = results[0];
+  ASSERT_TRUE(x.ran);
+  ASSERT_EQ(x.result.outcome, TrainOutcome::interrupted);
+  ASSERT_FALSE(x.result.epochs.empty());
+  ASSERT_GT(x.result.kept_epoch, x.result.epochs.back().epoch) << "the stop was meant to come inside an epoch";
+  EXPECT_EQ(x.train_loss, x.result.epochs.back().train_loss);
+  EXPECT_EQ(x.validation_loss, x.result.epochs.back().validation_loss);
+  EXPECT_EQ(best_replica(results), 0);
+}
+
 }  // namespace
 }  // namespace sigtrain

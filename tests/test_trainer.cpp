@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <initializer_list>
 #include <set>
 
 #include "backend_test_util.h"
@@ -38,6 +39,32 @@ Parameters manual_sgd(Parameters p, const Dataset& d, size_t B, double lr, int e
     }
   }
   return p;
+}
+
+// ŷ of one sample by the definition (DESIGN.md §1), written out here rather than taken from a backend:
+// A_l = σ(W_l A_{l−1} + b_l) for the hidden layers, a linear output layer. Sigmoid hidden, linear output.
+std::vector<double> hand_outputs(const Parameters& p, const float* x) {
+  std::vector<double> a(x, x + p.spec.inputs());
+  for (int l = 1; l <= p.spec.num_layers(); ++l) {
+    std::vector<double> next(size_t(p.spec.widths[l]));
+    for (int i = 0; i < p.spec.widths[l]; ++i) {
+      double z = p.spec.bias ? p.b(l)[i] : 0.0;
+      for (int j = 0; j < p.spec.widths[l - 1]; ++j) z += p.W(l, i, j) * a[size_t(j)];
+      next[size_t(i)] = l == p.spec.num_layers() ? z : 1.0 / (1.0 + std::exp(-z));
+    }
+    a = std::move(next);
+  }
+  return a;
+}
+
+// The MSE of the notes, (1/N) Σ_s Σ_o (ŷ_o − y_o)²: summed over the outputs, averaged over the samples only.
+double hand_mse(const Parameters& p, const Dataset& d) {
+  double sum = 0;
+  for (size_t s = 0; s < d.size; ++s) {
+    const std::vector<double> yhat = hand_outputs(p, d.x_of(s));
+    for (int o = 0; o < d.outputs; ++o) sum += (yhat[size_t(o)] - d.y_of(s)[o]) * (yhat[size_t(o)] - d.y_of(s)[o]);
+  }
+  return sum / double(d.size);
 }
 
 // Catches a trainer that drops the last partial batch, averages it over B instead of its own size,
@@ -115,6 +142,34 @@ TEST(ValidationSplit, DisjointCompleteInFileOrder) {
   EXPECT_THROW(split_validation(d, 1.0), UsageError);
 }
 
+// The split's seed (host/data/dataset.cpp kValidationSplitSeed), pinned here on purpose: changing it
+// changes which rows every existing --val-split run validates on.
+constexpr uint64_t kValidationSplitSeed = 0x5EED'0F'7A11DA7Eull;
+
+// Catches a split that holds out the head (or the tail, or any fixed block) of the file instead of the
+// seeded choice: the validation rows are exactly the first ⌊fN⌋ of epoch_permutation(N, split seed),
+// in file order, for several N and fractions (a block of the file would match none of them).
+TEST(ValidationSplit, HoldsOutTheSeededRows) {
+  for (size_t n : {10u, 100u, 1001u})
+    for (double fraction : {0.1, 0.25, 0.5}) {
+      const NetworkSpec spec{{1, 1}, false};
+      Dataset d = random_dataset(spec, n, 8);
+      for (size_t s = 0; s < n; ++s) d.x[s] = float(s);  // row number as the input, to trace rows
+      const size_t held_out = size_t(std::floor(fraction * double(n)));
+      const std::vector<uint32_t> order = epoch_permutation(n, kValidationSplitSeed);
+      std::vector<float> expected;
+      for (size_t k = 0; k < held_out; ++k) expected.push_back(float(order[k]));
+      std::sort(expected.begin(), expected.end());
+      const TrainValidation split = split_validation(d, fraction);
+      EXPECT_EQ(split.validation.x, expected) << "N " << n << " fraction " << fraction;
+      std::vector<float> head(held_out);
+      for (size_t s = 0; s < held_out; ++s) head[s] = float(s);
+      if (held_out >= 5) {
+        EXPECT_NE(expected, head) << "the case cannot tell the seeded rows from the file's first";
+      }
+    }
+}
+
 // Catches training on after the loss overflowed, or keeping the broken parameters: the result is the
 // last finite model and the outcome says why.
 TEST(Trainer, DivergenceStopsAndKeepsTheLastGoodModel) {
@@ -131,6 +186,31 @@ TEST(Trainer, DivergenceStopsAndKeepsTheLastGoodModel) {
   EXPECT_EQ(result.outcome, TrainOutcome::diverged);
   EXPECT_TRUE(result.parameters.all_finite());
   EXPECT_NE(result.message.find("epoch"), std::string::npos);
+}
+
+// Catches a diverged run that keeps some finite model other than the last good one (the initial one,
+// one from an earlier epoch, or parameters from the middle of the diverging epoch): a run that
+// diverges after several finite epochs ends with exactly the parameters (and optimizer state) of the
+// same run stopped after its last finite epoch.
+TEST(Trainer, DivergedRunKeepsTheModelOfItsLastFiniteEpoch) {
+  const NetworkSpec spec{{2, 8, 1}, true};
+  const Dataset d = random_dataset(spec, 64, 9);
+  const Parameters p = random_parameters(spec, 10);
+  TrainConfig config;
+  config.epochs = 200;
+  config.batch = 8;
+  config.lr = 1.0;  // finite for 9 epochs, then the loss overflows (fp32) in the 10th
+  TrainObserver quiet;
+  CpuBackend backend(spec, TrainingSetup{}, 1);
+  const TrainResult result = train(backend, p, d, Dataset{}, config, quiet);
+  ASSERT_EQ(result.outcome, TrainOutcome::diverged);
+  ASSERT_GE(result.kept_epoch, 2) << "the case must diverge after a few finite epochs";
+  config.epochs = result.kept_epoch;
+  CpuBackend again(spec, TrainingSetup{}, 1);
+  const TrainResult last_good = train(again, p, d, Dataset{}, config, quiet);
+  ASSERT_EQ(last_good.outcome, TrainOutcome::completed);
+  EXPECT_EQ(result.parameters.values, last_good.parameters.values);
+  EXPECT_EQ(result.optimizer_state.steps, last_good.optimizer_state.steps);
 }
 
 // Catches an interrupt that is ignored or that loses the steps already taken.
@@ -176,6 +256,111 @@ TEST(Trainer, VerifyEveryReportsSmallDifferencesForTheCpuBackend) {
     EXPECT_LE(r.gradient_difference, 1e-5);
     EXPECT_LE(r.loss_difference, 1e-5);
   }
+}
+
+// The reference backend under another name (so --verify-every checks it), with its loss or one layer's
+// gradient off by one part in a thousand: ten times kVerifyTolerance.
+class OffBackend : public ReferenceBackend {
+ public:
+  enum class Off { nothing, loss, gradient };
+  OffBackend(const NetworkSpec& spec, Off off) : ReferenceBackend(spec), off_(off) {}
+  std::string name() const override { return "off-by-1e-3"; }
+  double loss_and_gradients(const Batch& batch, Parameters& grad) override {
+    const double loss = ReferenceBackend::loss_and_gradients(batch, grad);
+    if (off_ == Off::gradient)
+      for (int i = 0; i < grad.spec.widths[1] * grad.spec.widths[0]; ++i) grad.W(1)[i] *= 1 + 1e-3;
+    return off_ == Off::loss ? loss * (1 + 1e-3) : loss;
+  }
+
+ private:
+  Off off_;
+};
+
+// Runs --verify-every 2 on `backend`; true when the verifier stopped the run.
+bool verify_every_stops(OffBackend& backend, const NetworkSpec& spec) {
+  const Dataset d = random_dataset(spec, 50, 15);
+  TrainConfig config;
+  config.epochs = 1;
+  config.batch = 10;
+  config.lr = 0.1;
+  config.verify_every = 2;
+  TrainObserver quiet;
+  try {
+    train(backend, random_parameters(spec, 16), d, Dataset{}, config, quiet);
+  } catch (const InputError&) {
+    return true;
+  }
+  return false;
+}
+
+// Catches a verifier that stops only when the loss and a gradient are both off (or neither): each
+// alone beyond kVerifyTolerance must stop the run, and a backend that agrees must not be stopped.
+TEST(Trainer, VerifyEveryFailsWhenTheLossOrAGradientIsOff) {
+  const NetworkSpec spec{{2, 5, 1}, true};
+  OffBackend loss_off(spec, OffBackend::Off::loss), gradient_off(spec, OffBackend::Off::gradient),
+      exact(spec, OffBackend::Off::nothing);
+  EXPECT_TRUE(verify_every_stops(loss_off, spec)) << "a wrong loss with right gradients passed";
+  EXPECT_TRUE(verify_every_stops(gradient_off, spec)) << "a wrong gradient with the right loss passed";
+  EXPECT_FALSE(verify_every_stops(exact, spec)) << "a backend equal to the reference was stopped";
+}
+
+// Catches validation figures computed on the training set (or on the parameters before the epoch's
+// steps): with a training and a validation set drawn apart, each epoch's validation loss is the MSE
+// of the validation set at that epoch's parameters, computed here by hand; two outputs, so the sum
+// over o shows too.
+TEST(Trainer, ValidationLossIsTheValidationSetsMse) {
+  const NetworkSpec spec{{3, 6, 2}, true};
+  const Dataset train_set = random_dataset(spec, 40, 21), validation = random_dataset(spec, 17, 22);
+  const Parameters p = random_parameters(spec, 23);
+  TrainConfig config;
+  config.epochs = 3;
+  config.batch = 8;
+  config.lr = 0.2;
+  TrainObserver quiet;
+  ReferenceBackend backend(spec);
+  const TrainResult result = train(backend, p, train_set, validation, config, quiet);
+  ASSERT_EQ(result.epochs.size(), 3u);
+  for (int e = 1; e <= 3; ++e) {
+    config.epochs = e;  // the parameters at the end of epoch e: the same run, stopped there
+    ReferenceBackend again(spec);
+    const Parameters at_e = train(again, p, train_set, Dataset{}, config, quiet).parameters;
+    const double expected = hand_mse(at_e, validation);
+    EXPECT_NEAR(result.epochs[size_t(e - 1)].validation_loss, expected, 1e-12 * expected) << "epoch " << e;
+    ASSERT_GT(std::abs(hand_mse(at_e, train_set) - expected), 1e-3 * expected) << "the two sets cannot be told apart";
+  }
+}
+
+// Catches an MSE divided by the number of outputs (or by N·nL, or not averaged over the samples):
+// with nL = 3 the reference's loss, every backend's loss and evaluation, and the trainer's epoch
+// losses equal (1/N) Σ_s Σ_o (ŷ − y)², computed by hand.
+TEST(MseDefinition, SumsOverOutputsAndAveragesOverSamples) {
+  const NetworkSpec spec{{4, 5, 3}, true};
+  const Dataset d = random_dataset(spec, 37, 31);
+  const Parameters p = random_parameters(spec, 32);
+  const double expected = hand_mse(p, d);
+  std::vector<double> X(d.x.begin(), d.x.end()), Y(d.y.begin(), d.y.end());
+  EXPECT_NEAR(reference::loss(p, Loss::mse, X.data(), Y.data(), int(d.size)), expected, 1e-12 * expected);
+  ReferenceBackend reference_backend(spec);
+  CpuBackend cpu(spec, TrainingSetup{}, 1);
+  for (Backend* b : std::initializer_list<Backend*>{&reference_backend, &cpu}) {
+    const double tolerance = b == &cpu ? testing::kOneStepTolerance : 1e-12;  // cpu: fp32
+    b->set_parameters(p);
+    const Evaluation e = b->evaluate(d);
+    EXPECT_NEAR(e.mse, expected, tolerance * expected) << b->name() << " evaluate().mse";
+    EXPECT_NEAR(e.loss, expected, tolerance * expected) << b->name() << " evaluate().loss";
+    Parameters grad;
+    EXPECT_NEAR(b->loss_and_gradients({d.x.data(), d.y.data(), d.size}, grad), expected, tolerance * expected)
+        << b->name() << " loss_and_gradients";
+  }
+  TrainConfig config;
+  config.epochs = 1;
+  config.batch = d.size;  // one step: the epoch's training loss is the initial parameters' MSE
+  config.lr = 0.1;
+  TrainObserver quiet;
+  ReferenceBackend trained(spec);
+  const TrainResult result = train(trained, p, d, d, config, quiet);
+  EXPECT_NEAR(result.epochs[0].train_loss, expected, 1e-12 * expected);
+  EXPECT_NEAR(result.epochs[0].validation_loss, hand_mse(result.parameters, d), 1e-12 * expected);
 }
 
 // Catches the synthetic sets drifting from their definitions (DESIGN.md §3).

@@ -1,4 +1,6 @@
 // sigtrain bench: the speed of every backend present over a grid of networks and batches.
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <memory>
 #include <sstream>
@@ -32,10 +34,37 @@ std::vector<std::string> split_list(const std::string& text) {
   return items;
 }
 
+// Every --networks entry must name a network; the error names --networks and its syntax
+// (parse_network_name's own message speaks of --layers, whose comma syntax it borrows).
+void check_networks(const std::vector<std::string>& networks) {
+  for (const std::string& network : networks) try {
+      parse_network_name(network);
+    } catch (const UsageError&) {
+      throw UsageError("--networks: '" + network + "' is not a network: widths from 1 to " + std::to_string(kMaxWidth) +
+                       " joined by '-', e.g. 2-3-3-1");
+    }
+}
+
+// Every --backends entry must be a runner this machine has; the error lists those it has (the cuda
+// ones need a usable device, and says why there is none).
+void check_runners(const std::vector<std::string>& labels) {
+  const std::vector<BenchRunner> present = available_runners();
+  std::string names;
+  for (const BenchRunner& r : present) names += (names.empty() ? "" : ", ") + r.label;
+  std::string why_not;
+  const bool cuda = cuda_backend_available(&why_not);
+  for (const std::string& label : labels) {
+    const auto is_label = [&](const BenchRunner& r) { return r.label == label; };
+    if (std::none_of(present.begin(), present.end(), is_label))
+      throw UsageError("--backends: '" + label + "' is not a runner here; the runners are " + names +
+                       (cuda ? "" : " (none of the cuda-* ones: " + why_not + ")"));
+  }
+}
+
 int run_bench_command(const BenchOptions& o) {
   BenchConfig config = o.quick ? quick_bench_config() : BenchConfig{};
   if (!o.networks.empty()) config.networks = split_list(o.networks);
-  for (const std::string& network : config.networks) parse_network_name(network);  // usage errors before any work
+  check_networks(config.networks);  // usage errors before any work
   if (!o.batches.empty()) {
     config.batches.clear();
     for (const std::string& b : split_list(o.batches)) {
@@ -45,6 +74,7 @@ int run_bench_command(const BenchOptions& o) {
     }
   }
   if (!o.backends.empty()) config.runners = split_list(o.backends);
+  check_runners(config.runners);
   if (o.repeats < 1) throw UsageError("--repeats must be at least 1");
   config.repeats = o.repeats;
   if (o.replicas < 1) throw UsageError("--replicas must be at least 1");
@@ -76,9 +106,11 @@ Run add_bench(CLI::App& app) {
   auto o = std::make_shared<BenchOptions>();
   CLI::App* c = app.add_subcommand("bench", "samples/s and µs per step of every backend present, over a grid");
   c->add_flag("--quick", o->quick, "a small grid (2-3-3-1, 2-64-64-1; batches 32, 256) that runs in under a minute");
-  c->add_option("--networks", o->networks, "networks, e.g. 2-3-3-1,2-1024-1024-1 (default: the full grid)");
-  c->add_option("--batches", o->batches, "batch sizes, e.g. 32,256,4096");
-  c->add_option("--backends", o->backends, "runners: reference, cpu-1, cpu-all, cuda-fused, cuda-graphs, cuda-nographs, cuda-graphs-tf32 (default: all present)");
+  c->add_option("--networks", o->networks, "networks, e.g. 2-3-3-1,2-1024-1024-1 (default: the full grid)")
+      ->check(not_empty());
+  c->add_option("--batches", o->batches, "batch sizes, e.g. 32,256,4096")->check(not_empty());
+  c->add_option("--backends", o->backends, "runners: reference, cpu-1, cpu-all, cuda-fused, cuda-graphs, cuda-nographs, cuda-graphs-tf32 (default: all present)")
+      ->check(not_empty());
   c->add_option("--repeats", o->repeats, "timed repeats per case (median, min, max)")->capture_default_str();
   c->add_option("--replicas", o->replicas, "train this many networks at once per case (cpu-1, cpu-all, cuda-fused)")
       ->capture_default_str();
@@ -86,9 +118,9 @@ Run add_bench(CLI::App& app) {
   c->add_flag("--kernel-only", o->kernel_only,
               "the steps alone; skip the 'train samples/s' column (the trainer itself, as `sigtrain train` runs it)");
   c->add_option("--work", o->work, "FLOPs per repeat, per network with --replicas (default 1e9, --quick 1e8)");
-  c->add_option("--json", o->json, "also write the results as JSON");
-  c->add_option("--markdown", o->markdown, "also write the table to this file");
-  c->add_option("--svg", o->svg, "also draw samples/s per case and backend as a bar chart (SVG)");
+  c->add_option("--json", o->json, "also write the results as JSON")->check(not_empty());
+  c->add_option("--markdown", o->markdown, "also write the table to this file")->check(not_empty());
+  c->add_option("--svg", o->svg, "also draw samples/s per case and backend as a bar chart (SVG)")->check(not_empty());
   c->add_option("--note", o->note, "a note stored in the JSON (e.g. the commit)");
   return [o] { return run_bench_command(*o); };
 }

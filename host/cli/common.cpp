@@ -1,24 +1,32 @@
 #include <unistd.h>
 
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <limits>
 
 #include "commands.h"
 #include "data/data_files.h"
 #include "util/errors.h"
+#include "util/file_util.h"
 
 namespace sigtrain::cli {
 
 void add_data_options(CLI::App& command, DataOptions& options, bool synthetic_default_sine) {
-  command.add_option("--data", options.file, "data file: CSV (.csv) or FANN (.data); inputs first, then targets");
+  command.add_option("--data", options.file, "data file: CSV (.csv) or FANN (.data); inputs first, then targets")
+      ->check(not_empty());
   command.add_option("--format", options.format, "data file format: auto (by extension), csv or fann")
       ->capture_default_str();
-  command.add_option("--synthetic", options.synthetic,
-                     std::string("built-in data set: sine or xor") +
-                         (synthetic_default_sine ? " (sine when neither --data nor --synthetic is given)" : ""));
+  command
+      .add_option("--synthetic", options.synthetic,
+                  std::string("built-in data set: sine or xor") +
+                      (synthetic_default_sine ? " (sine when neither --data nor --synthetic is given)" : ""))
+      ->check(not_empty());
   command.add_option("--samples", options.samples, "size of the built-in data set")->capture_default_str();
-  command.add_option("--data-seed", options.data_seed, "seed of the built-in data set")->capture_default_str();
+  command.add_option("--data-seed", options.data_seed, "seed of the built-in data set")
+      ->check(seed_value())
+      ->capture_default_str();
 }
 
 Dataset load_data(const DataOptions& options, const NetworkSpec& spec, bool targets_optional) {
@@ -61,13 +69,68 @@ std::vector<double> parse_number_list(const std::string& flag, const std::string
 }
 
 void check_writable(const std::string& flag, const std::string& path) {
+  const std::string why = why_not_writable(path);
+  if (!why.empty()) throw UsageError(flag + " " + why);
+}
+
+namespace {
+
+// A folder's path without a trailing '/' ("models/" and "models" alike), so that its parent is the
+// folder above it and messages name it as written.
+std::filesystem::path as_folder(const std::string& folder) {
+  std::filesystem::path path = std::filesystem::path(folder).lexically_normal();
+  if (!path.has_filename() && path.has_relative_path()) path = path.parent_path();
+  return path;
+}
+
+}  // namespace
+
+void check_folder_writable(const std::string& flag, const std::string& folder) {
   namespace fs = std::filesystem;
-  const fs::path target(path);
   std::error_code error;
-  if (fs::is_directory(target, error)) throw UsageError(flag + " " + path + ": is a directory");
-  const fs::path folder = target.has_parent_path() ? target.parent_path() : fs::path(".");
-  if (!fs::is_directory(folder, error)) throw UsageError(flag + " " + path + ": the folder " + folder.string() + " does not exist");
-  if (access(folder.c_str(), W_OK) != 0) throw UsageError(flag + " " + path + ": the folder " + folder.string() + " is not writable");
+  const fs::path path = as_folder(folder);
+  const std::string name = path.string();
+  if (fs::exists(path, error)) {
+    if (!fs::is_directory(path, error)) throw UsageError(flag + " " + name + ": is not a folder");
+    if (access(name.c_str(), W_OK) != 0) throw UsageError(flag + " " + name + ": the folder is not writable");
+    return;
+  }
+  const fs::path parent = path.has_parent_path() ? path.parent_path() : fs::path(".");
+  if (!fs::is_directory(parent, error))
+    throw UsageError(flag + " " + name + ": cannot create it, the folder " + parent.string() + " does not exist");
+  if (access(parent.c_str(), W_OK) != 0)
+    throw UsageError(flag + " " + name + ": cannot create it, the folder " + parent.string() + " is not writable");
+}
+
+void make_folder(const std::string& folder) {
+  std::error_code error;
+  const std::filesystem::path path = as_folder(folder);
+  std::filesystem::create_directory(path, error);  // false without an error when it already exists
+  if (error) throw InputError(path.string() + ": cannot create the folder: " + error.message());
+}
+
+std::string last_finite_path(const std::string& path) {
+  std::filesystem::path p(path);
+  return p.replace_filename(p.stem().string() + ".last-finite" + p.extension().string()).string();
+}
+
+CLI::Validator not_empty() {
+  return CLI::Validator([](std::string& value) { return value.empty() ? std::string("needs a value, not an empty string") : ""; },
+                        "", "NOT_EMPTY");
+}
+
+CLI::Validator seed_value() {
+  return CLI::Validator(
+      [](std::string& value) {
+        uint64_t seed = 0;
+        const char* end = value.data() + value.size();
+        const auto [stop, error] = std::from_chars(value.data(), end, seed);  // no sign, no overflow
+        if (value.empty() || error != std::errc() || stop != end)
+          return "'" + value + "' is not a seed: give a whole number from 0 to " +
+                 std::to_string(std::numeric_limits<uint64_t>::max());
+        return std::string();
+      },
+      "", "SEED");
 }
 
 std::string format_number(double v, int digits) {

@@ -2,7 +2,8 @@
 // 2 usage error; every error is one line on stderr.
 #include <cstdio>
 #include <exception>
-#include <map>
+#include <utility>
+#include <vector>
 
 #include "commands.h"
 #include "util/errors.h"
@@ -12,21 +13,35 @@ int main(int argc, char** argv) {
   CLI::App app("sigtrain: train small fully connected sigmoid networks by least squares", "sigtrain");
   app.require_subcommand(1);
   app.set_version_flag("--version", "sigtrain 0.1.0");
-  std::map<std::string, cli::Run> commands = {
+  const std::vector<std::pair<std::string, cli::Run>> commands = {
       {"train", cli::add_train(app)},         {"predict", cli::add_predict(app)}, {"eval", cli::add_eval(app)},
       {"gradcheck", cli::add_gradcheck(app)}, {"explain", cli::add_explain(app)}, {"bench", cli::add_bench(app)},
   };
+  std::string command_names;
+  for (const auto& [name, run] : commands) command_names += (command_names.empty() ? "" : ", ") + name;
+  const auto find_command = [&](const std::string& name) {
+    for (const auto& command : commands)
+      if (command.first == name) return &command.second;
+    return static_cast<const cli::Run*>(nullptr);
+  };
+  // CLI11 reports a mistyped command as "A subcommand is required"; name it instead.
+  if (argc > 1 && argv[1][0] != '-' && !find_command(argv[1])) {
+    std::fprintf(stderr, "sigtrain: unknown command '%s'; the commands are %s (see sigtrain --help)\n", argv[1],
+                 command_names.c_str());
+    return 2;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
     std::string what = e.what();
-    if (what.empty()) what = "a subcommand is required: train, predict, eval, gradcheck or explain";
+    if (what.empty() || what.find("subcommand is required") != std::string::npos)
+      what = "a command is required: " + command_names;
     std::fprintf(stderr, "sigtrain: %s (see sigtrain --help)\n", what.c_str());
     return 2;
   }
   try {
-    return commands.at(app.get_subcommands().front()->get_name())();
+    return (*find_command(app.get_subcommands().front()->get_name()))();
   } catch (const UsageError& e) {
     std::fprintf(stderr, "sigtrain: %s\n", e.what());
     return 2;

@@ -21,7 +21,7 @@ struct ModelDataOptions {
 };
 
 void add_model_options(CLI::App& c, ModelDataOptions& o) {
-  c.add_option("--model", o.model, "model file (JSON, sigtrain-model version 1 or 2)")->required();
+  c.add_option("--model", o.model, "model file (JSON, sigtrain-model version 1 or 2)")->required()->check(not_empty());
   add_data_options(c, o.data, false);
   c.add_option("--backend", o.backend, "auto, reference, cpu or cuda")
       ->check(CLI::IsMember(backend_names()))
@@ -76,7 +76,7 @@ Run add_predict(CLI::App& app) {
   auto o = std::make_shared<ModelDataOptions>();
   CLI::App* c = app.add_subcommand("predict", "write the model's outputs, one row per sample");
   add_model_options(*c, *o);
-  c->add_option("--out", o->out, "write the predictions to this CSV file (atomically) instead of stdout");
+  c->add_option("--out", o->out, "write the predictions to this CSV file (atomically) instead of stdout")->check(not_empty());
   return [o] { return run_predict(*o); };
 }
 

@@ -136,7 +136,11 @@ int run_train(const TrainOptions& o) {
   Model trained = start;
   trained.parameters = result.parameters;
   trained.optimizer_state = result.optimizer_state;
-  if (!o.save.empty()) save_model(trained, o.save);
+  // A diverged run fails (exit 1): the --save target keeps what it held, and the last finite model
+  // goes beside it under its own name. Completed, stopped and interrupted runs save to --save.
+  const bool diverged = result.outcome == TrainOutcome::diverged;
+  const std::string save_to = o.save.empty() ? "" : diverged ? last_finite_path(o.save) : o.save;
+  if (!save_to.empty()) save_model(trained, save_to);
   // Which epoch's model the run ends with, where that is not simply the last one.
   const bool choosing = plan.config.keep_best || plan.config.patience > 0;
   if (choosing) {
@@ -170,7 +174,7 @@ int run_train(const TrainOptions& o) {
                    o.save.empty() ? "" : ("; saved the model to " + o.save).c_str());
       return 130;
     case TrainOutcome::diverged:
-      throw InputError(result.message + (o.save.empty() ? "" : "; saved it to " + o.save));
+      throw InputError(result.message + (o.save.empty() ? "" : "; saved it to " + save_to + ", " + o.save + " left as it was"));
   }
   return 1;
 }
@@ -232,17 +236,22 @@ Run add_train(CLI::App& app) {
       ->capture_default_str();
   o->lr_option = c->add_option("--lr", o->lr, "learning rate, the schedule's base rate (default 0.2; 0.001 for adam and adamw)");
   add_setup_options(*c, *o);
-  c->add_option("--seed", o->seed, "seed of the initialisation and of the epochs' orders")->capture_default_str();
+  c->add_option("--seed", o->seed, "seed of the initialisation and of the epochs' orders")
+      ->check(seed_value())
+      ->capture_default_str();
   c->add_flag("--no-shuffle", o->no_shuffle, "take the batches in file order");
   c->add_option("--val-split", o->val_split, "fraction of the data held out for validation, in [0, 1)")
       ->capture_default_str();
   c->add_option("--backend", o->backend, "auto, reference, cpu or cuda")
       ->check(CLI::IsMember(backend_names()))
       ->capture_default_str();
-  c->add_option("--init", o->init, "start from this model file");
-  c->add_option("--save", o->save, "write the trained model here (atomically)");
-  c->add_option("--log", o->log, "write the per-epoch figures to this CSV file");
-  c->add_option("--plot", o->plot, "draw the train and validation loss per epoch to this SVG file");
+  c->add_option("--init", o->init, "start from this model file")->check(not_empty());
+  c->add_option("--save", o->save,
+                "write the trained model here (atomically; a failed run leaves it alone and writes FILE's "
+                "name with .last-finite before the extension)")
+      ->check(not_empty());
+  c->add_option("--log", o->log, "write the per-epoch figures to this CSV file")->check(not_empty());
+  c->add_option("--plot", o->plot, "draw the train and validation loss per epoch to this SVG file")->check(not_empty());
   c->add_option("--threads", o->threads, "threads of the cpu backend (0: all)")->capture_default_str();
   c->add_flag("--tf32", o->tf32, "cuda: let cuBLAS use TF32 tensor cores (default: plain FP32)");
   c->add_flag("--no-graphs", o->no_graphs, "cuda: launch every kernel of every step instead of replaying a CUDA graph");
@@ -251,7 +260,9 @@ Run add_train(CLI::App& app) {
       ->capture_default_str();
   c->add_option("--replicas", o->replicas, "train R networks at once (seeds --seed, --seed+1, …)")->capture_default_str();
   c->add_option("--sweep", o->sweeps, "train one network per value: lr=0.1,0.3,1 or seed=1-16 (repeatable: all combinations)");
-  c->add_option("--save-all", o->save_all, "with --replicas/--sweep: write every network's model into this folder");
+  c->add_option("--save-all", o->save_all,
+                "with --replicas/--sweep: write every network's model into this folder (created if need be)")
+      ->check(not_empty());
   c->add_option("--verify-every", o->verify_every, "every N steps compare gradients with the fp64 reference (0: off)")
       ->capture_default_str();
   c->add_flag("--quiet", o->quiet, "print nothing but errors");

@@ -42,7 +42,7 @@ void check_options(const TrainOptions& o) {
   if (!o.save_all.empty() && !many) throw UsageError("--save-all goes with --replicas or --sweep");
   if (many && (!o.log.empty() || !o.plot.empty() || o.verify_every > 0))
     throw UsageError("--log, --plot and --verify-every follow a single run; leave them out with --replicas/--sweep");
-  if (!o.save_all.empty()) check_writable("--save-all", o.save_all + "/model.json");
+  if (!o.save_all.empty()) check_folder_writable("--save-all", o.save_all);
 }
 
 BackendOptions backend_options(const TrainOptions& o) {

@@ -426,13 +426,13 @@ class ModelReader {
       const std::string inputs_reason =
           "(layer " + std::to_string(l) + " has " + count_of(spec.widths[l - 1], "input") + ")";
       for (int i = 0; i < spec.widths[l]; ++i)
-        read_numbers(rows[i], spec.widths[l - 1], name + "[" + std::to_string(i) + "]", inputs_reason, weights[l]);
+        read_floats(rows[i], spec.widths[l - 1], name + "[" + std::to_string(i) + "]", inputs_reason, weights[l]);
     }
     if (spec.bias) {
       const json& bias_layers = array_of(member(document, "biases"), layer_count, "biases", "layer", layers_reason);
       for (int l = 1; l <= layer_count; ++l)
-        read_numbers(bias_layers[l - 1], spec.widths[l], "biases[" + std::to_string(l - 1) + "]", units_reason(spec, l),
-                     biases[l]);
+        read_floats(bias_layers[l - 1], spec.widths[l], "biases[" + std::to_string(l - 1) + "]", units_reason(spec, l),
+                    biases[l]);
     } else if (document.contains("biases")) {
       // Not an unknown key: silently dropping trained biases would change the model's outputs.
       fail("biases is present but bias is false");
@@ -524,7 +524,7 @@ class ModelReader {
     for (const std::string& slot : slots) {
       const std::string slot_name = path(name, slot);
       if (!state.contains(slot)) fail(slot_name + " is missing " + kept);
-      read_numbers(state[slot], P, slot_name, reason, values);
+      read_floats(state[slot], P, slot_name, reason, values);
     }
     return values;
   }
@@ -554,6 +554,20 @@ class ModelReader {
                     std::vector<double>& out) const {
     array_of(row, expected, name, "number", reason);
     for (size_t k = 0; k < expected; ++k) out.push_back(read_number(row[k], name + "[" + std::to_string(k) + "]"));
+  }
+
+  // read_numbers for what the fp32 backends hold (parameters and optimizer state): each number must also
+  // fit in a float, or the network would start from infinities (a weight of 1e300 loaded, and training
+  // diverged at once). Data files are held to the same rule (data_files.h).
+  void read_floats(const json& row, size_t expected, const std::string& name, const std::string& reason,
+                   std::vector<double>& out) const {
+    const size_t first = out.size();
+    read_numbers(row, expected, name, reason, out);
+    constexpr double kLargestFloat = std::numeric_limits<float>::max();
+    for (size_t k = 0; k < expected; ++k)
+      if (std::fabs(out[first + k]) > kLargestFloat)
+        fail(name + "[" + std::to_string(k) + "] is " + json(out[first + k]).dump() +
+             ", which does not fit in a float (the largest is " + json(kLargestFloat).dump() + ")");
   }
 
   const std::string& source_;

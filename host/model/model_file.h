@@ -38,7 +38,8 @@ namespace sigtrain {
 std::string model_to_json(const Model& m);
 // Parses and validates version 1 or 2; `source` names the file in messages. Throws InputError for
 // malformed JSON (with line and column), a wrong format or version, unknown names, wrong shapes, settings
-// out of range, a state that does not fit the optimizer, or non-finite numbers; each error names the
+// out of range, a state that does not fit the optimizer, non-finite numbers, or weights, biases or state
+// beyond the largest float (the fp32 backends hold them); each error names the
 // element, with 0-based indices (weights[1][0][2], optimizer.state.exp_avg[7]). Unknown top-level keys
 // are ignored.
 Model model_from_json(const std::string& text, const std::string& source);

@@ -87,11 +87,18 @@ namespace {
 void finish(ReplicaResult& out) {
   const double nan = std::numeric_limits<double>::quiet_NaN();
   out.train_loss = out.validation_loss = nan;
-  for (const EpochReport& e : out.result.epochs)
+  const std::vector<EpochReport>& epochs = out.result.epochs;
+  for (const EpochReport& e : epochs)
     if (e.epoch == out.result.kept_epoch) {
       out.train_loss = e.train_loss;
       out.validation_loss = e.validation_loss;
     }
+  // Interrupted in the middle of an epoch, the kept model has no figures of its own: the last finished
+  // epoch's stand in, so that the network is listed and ranked by how far it got.
+  if (out.result.outcome == TrainOutcome::interrupted && std::isnan(out.train_loss) && !epochs.empty()) {
+    out.train_loss = epochs.back().train_loss;
+    out.validation_loss = epochs.back().validation_loss;
+  }
 }
 
 // On the host: threads over networks, each replica one ordinary training run with its own backend.
@@ -108,6 +115,13 @@ std::vector<ReplicaResult> train_each(const ReplicaRun& run, const std::vector<N
       if (failed) continue;
       ReplicaResult& out = results[size_t(r)];
       out.settings = settings[size_t(r)];
+      if (stop && stop->load()) {  // Ctrl-C before its turn: it does not start
+        out.ran = false;
+        out.result.outcome = TrainOutcome::interrupted;
+        out.result.message = "did not run (interrupted before it started)";
+        out.train_loss = out.validation_loss = std::numeric_limits<double>::quiet_NaN();
+        continue;
+      }
       TrainConfig config = run.config;
       config.seed = out.settings.seed;
       config.lr = out.settings.lr;
@@ -178,7 +192,7 @@ int best_replica(const std::vector<ReplicaResult>& results) {
   double best_value = std::numeric_limits<double>::infinity();
   for (size_t r = 0; r < results.size(); ++r) {
     const ReplicaResult& x = results[r];
-    if (x.result.outcome == TrainOutcome::diverged) continue;
+    if (!x.ran || x.result.outcome == TrainOutcome::diverged) continue;
     const double value = std::isnan(x.validation_loss) ? x.train_loss : x.validation_loss;
     if (value < best_value) {
       best_value = value;

@@ -22,9 +22,12 @@ std::vector<NetworkSettings> expand_sweeps(const std::vector<std::string>& sweep
 
 struct ReplicaResult {
   NetworkSettings settings;
+  // False for a replica that never started: the stop (Ctrl-C) came before its turn. Its result is then
+  // only outcome interrupted, with no parameters and no epochs.
+  bool ran = true;
   TrainResult result;
   double train_loss = 0;       // of the epoch whose model the run kept (the last finished one, or the
-  double validation_loss = 0;  // best with keep_best); NaN if none
+  double validation_loss = 0;  // best with keep_best; after Ctrl-C in an epoch, the last finished one's); NaN if none
 };
 
 struct ReplicaRun {
@@ -43,12 +46,13 @@ struct ReplicaRun {
 };
 
 // Trains every replica; results in the order of `settings`. Rethrows the first error a replica hit.
+// After `stop`, replicas that had not started are not started (ran = false).
 std::vector<ReplicaResult> train_replicas(const ReplicaRun& run, const std::vector<NetworkSettings>& settings,
                                           const Dataset& train, const Dataset& validation,
                                           const std::atomic<bool>* stop = nullptr);
 
 // The index of the best replica by validation loss (by training loss when there is no validation set),
-// among those that did not diverge; −1 if none.
+// among those that ran and did not diverge; −1 if none.
 int best_replica(const std::vector<ReplicaResult>& results);
 
 }  // namespace sigtrain

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 
 #include "util/errors.h"
 
@@ -69,12 +70,30 @@ bool write_all(int fd, const std::string& contents) {
   return true;
 }
 
+// The folder a file lives in: "." for a bare name, "/" for a file at the root.
+std::string folder_of(const std::string& path) {
+  const size_t slash = path.find_last_of('/');
+  return slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+}
+
+// `path` for messages, with the file it stands for where that differs (a symbolic link).
+std::string name_with_target(const std::string& path, const std::string& target) {
+  return target == path ? path : path + " (a link to " + target + ")";
+}
+
+// A file nobody may write to (chmod 444) is one its owner wants kept: rename() would replace it anyway
+// (it needs only the folder's permission), so refuse. The mode bits are looked at as well as access(),
+// because for root access() grants everything.
+bool read_only(const std::string& file) {
+  struct stat info {};
+  if (::stat(file.c_str(), &info) != 0 || !S_ISREG(info.st_mode)) return false;
+  return (info.st_mode & 0222) == 0 || ::access(file.c_str(), W_OK) != 0;
+}
+
 // After rename() the new directory entry is durable only once the directory itself is synced. Best
 // effort: the file is already in place, so a failure here is no reason to report the write as failed.
 void sync_parent_directory(const std::string& path) {
-  const size_t slash = path.find_last_of('/');
-  const std::string directory = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
-  FileDescriptor dir(::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  FileDescriptor dir(::open(folder_of(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dir.get() >= 0) ::fsync(dir.get());
 }
 
@@ -107,29 +126,67 @@ std::string read_file(const std::string& path) {
   return contents;
 }
 
+std::string write_target(const std::string& path) {
+  namespace fs = std::filesystem;
+  constexpr int kMostLinks = 40;  // as the kernel's own limit (ELOOP)
+  fs::path target(path);
+  for (int links = 0; links <= kMostLinks; ++links) {
+    std::error_code error;
+    if (!fs::is_symlink(fs::symlink_status(target, error))) return target.string();
+    const fs::path next = fs::read_symlink(target, error);
+    if (error) throw InputError(located(path, 0, 0, "cannot write: cannot read the link " + target.string() + ": " + error.message()));
+    target = next.is_absolute() ? next : target.parent_path() / next;
+  }
+  throw InputError(located(path, 0, 0, std::string("cannot write: ") + std::strerror(ELOOP)));
+}
+
+std::string why_not_writable(const std::string& path) {
+  const std::string target = write_target(path);
+  const std::string name = name_with_target(path, target);
+  struct stat info {};
+  if (::stat(target.c_str(), &info) == 0 && S_ISDIR(info.st_mode)) return name + ": is a folder";
+  const std::string folder = folder_of(target);
+  if (::stat(folder.c_str(), &info) != 0 || !S_ISDIR(info.st_mode)) return name + ": the folder " + folder + " does not exist";
+  if (::access(folder.c_str(), W_OK) != 0) return name + ": the folder " + folder + " is not writable";
+  if (read_only(target)) return name + ": the file is read-only; make it writable (chmod u+w) or write elsewhere";
+  return "";
+}
+
 void write_file_atomically(const std::string& path, const std::string& contents) {
-  const auto fail = [&path](int error) {
-    return InputError(located(path, 0, 0, std::string("cannot write: ") + std::strerror(error)));
+  const std::string target = write_target(path);
+  const auto fail = [&](int error) {
+    return InputError(located(name_with_target(path, target), 0, 0, std::string("cannot write: ") + std::strerror(error)));
   };
-  // Same directory as `path`, so that rename() stays within one file system and is atomic.
-  std::string name_template = path + ".tmp.XXXXXX";
+  if (read_only(target)) throw InputError(why_not_writable(path));
+  // Same directory as the target, so that rename() stays within one file system and is atomic.
+  std::string name_template = target + ".tmp.XXXXXX";
   const int fd = ::mkstemp(name_template.data());
   if (fd < 0) throw fail(errno);  // e.g. the directory does not exist: nothing was created
   FileDescriptor file(fd);
   TemporaryFile temporary(name_template);
 
-  // mkstemp creates the file 0600; a model file is meant to be readable like any other output. A fixed
-  // 0644 rather than one derived from the umask: reading the umask means changing it, which is not
-  // thread-safe.
-  if (::fchmod(file.get(), 0644) != 0) throw fail(errno);
+  // The replaced file's mode and owner carry over (a model kept 0600 stays 0600). Changing the owner
+  // needs privileges most processes lack: best effort, the file is still written. A new file gets a
+  // fixed 0644 (mkstemp makes 0600; a model is meant to be readable like any other output) rather
+  // than one derived from the umask: reading the umask means changing it, which is not thread-safe.
+  mode_t mode = 0644;
+  struct stat existing {};
+  if (::stat(target.c_str(), &existing) == 0) {
+    mode = existing.st_mode & 07777;
+    if ((existing.st_uid != ::geteuid() || existing.st_gid != ::getegid()) &&
+        ::fchown(file.get(), existing.st_uid, existing.st_gid) != 0) {
+      // not allowed: the file keeps this process's owner
+    }
+  }
+  if (::fchmod(file.get(), mode) != 0) throw fail(errno);
   if (!write_all(file.get(), contents)) throw fail(errno);
-  // fsync before rename: otherwise a crash can leave `path` renamed to a file whose data never reached
-  // the disk, i.e. an empty or partial model where the old one used to be.
+  // fsync before rename: otherwise a crash can leave the target renamed to a file whose data never
+  // reached the disk, i.e. an empty or partial model where the old one used to be.
   if (::fsync(file.get()) != 0) throw fail(errno);
   if (file.close() != 0) throw fail(errno);
-  if (std::rename(temporary.name().c_str(), path.c_str()) != 0) throw fail(errno);
+  if (std::rename(temporary.name().c_str(), target.c_str()) != 0) throw fail(errno);
   temporary.commit();
-  sync_parent_directory(path);
+  sync_parent_directory(target);
 }
 
 }  // namespace sigtrain

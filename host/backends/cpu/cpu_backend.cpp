@@ -51,7 +51,7 @@ constexpr size_t kBlasMinSamples = 32;
 // Multiply-adds per thread below which waking another thread costs more than it saves (2-3-3-1 with
 // two threads: 1.2× at batch 512, the smallest with two chunks; 1.5× at 1024).
 constexpr double kMinWorkPerThread = 4e4;
-// Batches below this many samples go sample by sample (run_per_sample): the kernels fill vectors of
+// Training batches below this many samples go sample by sample (run_per_sample): the kernels fill vectors of
 // kPadColumns samples whatever the batch, so one sample costs them as much as 16. `sigtrain bench
 // --no-shuffle --backends cpu-1`, samples/s chunked → per sample: 2-3-3-1 at batch 1 3.6 M → 7.3 M,
 // at 2 7.2 M → 8.2 M, at 3 10.9 M → 8.1 M; 2-64-64-1 at 1 80 k → 104 k, at 2 159 k → 143 k.
@@ -208,8 +208,12 @@ int CpuBackend::threads_for(size_t count) const {
   return int(std::max(1.0, std::min(most, work / kMinWorkPerThread)));
 }
 
+bool CpuBackend::use_blas_for_any_count(int rows, int inputs) const {
+  return blas_ && std::min(rows, inputs) >= kBlasMinWidth;
+}
+
 bool CpuBackend::use_blas(int rows, int inputs, size_t samples) const {
-  return blas_ && std::min(rows, inputs) >= kBlasMinWidth && samples >= kBlasMinSamples;
+  return use_blas_for_any_count(rows, inputs) && samples >= kBlasMinSamples;
 }
 
 // A_0 = X and Y (§1): columns [col, col + cols) get samples first … first + cols − 1, and the padding
@@ -241,14 +245,14 @@ void CpuBackend::load(Workspace& w, size_t col, const Samples& s, size_t first, 
 }
 
 // A_l = f(W_l A_{l-1} + b_l), or the logits Z_L = W_L A_{L-1} + b_L for the output layer (§1).
-void CpuBackend::forward_layer(Workspace& w, int l, size_t col, size_t cols) const {
+void CpuBackend::forward_layer(Workspace& w, int l, size_t col, size_t cols, bool predicting) const {
   const int n_in = spec().widths[l - 1], n_out = spec().widths[l];
   const Activation f = l < spec().num_layers() ? spec().hidden : Activation::linear;
   const float* W = params_.data() + spec().weight_offset(l);
   const float* b = spec().bias ? params_.data() + spec().bias_offset(l) : nullptr;
   const float* A_in = w.A[l - 1].data() + col;
   float* out = w.A[l].data() + col;
-  if (use_blas(n_out, n_in, cols)) {
+  if (predicting ? use_blas_for_any_count(n_out, n_in) : use_blas(n_out, n_in, cols)) {
     cpu_sgemm(false, false, n_out, int(padded_columns(cols)), n_in, W, n_in, A_in, w.ld, out, w.ld);  // W A
     kernels_.bias_activation(out, w.ld, b, n_out, cols, f);
   } else {
@@ -313,7 +317,7 @@ float CpuBackend::chunk(Workspace& w, const Samples& s, size_t first, size_t col
   load(w, 0, s, first, cols);
   for (int l = 1; l <= L; ++l) {
     prefetch.some();
-    forward_layer(w, l, 0, cols);
+    forward_layer(w, l, 0, cols, !s.y);
   }
   if (s.yhat) store_outputs(w, 0, s, first, cols);
   if (!s.y) return 0.0f;
@@ -365,7 +369,7 @@ double CpuBackend::run_layered(const Samples& s, size_t count) {
   const auto columns = [&](size_t t) { return std::min(tile, count - t * tile); };
   pool_.run(threads, tiles, [&](size_t t, int) { load(w, t * tile, s, t * tile, columns(t)); });
   for (int l = 1; l <= L; ++l)
-    pool_.run(threads, tiles, [&](size_t t, int) { forward_layer(w, l, t * tile, columns(t)); });
+    pool_.run(threads, tiles, [&](size_t t, int) { forward_layer(w, l, t * tile, columns(t), !s.y); });
   if (s.yhat) store_outputs(w, 0, s, 0, count);
   if (!s.y) return 0.0;
   pool_.run(threads, tiles, [&](size_t t, int) { chunk_loss_[t] = output_delta(w, t * tile, columns(t), count); });
@@ -387,7 +391,9 @@ double CpuBackend::run_layered(const Samples& s, size_t count) {
 }
 
 double CpuBackend::run(const Samples& s, size_t count) {
-  if (count < kPerSampleBelow)
+  // Training only: its per-sample arithmetic (sample_math.h: the bias added first, libm's exp) is not the
+  // kernels', and a row's prediction must not depend on how many rows come with it.
+  if (count < kPerSampleBelow && s.y)
     return with_activation(spec().hidden, [&](auto act) {
       return with_head(setup().loss, spec().output,
                        [&](auto head) { return run_per_sample<decltype(act), decltype(head)>(s, count); });

@@ -14,6 +14,9 @@
 // Products with a wide W_l go to cblas_sgemm where OpenBLAS is installed (cpu_blas.h), one tile per
 // call, each on the thread that runs the tile. All buffers grow with the batch capacity only, never per
 // step.
+// A row's predicted logits do not depend on the rows predicted with it either: every sample column
+// is computed alone, in whole vectors; predictions never take the sample-by-sample way of tiny training
+// batches, and they choose BLAS by a layer's shape, not by how many samples a tile has.
 #pragma once
 
 #include <cstdint>
@@ -105,7 +108,9 @@ class CpuBackend : public HostBackend {
 
   // The steps of §1 on columns [col, col + cols) of a workspace.
   void load(Workspace& w, size_t col, const Samples& s, size_t first, size_t cols) const;
-  void forward_layer(Workspace& w, int l, size_t col, size_t cols) const;
+  // `predicting`: BLAS chosen by the layer's shape alone (use_blas_for_any_count), not by `cols`, so that
+  // a row's logits do not depend on how many rows are predicted with it (BLAS sums in another order).
+  void forward_layer(Workspace& w, int l, size_t col, size_t cols, bool predicting) const;
   void store_outputs(const Workspace& w, size_t col, const Samples& s, size_t first, size_t cols) const;
   float output_delta(Workspace& w, size_t col, size_t cols, size_t batch) const;
   void gradient(const Workspace& w, int l, int row, int rows, int input, int inputs, size_t cols, float* grad) const;
@@ -118,8 +123,10 @@ class CpuBackend : public HostBackend {
   void update(double lr, int threads);
   // Threads worth starting for `count` samples (1 for small batches: starting them costs more).
   int threads_for(size_t count) const;
-  // Whether a product with a block of W_l's rows × inputs, over `samples` samples, goes to BLAS.
+  // Whether a product with a block of W_l's rows × inputs, over `samples` samples, goes to BLAS; and
+  // whether it does over any number of samples (the block's shape alone).
   bool use_blas(int rows, int inputs, size_t samples) const;
+  bool use_blas_for_any_count(int rows, int inputs) const;
 
   int threads_;
   const CpuKernels& kernels_;

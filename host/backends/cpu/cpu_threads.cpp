@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <stdexcept>
+#include <string>
 
 namespace sigtrain {
 
@@ -32,6 +34,9 @@ bool spin_until(const Done& done) {
 }  // namespace
 
 CpuThreads::CpuThreads(int threads) {
+  if (threads >= (1 << kThreadBits))
+    throw std::invalid_argument("the cpu backend takes at most " + std::to_string((1 << kThreadBits) - 1) +
+                                " threads, got " + std::to_string(threads));
   for (int t = 1; t < threads; ++t) workers_.emplace_back([this, t] { worker(t); });
 }
 
@@ -39,7 +44,7 @@ CpuThreads::~CpuThreads() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     stop_.store(true);
-    generation_.fetch_add(1);
+    job_.store(job_word((job_.load() >> kThreadBits) + 1, 0));
   }
   wake_.notify_all();
   for (std::thread& w : workers_) w.join();
@@ -50,15 +55,15 @@ void CpuThreads::run_pieces(int thread) {
 }
 
 void CpuThreads::run_job(int threads, size_t pieces, Call call, const void* fn) {
+  threads = std::min(threads, size());
   call_ = call;
   fn_ = fn;
   pieces_ = pieces;
-  threads_.store(std::min(threads, size()));
   next_piece_.store(0);
-  busy_.store(threads_.load() - 1);
+  busy_.store(threads - 1);
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    generation_.fetch_add(1);  // publishes the job
+    job_.store(job_word((job_.load() >> kThreadBits) + 1, threads));  // publishes the job
   }
   wake_.notify_all();
   run_pieces(0);
@@ -72,14 +77,16 @@ void CpuThreads::run_job(int threads, size_t pieces, Call call, const void* fn) 
 void CpuThreads::worker(int thread) {
   uint64_t seen = 0;
   for (;;) {
-    const auto new_job = [&] { return generation_.load() != seen; };
+    const auto new_job = [&] { return job_.load() != seen; };
     if (!spin_until(new_job)) {
       std::unique_lock<std::mutex> lock(mutex_);
       wake_.wait(lock, new_job);
     }
-    seen = generation_.load();
+    seen = job_.load();
     if (stop_.load()) return;
-    if (thread >= threads_.load()) continue;  // this job wants fewer threads
+    // Whether to take part is decided by the job just seen: if it is not ours, the next one has a new
+    // word and wakes this worker again; if it is, the caller waits for us before publishing another.
+    if (thread >= job_threads(seen)) continue;
     run_pieces(thread);
     if (busy_.fetch_sub(1) == 1) {
       std::lock_guard<std::mutex> lock(mutex_);

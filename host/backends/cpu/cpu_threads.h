@@ -43,18 +43,25 @@ class CpuThreads {
   void run_pieces(int thread);
   void worker(int thread);
 
+  // A published job: its generation (one more per job) above kThreadBits, its thread count below.
+  // One word, so a worker reads both at once: it takes part in the job it saw, and in it only once.
+  // (A worker that sat out job N and then read a separate thread count could read job N + 1's, join
+  // N + 1 while still counting N as its last job, then join N + 1 again: busy_ went to −1, a deadlock.)
+  static constexpr int kThreadBits = 16;
+  static uint64_t job_word(uint64_t generation, int threads) { return generation << kThreadBits | uint64_t(threads); }
+  static int job_threads(uint64_t word) { return int(word & ((uint64_t(1) << kThreadBits) - 1)); }
+
   std::vector<std::thread> workers_;
   std::mutex mutex_;
   std::condition_variable wake_, done_;
-  std::atomic<uint64_t> generation_{0};  // one more per job; workers wait for it to change
+  std::atomic<uint64_t> job_{0};  // job_word(generation, threads); workers wait for it to change
   std::atomic<size_t> next_piece_{0};
   std::atomic<int> busy_{0};  // workers still on the current job
-  // The current job, written before generation_ changes. The workers taking part read it while the
-  // caller waits for them; the others only read threads_ and stop_.
+  // The current job, written before job_ changes. Only the workers taking part read it, while the
+  // caller waits for them, so it cannot change under them.
   Call call_ = nullptr;
   const void* fn_ = nullptr;
   size_t pieces_ = 0;
-  std::atomic<int> threads_{0};
   std::atomic<bool> stop_{false};
 };
 

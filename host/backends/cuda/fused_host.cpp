@@ -95,10 +95,12 @@ void FusedHostBackend::run_steps(const FusedNetwork& net, const float* X, const 
                                  size_t first, size_t end, size_t batch, double lr, float* grads) {
   // The learning rate as the GPU reads it: a float (FusedNetworks keeps the rates in fp32).
   const float lr_fp32 = float(lr);
-  if (takes_warp_path(batch)) {  // the device launcher's decision (kernels/fused_kernel.cu)
+  if (const int W = warps_per_network(batch); W > 0) {  // the device launcher's decision (kernels/fused_kernel.cu)
     with_fused_warp_instance(shape_, policies_, [&](auto layout, auto act, auto head, auto optimizer) {
-      fused_warp_steps<decltype(layout), decltype(act), decltype(head), decltype(optimizer)>(
-          HostWarp{}, net, X, Y, order, first, end, batch, lr_fp32, policies_.optimizer, grads);
+      using Layout = decltype(layout);
+      partials_.resize(2 * size_t(W) * Layout::kPadded);  // the W warps' exchange (shared memory on the GPU)
+      fused_block_steps<Layout, decltype(act), decltype(head), decltype(optimizer)>(
+          HostBlock{W, partials_.data()}, net, X, Y, order, first, end, batch, lr_fp32, policies_.optimizer, grads);
     });
     return;
   }
@@ -109,7 +111,7 @@ void FusedHostBackend::run_steps(const FusedNetwork& net, const float* X, const 
   });
 }
 
-bool FusedHostBackend::takes_warp_path(size_t batch) const { return fused_warp_supported(shape_, policies_, batch); }
+int FusedHostBackend::warps_per_network(size_t batch) const { return fused_block_warps(shape_, policies_, batch); }
 
 void FusedHostBackend::set_parameters(const Parameters& p) {
   p.check_spec(spec());

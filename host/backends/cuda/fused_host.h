@@ -26,7 +26,8 @@ FusedPolicies fused_policies(const NetworkSpec& spec, const TrainingSetup& setup
 size_t fused_steps_per_launch(size_t batch);
 
 // The host twin as a backend, for the tests: every step runs what the GPU runs for the batch — the
-// warp kernel's fused_warp_steps with a HostWarp where fused_warp_supported, else fused_train_steps
+// shape-specialised kernel's fused_block_steps with a HostBlock of W warps where fused_block_warps
+// gives W > 0, else fused_train_steps
 // with a HostCluster of as many blocks as the GPU would use for the batch, each with its own copy of
 // θ and of the optimizer state, as on the GPU.
 class FusedHostBackend : public HostBackend {
@@ -44,8 +45,9 @@ class FusedHostBackend : public HostBackend {
   size_t steps_per_call(size_t batch) const override { return fused_steps_per_launch(batch); }
   void predict_logits(const float* x, size_t count, double* z) override;
   double loss_and_gradients(const Batch& batch, Parameters& grad) override;
-  // Whether steps of `batch` samples run the warp kernel's code (fused_warp.h), as on the GPU.
-  bool takes_warp_path(size_t batch) const;
+  // The warps per network (1 … 8) with which steps of `batch` samples run the shape-specialised
+  // kernel's code (fused_warp.h), as on the GPU; 0 where they run the runtime-shaped kernel's.
+  int warps_per_network(size_t batch) const;
 
  private:
   // The group of `blocks` host blocks, each with its own workspace.
@@ -63,6 +65,7 @@ class FusedHostBackend : public HostBackend {
   std::vector<float> params_;
   std::vector<float> optimizer_state_;  // block 0's copy (kSlots × P)
   std::vector<float> block_states_;     // the other blocks' copies
+  std::vector<float> partials_;         // the shape-specialised kernel's exchange between its warps
   uint64_t steps_ = 0;
   std::vector<double> loss_slots_ = std::vector<double>(kFusedLossSlots);  // this epoch's, as on the GPU
 };

@@ -1,0 +1,104 @@
+// write_file_atomically (util/file_util.h): what saving by rename does to the file it replaces. The CLI
+// tests (CliSave.*) check the same promises through the program; these check the function itself,
+// including what the CLI's early check cannot see: a file that became read-only during a long run.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "util/errors.h"
+#include "util/file_util.h"
+
+namespace sigtrain {
+namespace {
+
+namespace fs = std::filesystem;
+
+fs::path scratch_dir() {
+  const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  const fs::path dir = fs::path(SIGTRAIN_TEST_TMPDIR) / "file_util" / info->name();
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+std::string slurp(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+fs::perms mode_of(const fs::path& path) { return fs::status(path).permissions() & fs::perms::all; }
+
+// Catches a read-only file (no write bit for anyone) being replaced when it turned read-only after
+// the run's early check: the write is refused with an InputError naming it, and the file is intact.
+// Mode bits, not access() alone: for root access() allows everything.
+TEST(WriteFileAtomically, RefusesAReadOnlyFileAndLeavesItAlone) {
+  const fs::path dir = scratch_dir();
+  const fs::path file = dir / "m.json";
+  std::ofstream(file) << "old";
+  fs::permissions(file, fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read);
+  EXPECT_NE(why_not_writable(file.string()).find("read-only"), std::string::npos);
+  try {
+    write_file_atomically(file.string(), "new");
+    ADD_FAILURE() << "a read-only file was replaced";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find(file.string()), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("read-only"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(slurp(file), "old");
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir), fs::directory_iterator()), 1) << "a temporary was left";
+}
+
+// Catches the replaced file's mode being reset (0640 → 0644), and a new file not getting the
+// documented 0644 (mkstemp's 0600 left in place).
+TEST(WriteFileAtomically, KeepsAnExistingModeAndGivesANewFile0644) {
+  const fs::path dir = scratch_dir();
+  const fs::path old_file = dir / "old.json", new_file = dir / "new.json";
+  std::ofstream(old_file) << "old";
+  const fs::perms owner_rw_group_r = fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read;
+  fs::permissions(old_file, owner_rw_group_r);
+  write_file_atomically(old_file.string(), "new");
+  write_file_atomically(new_file.string(), "new");
+  EXPECT_EQ(slurp(old_file), "new");
+  EXPECT_EQ(mode_of(old_file), owner_rw_group_r);
+  EXPECT_EQ(mode_of(new_file), fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
+                                   fs::perms::others_read);
+}
+
+// Catches a chain of links (one relative, one absolute) being replaced by a file instead of followed to
+// the file at its end, and a dangling link not creating the file it points to.
+TEST(WriteFileAtomically, FollowsLinksToTheFileTheyNameAndKeepsThem) {
+  const fs::path dir = scratch_dir();
+  fs::create_directory(dir / "sub");
+  const fs::path real = dir / "sub" / "real.json", middle = dir / "sub" / "middle.json", first = dir / "first.json";
+  std::ofstream(real) << "old";
+  fs::create_symlink("real.json", middle);  // relative to sub/
+  fs::create_symlink(middle, first);        // absolute
+  EXPECT_EQ(write_target(first.string()), real.string());
+  write_file_atomically(first.string(), "new");
+  EXPECT_TRUE(fs::is_symlink(first));
+  EXPECT_TRUE(fs::is_symlink(middle));
+  EXPECT_EQ(slurp(real), "new");
+
+  const fs::path dangling = dir / "dangling.json";
+  fs::create_symlink(fs::path("sub") / "made.json", dangling);
+  write_file_atomically(dangling.string(), "made");
+  EXPECT_TRUE(fs::is_symlink(dangling));
+  EXPECT_EQ(slurp(dir / "sub" / "made.json"), "made");
+}
+
+// Catches a loop of links sending the resolution round forever instead of failing with an InputError.
+TEST(WriteFileAtomically, ALoopOfLinksIsAnError) {
+  const fs::path dir = scratch_dir();
+  fs::create_symlink("b.json", dir / "a.json");
+  fs::create_symlink("a.json", dir / "b.json");
+  EXPECT_THROW(write_file_atomically((dir / "a.json").string(), "x"), InputError);
+}
+
+}  // namespace
+}  // namespace sigtrain
