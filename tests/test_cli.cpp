@@ -4,6 +4,8 @@
 // and the model file reader) where there is a number to check.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+
+#include "test_files.h"
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -220,22 +222,8 @@ RunResult run_ok(const std::vector<std::string>& args) {
 
 // ---- Files -----------------------------------------------------------------------------------------
 
-// An empty folder of its own for the current test (tests may run in parallel under ctest).
-fs::path scratch_dir() {
-  const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  const fs::path dir =
-      fs::path(SIGTRAIN_TEST_TMPDIR) / "cli" / (std::string(info->test_suite_name()) + "." + info->name());
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
-
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+fs::path scratch_dir() { return testing::scratch_dir("cli"); }
+using testing::slurp;
 
 void write_text(const fs::path& path, const std::string& text) { std::ofstream(path, std::ios::binary) << text; }
 

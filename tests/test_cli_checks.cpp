@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "backend_test_util.h"
+#include "test_files.h"
 #include "model/network.h"
 
 namespace sigtrain {
@@ -37,22 +38,8 @@ struct RunResult {
   std::string out, err;
 };
 
-// An empty folder of its own for the current test (tests may run in parallel under ctest).
-fs::path scratch_dir() {
-  const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  const fs::path dir =
-      fs::path(SIGTRAIN_TEST_TMPDIR) / "cli_checks" / (std::string(info->test_suite_name()) + "." + info->name());
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
-
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+fs::path scratch_dir() { return testing::scratch_dir("cli_checks"); }
+using testing::slurp;
 
 // sigtrain with `args` (an argv array, no shell; stdin from /dev/null), stdout and stderr into files of
 // `dir`; killed after `timeout_s`.

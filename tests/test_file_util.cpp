@@ -2,6 +2,8 @@
 // tests (CliSave.*) check the same promises through the program; these check the function itself,
 // including what the CLI's early check cannot see: a file that became read-only during a long run.
 #include <gtest/gtest.h>
+
+#include "test_files.h"
 #include <sys/stat.h>
 
 #include <filesystem>
@@ -17,20 +19,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-fs::path scratch_dir() {
-  const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  const fs::path dir = fs::path(SIGTRAIN_TEST_TMPDIR) / "file_util" / info->name();
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
-
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+fs::path scratch_dir() { return testing::scratch_dir("file_util"); }
+using testing::slurp;
 
 fs::perms mode_of(const fs::path& path) { return fs::status(path).permissions() & fs::perms::all; }
 
