@@ -6,8 +6,10 @@
 #   1. builds for sm_90 with all cores (--build-dir, default build-device/), using .deps/ where Debian
 #      packages are missing (make it first with bench/prepare_device_deps.sh and carry it: see
 #      bench/README.md); --no-build uses the build folder as it is;
-#   2. runs the whole ctest suite, GPU tests included (they must run, not skip), and compute-sanitizer
-#      on five fused-kernel tests; --no-tests skips both (for a rerun of the measurements alone);
+#   2. runs the whole ctest suite, GPU tests included (they must run, not skip), and the sanitizer gate:
+#      compute-sanitizer (memcheck, racecheck, synccheck) on the runtime-shaped, warp and block fused
+#      kernels, which must all be clean, else the summary says FAIL and the check exits non-zero;
+#      --no-tests skips both (for a rerun of the measurements alone);
 #   3. measures every row of issue 9's "Targets" table side by side, most important first:
 #      a. `sigtrain bench`: 2-3-3-1 at batches 32, 256, 4096 (cuda paths and cpu-all), 1,024 networks
 #         at batch 256 and 16,384 at batch 32 (fused kernel), 2-64-64-1 at 256 (fused and cuBLAS),
@@ -28,8 +30,9 @@
 # Sized to finish in under 8 minutes on the lent H200 (16 cores): every measurement has its own time
 # limit, cut to what is left of the check's budget, and is skipped when too little is left. What is done
 # reaches $OUT as it is done (the log as it is written, the test results after the tests, the raw
-# results and the summary after each stage of 3.), 7 files in all, so a run cut short still brings back
-# what it had. Prints the summary last.
+# results and the summary after each stage of 3., the sanitizer runs' output after the gate), 8 files in
+# all, so a run cut short still brings back what it had. Prints the summary last. Exits non-zero when a
+# test failed or the sanitizer gate failed.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 
@@ -91,7 +94,7 @@ fi
 build_seconds=$(elapsed)
 
 # 2. The whole suite. The GPU tests print "sigtrain-diff:" lines (largest differences from the reference).
-passed=0 failed=0 skipped=0 gpu_skipped=0 ctest_status=0 sanitizer="not run"
+passed=0 failed=0 skipped=0 gpu_skipped=0 ctest_status=0 sanitizer=""
 : >"$results/diffs-$stamp.txt"
 if [ "$tests" = 1 ]; then
   ctest --test-dir "$build_dir" -j 8 --output-on-failure --timeout 300 >"$results/ctest-$stamp.txt" 2>&1
@@ -114,30 +117,66 @@ if [ "$tests" = 1 ]; then
   fi
   grep -h "sigtrain-diff:" "$test_log" | sort -k4 -g -r >"$results/diffs-$stamp.txt" || true
   to_out "$results/ctest-$stamp.txt" "$results/diffs-$stamp.txt"
-  # Races and bad accesses in the fused kernels, where the machine's runtime lets compute-sanitizer run
-  # (40 s each), and only when build and tests left time for the measurements: the runtime-shaped
-  # kernel on one block per network (5-64-64-3, B 256) and on clusters of 8 blocks that read each
-  # other's shared memory (3-17-2, B 4099); the shape-specialised kernel with a warp per network
-  # (2-3-3-1, B 32) and with a block of 8 warps (2-3-3-1, B 256, one step) and of 4 warps over 25
-  # steps a launch (B 100: the double-buffered exchange between the warps, one barrier a step).
-  if [ -n "$gpu" ] && command -v compute-sanitizer >/dev/null && [ "$(elapsed)" -lt 200 ]; then
-    sanitizer=""
-    fused_tests='Networks/CudaVsReference.OneStepForwardLossAndGradients/fused_5_64_64_3_nobias_B256'
-    fused_tests="$fused_tests:Networks/CudaVsReference.OneStepForwardLossAndGradients/fused_3_17_2_bias_B4099"
-    fused_tests="$fused_tests:Shapes/WarpOnGpuVsReference.OneStepLossAndGradients/2_3_3_1_bias_B32"
-    fused_tests="$fused_tests:Networks/CudaVsReference.OneStepForwardLossAndGradients/fused_2_3_3_1_bias_B256"
-    fused_tests="$fused_tests:BlockShapes/WarpOnGpuVsReference.HundredStepsInFewLaunches/2_3_3_1_bias_B100"
-    for tool in racecheck memcheck synccheck; do
-      timeout 40 compute-sanitizer --tool "$tool" --error-exitcode 3 "$build_dir/tests/sigtrain_tests" \
-        --gtest_filter="$fused_tests" >"$results/sanitizer.txt" 2>&1
-      status=$?
-      tail -n 4 "$results/sanitizer.txt"
-      sanitizer="$sanitizer $tool=exit$status"
-    done
-    rm -f "$results/sanitizer.txt"
-    echo "device check: compute-sanitizer:$sanitizer (0: clean, 3: errors found, 124: out of time, else: did not run)"
-  fi
 fi
+# 2b. The sanitizer gate: compute-sanitizer's memcheck, racecheck and synccheck on every fused kernel
+#     variant, one small gtest filter each (a few seconds a run on the H200). The runtime-shaped kernel
+#     on one block per network (5-64-64-3, B 256) and on clusters of 8 blocks that read each other's
+#     shared memory (3-17-2, B 4099); the shape-specialised kernel with a warp per network (2-3-3-1,
+#     B 32); and with a block of 8 warps (2-3-3-1, B 256, one step) and of 4 warps over 25 steps a
+#     launch (B 100: the double-buffered exchange between the warps, one barrier a step). A run is
+#     clean only when it exits 0, the sanitizer reports 0 errors, and every test of its filter ran and
+#     passed (a filter that matches nothing, or tests that skip, would otherwise be clean by checking
+#     nothing). Any other run, or a GPU without compute-sanitizer, makes the gate FAIL and the check
+#     exit non-zero. Runs after the suite whatever the time, as the gate is not optional.
+sanitizer_variants=(
+  "runtime=Networks/CudaVsReference.OneStepForwardLossAndGradients/fused_5_64_64_3_nobias_B256:Networks/CudaVsReference.OneStepForwardLossAndGradients/fused_3_17_2_bias_B4099"
+  "warp=Shapes/WarpOnGpuVsReference.OneStepLossAndGradients/2_3_3_1_bias_B32"
+  "block=Networks/CudaVsReference.OneStepForwardLossAndGradients/fused_2_3_3_1_bias_B256:BlockShapes/WarpOnGpuVsReference.HundredStepsInFewLaunches/2_3_3_1_bias_B100"
+)
+sanitizer_log=$results/sanitizer-$stamp.txt
+# One run's verdict from its exit status ($1), its filter's number of tests ($2) and its output ($3).
+sanitizer_verdict() {
+  local status=$1 expected=$2 output=$3 passed
+  case $status in
+    0) ;;
+    3) echo errors; return ;;
+    124) echo out-of-time; return ;;
+    *) echo "exit$status"; return ;;
+  esac
+  # memcheck and synccheck end in "ERROR SUMMARY: 0 errors", racecheck in "RACECHECK SUMMARY: … (0 errors, …".
+  grep -qE "ERROR SUMMARY: 0 errors|RACECHECK SUMMARY: .*\(0 errors," "$output" || { echo no-error-summary; return; }
+  grep -q "^\[  SKIPPED \]" "$output" && { echo skipped; return; }
+  passed=$(sed -nE 's/^\[  PASSED  \] ([0-9]+) tests?\..*/\1/p' "$output" | tail -n 1)
+  [ "${passed:-0}" = "$expected" ] || { echo "ran-${passed:-0}-of-$expected"; return; }
+  echo clean
+}
+if [ "$tests" = 0 ]; then
+  sanitizer_gate="not run (--no-tests)"
+elif [ -z "$gpu" ]; then
+  sanitizer_gate="not run (no GPU)"
+elif ! command -v compute-sanitizer >/dev/null; then
+  sanitizer_gate=FAIL sanitizer="compute-sanitizer not found"
+else
+  sanitizer_gate=PASS
+  run_output=$(mktemp)
+  : >"$sanitizer_log"
+  for tool in memcheck racecheck synccheck; do
+    for variant in "${sanitizer_variants[@]}"; do
+      name=${variant%%=*} filter=${variant#*=}
+      expected=$(($(tr -cd : <<<"$filter" | wc -c) + 1))
+      timeout 40 compute-sanitizer --tool "$tool" --error-exitcode 3 "$build_dir/tests/sigtrain_tests" \
+        --gtest_filter="$filter" >"$run_output" 2>&1
+      verdict=$(sanitizer_verdict $? "$expected" "$run_output")
+      sanitizer="$sanitizer $tool/$name=$verdict"
+      [ "$verdict" = clean ] || sanitizer_gate=FAIL
+      { echo "== compute-sanitizer --tool $tool, $name: $verdict"; tail -n 40 "$run_output"; } >>"$sanitizer_log"
+    done
+  done
+  rm -f "$run_output"
+  to_out "$sanitizer_log"
+fi
+sanitizer=${sanitizer# }
+echo "device check: compute-sanitizer gate: $sanitizer_gate${sanitizer:+ ($sanitizer)}"
 test_seconds=$(($(elapsed) - build_seconds))
 # Where a GPU is present, the fused kernels' resources: registers, shared memory, spills (none wanted),
 # of the default instantiations (sigmoid, linear output with mse, sgd; the mangled name holds the three
@@ -156,6 +195,25 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$raw"
 
+# Resume on the GPU (issue 11): for each cuda kernel, a run killed (-9) once its first checkpoint exists
+# and resumed from it must save the bytes of the same run without the kill (the cpu backend's is a ctest,
+# CliCheckpoint.KilledRunResumedSavesTheBytesOfTheRunWithoutTheKill). A failure fails the check.
+if [ -n "$gpu" ] && [ "$(elapsed)" -lt 400 ]; then
+  for kernel in fused cublas; do
+    resume=(train --backend cuda --kernel "$kernel" --epochs 30 --batch 256 --samples 1000000 --optimizer adam
+      --schedule cosine --keep best --quiet)
+    timeout 60 "$sigtrain" "${resume[@]}" --save "$work/whole.json"
+    "$sigtrain" "${resume[@]}" --checkpoint "$work/ck.json" --save "$work/a.json" & pid=$!  # (no timeout: its pid)
+    for _ in $(seq 6000); do { [ -e "$work/ck.json" ] || ! kill -0 "$pid" 2>/dev/null; } && break; sleep 0.01; done
+    kill -9 "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+    killed_after=$(grep -m1 -o '"epochs_done": [0-9]*' "$work/ck.json")
+    timeout 60 "$sigtrain" "${resume[@]}" --checkpoint "$work/ck.json" --resume "$work/ck.json" --save "$work/b.json"
+    if cmp -s "$work/whole.json" "$work/b.json"; then result=byte-identical; else result=DIFFERENT; ctest_status=1; fi
+    echo "device check: cuda $kernel: killed with $killed_after of 30, resumed: $result"
+    rm -f "$work/ck.json" "$work/whole.json" "$work/a.json" "$work/b.json"
+  done
+fi
+
 # The summary so far: the raw results in one file (in case the summary fails), the JSON and markdown;
 # all three to $OUT. $1 says how far the check got; --print prints the markdown.
 summarise() {
@@ -167,7 +225,7 @@ summarise() {
     --info "commit=$commit" --info "gpu=$gpu" --info "passed=$passed" --info "failed=$failed" \
     --info "skipped=$skipped" --info "gpu_skipped=$gpu_skipped" --info "ctest_status=$ctest_status" \
     --info "build_seconds=$build_seconds" --info "test_seconds=$test_seconds" \
-    --info "sanitizer=${sanitizer# }" --info "tests_run=$tests" --info "stage=$stage ($(elapsed) s)" ||
+    --info "sanitizer=$sanitizer" --info "sanitizer_gate=$sanitizer_gate" --info "tests_run=$tests" --info "stage=$stage ($(elapsed) s)" ||
     echo "device check: the summary failed (the raw results are in $results/raw-$stamp.txt)"
   to_out "$results/raw-$stamp.txt" "$results/device-check-$stamp.json" "$results/device-check-$stamp.md"
 }
@@ -295,8 +353,8 @@ run_peer torch.jsonl 60 "${torch[@]}" --replicas 1024 --networks 2-3-3-1 --batch
 run_peer torch.jsonl 60 "${torch[@]}" --replicas 16384 --networks 2-3-3-1 --batches 32 --work 2e5
 run_bench widecpu 60 --backends cpu-all --networks 2-1024-1024-1 --batches 4096 --work 2e11 "${kernel_only[@]}"
 
-# 4. The summary: $OUT now holds 7 files: the log, ctest output, differences, ptxas, raw results, JSON,
-#    markdown.
+# 4. The summary: $OUT now holds 8 files: the log, ctest output, differences, sanitizer output, ptxas,
+#    raw results, JSON, markdown.
 summarise "the end" --print
 
 # Last, and only with time to spare: where the fused kernel's warps wait, for whoever tunes it next
@@ -308,4 +366,5 @@ if [ -n "$gpu" ] && command -v ncu >/dev/null && [ "$(elapsed)" -lt 380 ]; then
     2>&1 | grep -vE "^==PROF==|^\|" | tail -n 60 || echo "device check: ncu did not run"
 fi
 echo "device check: $(elapsed) s in all; results in $results/*$stamp*"
-[ "$ctest_status" -eq 0 ]
+[ "$sanitizer_gate" = FAIL ] && echo "device check: FAIL: compute-sanitizer gate ($sanitizer)"
+[ "$ctest_status" -eq 0 ] && [ "$sanitizer_gate" != FAIL ]

@@ -4,6 +4,9 @@
 // and optimizer state. The policies are template parameters: every combination is compiled
 // (with_fused_policies turns the run's choice into the types), and each launch runs the one chosen.
 #include <algorithm>
+#include <atomic>
+#include <climits>
+#include <cstdint>
 
 #include "fused_kernel.h"
 #include "fused_warp.h"
@@ -76,22 +79,46 @@ __global__ void __launch_bounds__(kFusedThreads)
 
 size_t workspace_bytes(const FusedShape& s) { return size_t(s.ws_floats) * sizeof(float); }
 
-// Lets a kernel take the largest workspace any shape may have. The attribute is per kernel and per
-// process: set to one shape's size, it would refuse a larger shape trained at the same time.
+// The devices on which one kernel has been given its largest workspace: a bit per device number
+// below 64 (beyond that the attribute is set at every launch: correct, only slower). Setting a bit
+// twice from two threads is harmless: both set the same attribute.
+class DevicesDone {
+ public:
+  bool has(int device) const {
+    return unsigned(device) < 64u && (bits_.load(std::memory_order_relaxed) >> device & 1u);
+  }
+  void add(int device) {
+    if (unsigned(device) < 64u) bits_.fetch_or(uint64_t(1) << device, std::memory_order_relaxed);
+  }
+
+ private:
+  std::atomic<uint64_t> bits_{0};
+};
+
+// Lets a kernel take the largest workspace any shape may have, on the current device. The attribute
+// is per kernel and per device: set to one shape's size, it would refuse a larger shape trained at
+// the same time; set on one device, it does not hold on another (a process may use several, one per
+// thread). Set once per device (`done`), and again after a failure.
 template <class Kernel>
-cudaError_t allow_largest_workspace(Kernel kernel) {
-  return cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(kFusedMaxWorkspaceBytes));
+cudaError_t allow_largest_workspace(Kernel kernel, DevicesDone& done) {
+  int device = 0;
+  if (const cudaError_t error = cudaGetDevice(&device); error != cudaSuccess) return error;
+  if (done.has(device)) return cudaSuccess;
+  const cudaError_t error =
+      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(kFusedMaxWorkspaceBytes));
+  if (error == cudaSuccess) done.add(device);
+  return error;
 }
 
-// One instantiation's launch; its workspace attribute is set at its first launch.
+// One instantiation's launch; its workspace attribute is set at its first launch on each device.
 template <class Act, class Head, class Optimizer>
 cudaError_t launch_train_instance(const cudaLaunchConfig_t& config, const FusedShape& s,
                                   const OptimizerSettings& settings, int K, const FusedBuffers& buffers, const float* X,
                                   const float* Y, const EpochShuffle* shuffles, size_t first, size_t end, size_t batch,
                                   const float* lrs, float* grads) {
   const auto kernel = fused_train_kernel<Act, Head, Optimizer>;
-  static const cudaError_t attribute = allow_largest_workspace(kernel);
-  if (attribute != cudaSuccess) return attribute;
+  static DevicesDone done;
+  if (const cudaError_t attribute = allow_largest_workspace(kernel, done); attribute != cudaSuccess) return attribute;
   return cudaLaunchKernelEx(&config, kernel, s, settings, K, buffers, X, Y, shuffles, first, end, batch, lrs,
                             grads);
 }
@@ -116,8 +143,8 @@ cudaError_t launch_predict_instance(const FusedShape& s, const float* params, co
                                     cudaStream_t stream) {
   constexpr size_t kPerBlock = 1024;  // samples per block
   const auto kernel = fused_predict_kernel<Act>;
-  static const cudaError_t attribute = allow_largest_workspace(kernel);
-  if (attribute != cudaSuccess) return attribute;
+  static DevicesDone done;
+  if (const cudaError_t attribute = allow_largest_workspace(kernel, done); attribute != cudaSuccess) return attribute;
   kernel<<<unsigned((count + kPerBlock - 1) / kPerBlock), s.threads, workspace_bytes(s), stream>>>(s, params, X, count,
                                                                                                    kPerBlock, out);
   return cudaGetLastError();
@@ -144,8 +171,12 @@ cudaError_t launch_fused_train(const FusedShape& s, const FusedPolicies& policie
   // Networks × K blocks, in clusters of K (a cluster's blocks are resident together and reach each
   // other's shared memory).
   const int K = fused_blocks_per_network(batch, s.chunk);
+  // A grid has at most 2³¹ − 1 blocks; the host refuses more networks than fit (check_backend_limits),
+  // and the product is taken in 64 bits so that no wrapped count is ever launched.
+  const uint64_t blocks = uint64_t(networks) * uint64_t(K);
+  if (blocks > uint64_t(INT_MAX)) return cudaErrorInvalidConfiguration;
   cudaLaunchConfig_t config{};
-  config.gridDim = dim3(unsigned(networks) * unsigned(K));
+  config.gridDim = dim3(unsigned(blocks));
   config.blockDim = dim3(unsigned(s.threads));
   config.dynamicSmemBytes = workspace_bytes(s);
   config.stream = stream;

@@ -250,6 +250,7 @@ SIGTRAIN_HD void fused_train_steps(const Cluster& cluster, const FusedShape& s, 
     loss_terms(rank)[t] = net.loss_slots[rank * T + t];
   });
   for (size_t step = first; step < end; step += batch) {
+    // An int: the host keeps batches within kMaxBatch = 2³⁰ (check_backend_limits, backends/backend.h).
     const int B = int(end - step < batch ? end - step : batch);
     const float inv_B = 1.0f / float(B);
     for (int group = 0; group * K * s.chunk < B; ++group) {

@@ -157,6 +157,11 @@ cudaError_t finish_step(unsigned long long* position, size_t count, uint64_t* st
   return cudaGetLastError();
 }
 
+cudaError_t probe_kernel_image() {
+  cudaFuncAttributes attributes{};
+  return cudaFuncGetAttributes(&attributes, set_position_kernel);  // any kernel: every .cu has the same architectures
+}
+
 cudaError_t set_position(unsigned long long* position, unsigned long long value, cudaStream_t stream) {
   set_position_kernel<<<1, 1, 0, stream>>>(position, value);
   return cudaGetLastError();

@@ -63,4 +63,9 @@ cudaError_t finish_step(unsigned long long* position, size_t count, uint64_t* st
 // *position = value.
 cudaError_t set_position(unsigned long long* position, unsigned long long value, cudaStream_t stream);
 
+// Whether the current device runs this build's device code, launching nothing: cudaSuccess, or
+// cudaErrorNoKernelImageForDevice (or cudaErrorInvalidDeviceFunction) where the build has neither
+// SASS for its compute capability nor PTX the driver can compile for it (CMake's CUDA_ARCHITECTURES).
+cudaError_t probe_kernel_image();
+
 }  // namespace sigtrain::kernels

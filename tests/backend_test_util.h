@@ -33,11 +33,13 @@ namespace sigtrain::testing {
 // One step (forward, loss, gradients): rounding a sum of K fp32 terms adds about u·√K (a random walk),
 // and a gradient passes through two such products (the forward sum, then the backward one):
 // 2·√1024·u ≈ 4e-6 for the widest sums of the cases (1024 units). Measured worst: 1.33e-6 cpu
-// (4-300-300-2 with BLAS), 1.49e-6 GPU (cuBLAS, 4-1024-2, forward).
+// (4-300-300-2 with BLAS), 1.08e-6 the fused kernels' host twins (warp, 2-4-4-1, B 5), 1.49e-6 GPU
+// (cuBLAS, 4-1024-2, forward).
 constexpr double kOneStepTolerance = 4e-6;
 // 100 steps: each step adds its own rounding (kOneStepTolerance at most), and independent errors over
 // 100 steps grow like √100 = 10, not 100: 10 · 4e-6. Measured worst: 9.0e-6 cpu (2-3-3-1, tanh,
-// momentum, batch 1: the most sensitive case), 8.6e-7 GPU.
+// momentum, batch 1: the most sensitive case), 1.27e-5 the fused kernel's host twin (3-17-4, adamw
+// with weight decay, B 700; 2026-12-01), 8.6e-7 GPU.
 constexpr double kHundredStepsTolerance = 4e-5;
 // Backprop (fp64) against central differences with h = 1e-5: truncation h²/6·|f‴| and rounding ε|f|/h,
 // each about 1e-11 times the loss's scale, relative to the largest gradient entry, which on these cases

@@ -64,5 +64,48 @@ TEST(ChooseBackend, WithoutADeviceAutoIsCpuAndCudaSaysWhy) {
   }
 }
 
+// Catches a GPU this build has no code for being taken by auto (every kernel launch would fail) or
+// passed over in silence: auto takes the cpu and its note says why, where a device is present; where
+// none is, auto stays quiet (the usual machine without a GPU); --backend cuda fails with the reason.
+TEST(ChooseBackend, AGpuWithoutCodeForItSendsAutoToTheCpuWithANote) {
+  const NetworkSpec wide{{2, 1024, 1024, 1}, false};
+  const std::string reason = cuda_code_missing_reason(8, 0, false, "90");
+  const BackendChoice present = choose_backend_for("auto", wide, run_of(4096), false, reason, /*device_present=*/true);
+  EXPECT_EQ(present.backend, BackendKind::cpu);
+  EXPECT_EQ(present.note, "--backend auto: " + reason + "; using the cpu");
+  EXPECT_EQ(choose_backend_for("auto", wide, run_of(4096), false, "no CUDA device found").note, "");
+  EXPECT_EQ(auto_with_a_device(wide, run_of(4096)).note, "");
+  try {
+    choose_backend_for("cuda", wide, run_of(4096), false, reason, true);
+    FAIL() << "cuda on a GPU without code must throw";
+  } catch (const InputError& e) {
+    EXPECT_EQ(std::string(e.what()), "--backend cuda: " + reason);
+  }
+}
+
+// Catches a wrong judgement of the runtime's answer, or a message that does not name the capability
+// found and the ones built for (CMake's names: "90", "90-real", "100a", comma-separated), or that
+// suggests a build that cannot work (below 9.0 the fused kernel's clusters do not exist).
+TEST(ChooseBackend, AMissingCodeMessageNamesTheCapabilityAndTheBuild) {
+  EXPECT_EQ(cuda_code_missing_reason(9, 0, true, "90"), "");
+  EXPECT_EQ(cuda_code_missing_reason(8, 0, false, "90"),
+            "the GPU is compute capability 8.0; this build has code for 9.0 (the cuda backend needs 9.0 or later: "
+            "the fused kernel uses thread-block clusters)");
+  EXPECT_EQ(cuda_code_missing_reason(10, 0, false, "90-real"),
+            "the GPU is compute capability 10.0; this build has code for 9.0 (build with "
+            "-DCMAKE_CUDA_ARCHITECTURES=100)");
+  EXPECT_EQ(cuda_code_missing_reason(12, 0, false, "90,100a-real"),
+            "the GPU is compute capability 12.0; this build has code for 9.0, 10.0a (build with "
+            "-DCMAKE_CUDA_ARCHITECTURES=120)");
+}
+
+// Catches --batch or --replicas beyond the backends' limits getting past the one place that picks a
+// backend for every path (single runs, replicas, the bench): refused before any backend is made.
+TEST(ChooseBackend, RefusesSizesBeyondTheBackendLimits) {
+  const NetworkSpec notes{{2, 3, 3, 1}, false};
+  EXPECT_THROW(choose_backend_for("cpu", notes, run_of(kMaxBatch + 1), false), UsageError);
+  EXPECT_THROW(choose_backend_for("auto", notes, run_of(8, kMaxNetworksAtOnce + 1), true), UsageError);
+}
+
 }  // namespace
 }  // namespace sigtrain

@@ -2,27 +2,22 @@
 // library that printed them: explain against the notes' formulas written out by hand (σ'(a) = σ(a)(1 − σ(a)),
 // tanh' = 1 − tanh², relu' = [a > 0], bce's dℓ/dz = ŷ − y), gradcheck's verdict and its largest error,
 // and the quick benchmark's difference from the reference. The program runs as test_cli.cpp runs it:
-// the built binary (SIGTRAIN_BINARY) in a child process, argv without a shell, its own scratch folder.
-#include <fcntl.h>
+// the built binary (SIGTRAIN_BINARY) in a child process (child_process.h), its own scratch folder.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "backend_test_util.h"
+#include "child_process.h"
 #include "test_files.h"
 #include "model/network.h"
 
@@ -33,62 +28,12 @@ namespace fs = std::filesystem;
 
 // ---- Running the program ---------------------------------------------------------------------------
 
-struct RunResult {
-  int code = -1;  // the exit status; 128 + the signal number when a signal ended the program
-  std::string out, err;
-};
+using testing::run;
+using testing::run_ok;
+using testing::RunResult;
 
 fs::path scratch_dir() { return testing::scratch_dir("cli_checks"); }
 using testing::slurp;
-
-// sigtrain with `args` (an argv array, no shell; stdin from /dev/null), stdout and stderr into files of
-// `dir`; killed after `timeout_s`.
-RunResult run(const std::vector<std::string>& args, const fs::path& dir, double timeout_s = 120) {
-  const fs::path out = dir / "stdout.txt", err = dir / "stderr.txt";
-  std::vector<std::string> storage{SIGTRAIN_BINARY};
-  storage.insert(storage.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (std::string& s : storage) argv.push_back(s.data());
-  argv.push_back(nullptr);
-  const pid_t pid = fork();
-  if (pid == 0) {
-    const int in_fd = open("/dev/null", O_RDONLY);
-    const int out_fd = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    const int err_fd = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (in_fd < 0 || out_fd < 0 || err_fd < 0 || dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0)
-      _exit(126);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  RunResult r;
-  if (pid < 0) {
-    ADD_FAILURE() << "fork failed";
-    return r;
-  }
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
-  int status = 0;
-  while (waitpid(pid, &status, WNOHANG) == 0) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      kill(pid, SIGKILL);
-      waitpid(pid, &status, 0);
-      ADD_FAILURE() << "sigtrain ran past " << timeout_s << " s";
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  r.out = slurp(out);
-  r.err = slurp(err);
-  return r;
-}
-
-// Runs and requires exit code 0 with nothing on stderr.
-RunResult run_ok(const std::vector<std::string>& args, const fs::path& dir) {
-  const RunResult r = run(args, dir);
-  EXPECT_EQ(r.code, 0) << r.out << r.err;
-  EXPECT_EQ(r.err, "");
-  return r;
-}
 
 // The number after "name = " where `name` starts a line or follows a space; a failure unless exactly once.
 double named_value(const std::string& text, const std::string& name) {
@@ -120,8 +65,7 @@ double sigmoid_by_hand(double a) { return 1.0 / (1.0 + std::exp(-a)); }
 // anything else), a path of df/dp1 left out, or a wrong output delta, on the notes' network 2-3-3-1:
 // every quantity from the notes' own formulas, written out here with the notes' names.
 TEST(CliExplainByHand, NotesNetworkFromTheNotesFormulas) {
-  const fs::path dir = scratch_dir();
-  const RunResult r = run_ok({"explain", "--seed", "7", "--x", "0.5,-1", "--y", "0.3"}, dir);
+  const RunResult r = run_ok({"explain", "--seed", "7", "--x", "0.5,-1", "--y", "0.3"});
   const Parameters P = glorot_uniform(NetworkSpec{{2, 3, 3, 1}, false}, 7);
   const double x[2] = {0.5, -1}, y = 0.3;
   double h[3], z[3];
@@ -183,10 +127,8 @@ TEST(CliExplainByHand, OtherActivationsAndHeadsFromTheirFormulas) {
   };
   for (const Case& c : {Case{Activation::tanh, Loss::bce, &tanh_bce}, Case{Activation::relu, Loss::mse, &relu_mse}}) {
     SCOPED_TRACE(name_of(c.hidden));
-    const fs::path dir = scratch_dir();
     const RunResult r = run_ok({"explain", "--layers", "2,4,1", "--bias", "--activation", name_of(c.hidden), "--output",
-                                "sigmoid", "--loss", name_of(c.loss), "--seed", "3", "--x", "0.7,-1.3", "--y", "0.25"},
-                               dir);
+                                "sigmoid", "--loss", name_of(c.loss), "--seed", "3", "--x", "0.7,-1.3", "--y", "0.25"});
     NetworkSpec spec{{2, 4, 1}, true};
     spec.hidden = c.hidden;
     spec.output = Activation::sigmoid;
@@ -244,14 +186,13 @@ GradcheckOutput parse_gradcheck(const std::string& text) {
 // disagree, it fails with exit 1. They disagree on relu's kink: with 2,000 samples through 50 relu units,
 // some pre-activation lies within h = 1e-5 of 0, where the central difference straddles the kink.
 TEST(CliGradcheckVerdict, ReportsTheLargestErrorAndFailsWhereGradientsDisagree) {
-  const fs::path dir = scratch_dir();
-  const GradcheckOutput good = parse_gradcheck(run_ok({"gradcheck", "--layers", "3,5,2,4,2", "--bias"}, dir).out);
+  const GradcheckOutput good = parse_gradcheck(run_ok({"gradcheck", "--layers", "3,5,2,4,2", "--bias"}).out);
   ASSERT_EQ(good.layers.size(), 4u);
   EXPECT_TRUE(good.pass);
   EXPECT_GT(good.largest, 0.0);
   EXPECT_EQ(good.largest, *std::max_element(good.layers.begin(), good.layers.end()));
 
-  const RunResult kinked = run({"gradcheck", "--layers", "2,50,1", "--activation", "relu", "--batch", "2000", "--seed", "6"}, dir);
+  const RunResult kinked = run({"gradcheck", "--layers", "2,50,1", "--activation", "relu", "--batch", "2000", "--seed", "6"}, 120);
   EXPECT_EQ(kinked.code, 1) << kinked.out << kinked.err;
   const GradcheckOutput bad = parse_gradcheck(kinked.out);
   EXPECT_TRUE(bad.fail) << kinked.out;
@@ -273,7 +214,7 @@ constexpr double kTf32Tolerance = 1e-2;
 TEST(CliBench, QuickRunsEveryBackendWithinTheReferenceTolerance) {
   const fs::path dir = scratch_dir();
   const fs::path json = dir / "bench-quick.json", svg = dir / "bench-quick.svg";
-  const RunResult r = run({"bench", "--quick", "--json", json.string(), "--svg", svg.string()}, dir, 300);
+  const RunResult r = run({"bench", "--quick", "--json", json.string(), "--svg", svg.string()}, 300);
   ASSERT_EQ(r.code, 0) << r.out << r.err;
   EXPECT_FALSE(slurp(svg).empty());
   const nlohmann::json j = nlohmann::json::parse(slurp(json));

@@ -231,6 +231,24 @@ TEST(CudaBackend, StreamedDataTrainsExactlyLikeResidentData) {
   for (size_t e = 0; e < a.epochs.size(); ++e) EXPECT_EQ(a.epochs[e].train_loss, b.epochs[e].train_loss);
 }
 
+// Catches a backend whose batch capacity claims buffers a failed allocation never made (the next,
+// smaller batch then skipped its allocation and copied into null or too-small buffers): after a batch
+// of 2³⁰ samples runs out of device memory (64 inputs: 256 GiB for the inputs alone), both kernels
+// still give the reference's loss and gradients on an ordinary batch.
+TEST(CudaBackend, AFailedBatchAllocationLeavesTheBackendUsable) {
+  SKIP_WITHOUT_CUDA();
+  const Case c{{64, 8, 1}, true, 33};
+  for (const std::string kernel : {"cublas", "fused"}) {
+    SCOPED_TRACE(kernel);
+    auto gpu = make_backend("cuda", testing::case_spec(c), testing::case_setup(c), with_kernel(kernel));
+    gpu->set_parameters(random_parameters(testing::case_spec(c), 5));
+    const float nothing = 0.0f;  // never read: the allocation fails first
+    Parameters grad;
+    EXPECT_THROW(gpu->loss_and_gradients({&nothing, &nothing, kMaxBatch}, grad), InputError);  // CudaError
+    report_and_expect(testing::one_step_agreement(*gpu, c, 43), testing::kOneStepTolerance, false);
+  }
+}
+
 // Catches --tf32 being ignored or on by default (it must be opt-in and said).
 TEST(CudaBackend, Tf32IsOptInAndSaid) {
   SKIP_WITHOUT_CUDA();

@@ -1,7 +1,9 @@
 // Tests of the CSV and FANN readers (host/data_files.h): good files read to the exact floats, and
 // every kind of bad file gives one InputError line naming the file, line and column and the fault.
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cfloat>
 #include <cmath>
@@ -446,6 +448,139 @@ TEST_F(DataFiles, ColumnsMustMatchTheNetwork) {
                 "2 outputs");
   EXPECT_TRUE(says(input_error([&] { dataset_from_table(fann, three_inputs, true); }),
                    {fann.path + ":1:", "needs 3 inputs and 2 outputs"}));
+}
+
+// ---- Standard input ("-") ---------------------------------------------------------------------
+
+// This process's standard input replaced by `path` while it lives (the readers read fd 0 for "-").
+class StandardInputFrom {
+ public:
+  explicit StandardInputFrom(const std::string& path) : saved_(dup(STDIN_FILENO)) {
+    const int fd = open(path.c_str(), O_RDONLY);
+    EXPECT_TRUE(fd >= 0 && saved_ >= 0 && dup2(fd, STDIN_FILENO) == STDIN_FILENO) << path;
+    if (fd >= 0) close(fd);
+  }
+  ~StandardInputFrom() {
+    dup2(saved_, STDIN_FILENO);
+    close(saved_);
+  }
+  StandardInputFrom(const StandardInputFrom&) = delete;
+  StandardInputFrom& operator=(const StandardInputFrom&) = delete;
+
+ private:
+  int saved_;
+};
+
+// Catches "-" opened as a file named "-", standard input read twice (it cannot be re-read) or only in
+// part, a table that differs from the same text read from a file, the format chosen wrongly without an
+// extension to go by (a FANN header is three whole numbers on the first line; a one-column CSV or a CSV
+// row of three whole numbers is still CSV), or --format not winning.
+TEST_F(DataFiles, StandardInputReadsAsTheSameTextFromAFile) {
+  const std::vector<float> values = random_values(3 * 500, 31);
+  std::string csv_text = "# a comment\nx1,x2,y\n", fann_text = "500 2 1\n";
+  for (size_t r = 0; r < 500; ++r) {
+    csv_text += digits(values[3 * r]) + "," + digits(values[3 * r + 1]) + "," + digits(values[3 * r + 2]) + "\n";
+    fann_text += digits(values[3 * r]) + " " + digits(values[3 * r + 1]) + "\n" + digits(values[3 * r + 2]) + "\n";
+  }
+  struct Case {
+    std::string name, text;
+    DataFormat format;
+    Table from_file;
+  };
+  const std::vector<Case> cases = {
+      {"csv", csv_text, DataFormat::automatic, read_csv(write("a.csv", csv_text))},
+      {"fann", fann_text, DataFormat::automatic, read_fann(write("a.data", fann_text))},
+      {"one column", "5\n6\n", DataFormat::automatic, read_csv(write("b.csv", "5\n6\n"))},
+      {"three whole numbers", "3,2,1\n4,5,6\n", DataFormat::automatic, read_csv(write("c.csv", "3,2,1\n4,5,6\n"))},
+      {"fann forced", "1 1 1\n2\n3\n", DataFormat::fann, read_fann(write("d.data", "1 1 1\n2\n3\n"))},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    const StandardInputFrom input(write("stdin.txt", c.text));
+    const Table table = read_table("-", c.format);
+    EXPECT_EQ(table.path, "standard input");
+    EXPECT_EQ(table.rows, c.from_file.rows);
+    EXPECT_EQ(table.columns, c.from_file.columns);
+    EXPECT_EQ(table.first_data_line, c.from_file.first_data_line);
+    EXPECT_EQ(table.declared_inputs, c.from_file.declared_inputs);
+    EXPECT_EQ(table.declared_outputs, c.from_file.declared_outputs);
+    EXPECT_EQ(table.values, c.from_file.values);
+  }
+  // A FANN text forced to CSV is read as CSV (and fails as CSV does).
+  const StandardInputFrom input(write("stdin.txt", fann_text));
+  EXPECT_TRUE(says(input_error([] { read_table("-", DataFormat::csv); }), {"standard input:2:"}));
+}
+
+// Catches a message about standard input that names a file "-" (or none), or loses the line and column.
+TEST_F(DataFiles, StandardInputErrorsSayStandardInputLineAndColumn) {
+  {
+    const StandardInputFrom input(write("stdin.txt", "x1,x2,y\n1,2,3\n4,abc,6\n"));
+    EXPECT_EQ(input_error([] { read_table("-"); }), "standard input:3:3: 'abc' is not a number");
+  }
+  {
+    const StandardInputFrom input(write("stdin.txt", ""));
+    EXPECT_EQ(input_error([] { read_table("-"); }), "standard input: no data (it is empty)");
+  }
+  {
+    const StandardInputFrom input(write("stdin.txt", "2 1 1\n0.5\n"));
+    EXPECT_TRUE(says(input_error([] { read_table("-"); }), {"standard input:1: the header says 2 samples"}));
+  }
+  const StandardInputFrom input(write("stdin.txt", "1,2\n"));
+  const Table table = read_table("-");
+  EXPECT_EQ(input_error([&] { dataset_from_table(table, spec_of({2, 3, 1})); }),
+            "standard input:1: 2 columns, but the network 2-3-1 needs 3 (2 inputs and 1 target)");
+}
+
+// ---- Kept columns (predict --keep-columns) ----------------------------------------------------
+
+// The message of the UsageError `read` throws; a failure (and "") if it throws none.
+template <class Read>
+std::string usage_error(Read read) {
+  try {
+    read();
+  } catch (const UsageError& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "expected a UsageError";
+  return "";
+}
+
+// Catches kept columns read as numbers (text IDs refused, "007" or "-0.50" rewritten), left among the
+// values (shifting the inputs), kept in file order rather than the order asked for, names taken from
+// the wrong header field, or the blanks around a field kept.
+TEST_F(DataFiles, KeptColumnsPassThroughAsTextInTheOrderAsked) {
+  const std::string path = write("ids.csv",
+                                 "id, x1 ,label,x2,y\n"
+                                 "007,0.5,a b,-1,0.25\n"
+                                 "-0.50, 2 ,\xC3\xA9t\xC3\xA9 , 3,4\n");
+  const Table table = read_csv(path, {"3", "id"});
+  EXPECT_EQ(table.rows, 2u);
+  EXPECT_EQ(table.columns, 3);
+  EXPECT_EQ(table.values, (std::vector<float>{0.5f, -1, 0.25f, 2, 3, 4}));
+  EXPECT_EQ(table.kept_columns, (std::vector<int>{2, 0}));
+  EXPECT_EQ(table.kept_names, (std::vector<std::string>{"label", "id"}));
+  EXPECT_EQ(table.kept_text, (std::vector<std::string>{"a b", "007", "\xC3\xA9t\xC3\xA9", "-0.50"}));
+  // Without a header the columns go by number, named "columnN" for predict's header line.
+  const Table plain = read_table(write("plain.csv", "1,2,3\n4,5,6\n"), DataFormat::automatic, {"2"});
+  EXPECT_EQ(plain.values, (std::vector<float>{1, 3, 4, 6}));
+  EXPECT_EQ(plain.kept_names, (std::vector<std::string>{"column2"}));
+  EXPECT_EQ(plain.kept_text, (std::vector<std::string>{"2", "5"}));
+}
+
+// Catches a bad --keep-columns being accepted (a column past the last, 0, a name that is not in the
+// header or with no header at all, the same column twice, every column, FANN data) or reported as a
+// data error (exit 1) rather than the flag's (exit 2), or without the file's name.
+TEST_F(DataFiles, KeptColumnsThatDoNotExistAreUsageErrors) {
+  const std::string named = write("named.csv", "id,x1,x2\n1,2,3\n"), plain = write("plain.csv", "1,2,3\n");
+  EXPECT_EQ(usage_error([&] { read_csv(named, {"4"}); }), "--keep-columns: column 4 is out of range: " + named + " has 3 columns");
+  EXPECT_EQ(usage_error([&] { read_csv(named, {"0"}); }), "--keep-columns: column 0 is out of range: " + named + " has 3 columns");
+  EXPECT_TRUE(says(usage_error([&] { read_csv(named, {"99999999999999999999"}); }), {"out of range"}));
+  EXPECT_EQ(usage_error([&] { read_csv(named, {"ID"}); }), "--keep-columns: " + named + " has no column named 'ID'");
+  EXPECT_TRUE(says(usage_error([&] { read_csv(plain, {"id"}); }), {"'id' is not a column number", plain, "no header"}));
+  EXPECT_TRUE(says(usage_error([&] { read_csv(named, {"1", "id"}); }), {"given twice"}));
+  EXPECT_TRUE(says(usage_error([&] { read_csv(plain, {"1", "2", "3"}); }), {"every column", "no inputs"}));
+  EXPECT_TRUE(says(usage_error([&] { read_table(write("a.data", "1 1 1\n2\n3\n"), DataFormat::automatic, {"1"}); }),
+                   {"FANN"}));
 }
 
 }  // namespace

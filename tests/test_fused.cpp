@@ -28,7 +28,7 @@ class FusedVsReference : public ::testing::TestWithParam<Case> {};
 // step instantiates wrongly: one step's output, loss and gradients.
 TEST_P(FusedVsReference, OneStepLossAndGradients) {
   FusedHostBackend fused(testing::case_spec(GetParam()), testing::case_setup(GetParam()));
-  testing::expect_agreement(testing::one_step_agreement(fused, GetParam(), 71), 1e-5, false);
+  testing::expect_agreement(testing::one_step_agreement(fused, GetParam(), 71), testing::kOneStepTolerance, false);
 }
 
 // Catches a gradient step that changes θ or the optimizer: loss_and_gradients leaves θ as loaded, and
@@ -65,7 +65,8 @@ TEST(FusedHost, LossAndGradientsLeaveTheParametersAndTheOptimizer) {
 // cluster updating its own copy of the state, block 0's read back).
 TEST_P(FusedVsReference, HundredStepsInFewLaunches) {
   FusedHostBackend fused(testing::case_spec(GetParam()), testing::case_setup(GetParam()));
-  testing::expect_agreement(testing::hundred_steps_agreement(fused, GetParam(), 81), 1e-4, true);
+  testing::expect_agreement(testing::hundred_steps_agreement(fused, GetParam(), 81),
+                            testing::kHundredStepsTolerance, true);
 }
 
 // The notes' policies on networks and batches that exercise every part of the step, then every

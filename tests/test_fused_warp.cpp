@@ -37,17 +37,20 @@ class WarpVsReference : public ::testing::TestWithParam<Case> {};
 // compile-time layout (offsets of W_l and b_l), Δ_L scaled by 1/B with the lanes past the batch's end
 // left out (B 1, 7: most lanes empty), the reduce-scatter's ownership of the entries (which lane
 // holds which sums) — or a policy instantiated wrongly: one step's loss and every layer's gradient
-// (the gradient-only mode) within 1e-5 of the reference.
+// (the gradient-only mode) within the one-step tolerance of the reference.
 TEST_P(WarpVsReference, OneStepLossAndGradients) {
-  testing::expect_agreement(testing::one_step_agreement(*warp_twin(GetParam()), GetParam(), 171), 1e-5, false);
+  testing::expect_agreement(testing::one_step_agreement(*warp_twin(GetParam()), GetParam(), 171),
+                            testing::kOneStepTolerance, false);
 }
 
 // Catches a wrong update or drift over 100 steps run in few calls: the optimizer's step on each
 // lane's own entries, the all-gather that gives every lane the new θ, the optimizer state and t kept
 // across steps and launches, the next step's samples loaded ahead (a partial last batch each epoch),
-// the loss slots: parameters, every epoch's loss and the optimizer's state within 1e-4.
+// the loss slots: parameters, every epoch's loss and the optimizer's state within the 100-step
+// tolerance.
 TEST_P(WarpVsReference, HundredStepsInFewLaunches) {
-  testing::expect_agreement(testing::hundred_steps_agreement(*warp_twin(GetParam()), GetParam(), 181), 1e-4, true);
+  testing::expect_agreement(testing::hundred_steps_agreement(*warp_twin(GetParam()), GetParam(), 181),
+                            testing::kHundredStepsTolerance, true);
 }
 
 // The notes' network with and without biases at B 1, 7 and 32 (one lane, a few, the whole warp),
@@ -90,15 +93,19 @@ class BlockVsReference : public ::testing::TestWithParam<Case> {};
 // lane past B contributing, the exchange of the warps' sums (a warp's row written or read at the
 // wrong place, a warp left out or added twice, the double buffer's parity), warps whose copies of θ
 // or of the optimizer state drift apart, or warp 0 not the one writing back: one step's loss and
-// gradients (the gradient-only mode, written by warp 0 after the exchange) within 1e-5.
+// gradients (the gradient-only mode, written by warp 0 after the exchange) within the one-step
+// tolerance.
 TEST_P(BlockVsReference, OneStepLossAndGradients) {
-  testing::expect_agreement(testing::one_step_agreement(*warp_twin(GetParam()), GetParam(), 171), 1e-5, false);
+  testing::expect_agreement(testing::one_step_agreement(*warp_twin(GetParam()), GetParam(), 171),
+                            testing::kOneStepTolerance, false);
 }
 
 // The same over 100 steps in few launches (25 steps a launch, both buffers of the exchange in turn,
-// a partial last batch each epoch): parameters, every epoch's loss and the optimizer's state within 1e-4.
+// a partial last batch each epoch): parameters, every epoch's loss and the optimizer's state within the
+// 100-step tolerance.
 TEST_P(BlockVsReference, HundredStepsInFewLaunches) {
-  testing::expect_agreement(testing::hundred_steps_agreement(*warp_twin(GetParam()), GetParam(), 181), 1e-4, true);
+  testing::expect_agreement(testing::hundred_steps_agreement(*warp_twin(GetParam()), GetParam(), 181),
+                            testing::kHundredStepsTolerance, true);
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, BlockVsReference, ::testing::ValuesIn(block_cases()), testing::backend_case_name);
@@ -174,12 +181,13 @@ class WarpOnGpuVsReference : public ::testing::TestWithParam<Case> {
 
 TEST_P(WarpOnGpuVsReference, OneStepLossAndGradients) {
   SKIP_WITHOUT_CUDA();
-  testing::expect_agreement(testing::one_step_agreement(*gpu(), GetParam(), 171), 1e-5, false);
+  testing::expect_agreement(testing::one_step_agreement(*gpu(), GetParam(), 171), testing::kOneStepTolerance, false);
 }
 
 TEST_P(WarpOnGpuVsReference, HundredStepsInFewLaunches) {
   SKIP_WITHOUT_CUDA();
-  testing::expect_agreement(testing::hundred_steps_agreement(*gpu(), GetParam(), 181), 1e-4, true);
+  testing::expect_agreement(testing::hundred_steps_agreement(*gpu(), GetParam(), 181),
+                            testing::kHundredStepsTolerance, true);
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, WarpOnGpuVsReference, ::testing::ValuesIn(warp_cases()), testing::backend_case_name);

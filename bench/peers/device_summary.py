@@ -14,7 +14,8 @@ Inputs (in --raw, the check's raw folder; any of them may be missing, a row then
                  (the log fields where the command wrote --log: train's own clock, epoch 1 and all).
 --diffs: the "sigtrain-diff:" lines of the GPU tests, largest first. --info KEY=VALUE: the check's
 facts (commit, gpu, passed, failed, skipped, gpu_skipped, ctest_status, build_seconds, test_seconds,
-sanitizer, tests_run (1, or 0 for a check run with --no-tests), stage).
+sanitizer (each run's verdict), sanitizer_gate (PASS, FAIL or why it did not run), tests_run (1, or 0
+for a check run with --no-tests), stage).
 
 The "Targets" table is issue 9's, case by case: sigtrain's figure, the peers' figures on the same
 machine in the same run, the ratios, the must and moonshot targets, and whether each was met (yes, no,
@@ -364,6 +365,12 @@ def read_diffs(path):
     return diffs
 
 
+def sanitizer_gate(info):
+    """The gate's verdict, PASS or FAIL (or why it did not run), with each run's: "FAIL (memcheck/warp=errors …)"."""
+    gate, runs = info.get("sanitizer_gate", "not run"), info.get("sanitizer", "")
+    return f"**{gate}** ({runs})" if runs else f"**{gate}**" if gate in ("PASS", "FAIL") else gate
+
+
 def markdown(summary):
     info = summary["info"]
     t = summary["tests"]
@@ -373,7 +380,8 @@ def markdown(summary):
           else "- tests: not run (--no-tests)",
           f"- build {info.get('build_seconds', '?')} s, tests {info.get('test_seconds', '?')} s; summary made at: "
           f"{info.get('stage', 'the end')}",
-          f"- compute-sanitizer on the fused kernel: {info.get('sanitizer', 'not run')}", "",
+          f"- compute-sanitizer gate (memcheck, racecheck, synccheck on the runtime-shaped, warp and block fused "
+          f"kernels): {sanitizer_gate(info)}", "",
           "## Targets (issue 9)", "",
           "| case | sigtrain | peers | ratios | must | moonshot | met? | moonshot met? |",
           "| --- | --- | --- | --- | --- | --- | --- | --- |"]
@@ -437,6 +445,7 @@ def main():
                   "gpu_tests_skipped": count("gpu_skipped"), "ctest_status": count("ctest_status")},
         "seconds": {"build": count("build_seconds"), "tests": count("test_seconds")},
         "compute_sanitizer": info.get("sanitizer", "not run"),
+        "compute_sanitizer_gate": info.get("sanitizer_gate", "not run"),
         "largest_differences_from_reference": read_diffs(a.diffs)[:10] if a.diffs else [],
         "targets": targets(m), "bench": m.bench, "peers": m.peers, "train": m.train,
         "ratios_vs_peers": ratios_against_peers(m),

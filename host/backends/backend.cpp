@@ -1,6 +1,8 @@
 #include "backends/backend.h"
 
 #include <algorithm>
+#include <atomic>
+#include <cstdio>
 #include <stdexcept>
 #include <thread>
 
@@ -87,23 +89,48 @@ Evaluation Backend::evaluate(const Dataset& d) {
                             [this](const float* x, size_t count, double* z) { predict_logits(x, count, z); });
 }
 
+void check_backend_limits(const RunSizes& sizes) {
+  if (sizes.batch > kMaxBatch)
+    throw UsageError("--batch " + std::to_string(sizes.batch) + " is larger than the " + std::to_string(kMaxBatch) +
+                     " samples a step can take");
+  if (sizes.networks > kMaxNetworksAtOnce)
+    throw UsageError(std::to_string(sizes.networks) + " networks at once: at most " +
+                     std::to_string(kMaxNetworksAtOnce) + " train together (--replicas, --sweep)");
+  if (sizes.training_rows > kMaxTrainingRows)
+    throw InputError("the training set has " + std::to_string(sizes.training_rows) + " rows; at most " +
+                     std::to_string(kMaxTrainingRows) +
+                     " can be trained on (an epoch's order numbers rows in 32 bits)");
+}
+
 const std::vector<std::string>& backend_names() {
   static const std::vector<std::string> names = {"auto", "reference", "cpu", "cuda"};
   return names;
 }
 
-bool cuda_backend_available(std::string* why_not) {
+bool cuda_backend_available(std::string* why_not, bool* device_present) {
 #ifdef SIGTRAIN_HAVE_CUDA
-  return cuda_device_usable(why_not);
+  return cuda_device_usable(why_not, device_present);
 #else
   if (why_not) *why_not = "this sigtrain was built without CUDA (nvcc was not found at build time)";
+  if (device_present) *device_present = false;
   return false;
 #endif
 }
 
+namespace {
+
+// A choice's note goes to stderr once per process, however many backends a run makes (replicas).
+void print_note_once(const std::string& note) {
+  static std::atomic<bool> printed{false};
+  if (!note.empty() && !printed.exchange(true)) std::fprintf(stderr, "sigtrain: %s\n", note.c_str());
+}
+
+}  // namespace
+
 std::unique_ptr<Backend> make_backend(const std::string& name, const NetworkSpec& spec, const TrainingSetup& setup,
                                       const BackendOptions& options) {
   const BackendChoice choice = choose_backend(name, spec, options);
+  print_note_once(choice.note);
   switch (choice.backend) {
     case BackendKind::reference:
       return std::make_unique<ReferenceBackend>(spec, setup);

@@ -120,11 +120,32 @@ struct BackendOptions {
   size_t networks = 1;
 };
 
+// The sizes of a run that every backend must be able to index, for check_backend_limits; 0: not known
+// (yet), not checked.
+struct RunSizes {
+  size_t training_rows = 0;  // N
+  size_t batch = 0;          // samples per step (--batch)
+  size_t networks = 0;       // trained at once (--replicas, --sweep)
+};
+// The limits, and why. Rows: an epoch's order numbers positions and rows in 32 bits
+// (math/epoch_shuffle.h), so N < 2³². Batch: a step's sample count is an int in the fused kernel
+// (fused_step.h), in cuBLAS's and the cpu's GEMMs (the cpu pads it up to a multiple of 16 first) and
+// in the reference; 2³⁰ leaves that padding room below INT_MAX. Networks: a CUDA grid has at most
+// 2³¹ − 1 blocks, and the fused kernel gives each network up to 8 (kFusedMaxBlocksPerNetwork).
+constexpr size_t kMaxTrainingRows = 0xFFFFFFFFu;
+constexpr size_t kMaxBatch = size_t(1) << 30;
+constexpr size_t kMaxNetworksAtOnce = 0x7FFFFFFFu / 8;
+// Throws, before anything is allocated for the run, where a size is beyond its limit: UsageError
+// (exit 2) for the batch and the networks (flags), InputError (exit 1) for the rows (data). Every
+// backend calls it with the sizes it is given (make_backend, set_training_data, the replicas' group).
+void check_backend_limits(const RunSizes& sizes);
+
 // The names --backend accepts, and a factory. "auto" follows choose_backend (choose.h).
 const std::vector<std::string>& backend_names();
 std::unique_ptr<Backend> make_backend(const std::string& name, const NetworkSpec& spec, const TrainingSetup& setup = {},
                                       const BackendOptions& options = {});
-// Whether the cuda backend can run here; if not, why (one line).
-bool cuda_backend_available(std::string* why_not = nullptr);
+// Whether the cuda backend can run here; if not, why (one line), and whether a GPU is there all the
+// same (one this build has no code for).
+bool cuda_backend_available(std::string* why_not = nullptr, bool* device_present = nullptr);
 
 }  // namespace sigtrain

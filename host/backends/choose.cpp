@@ -1,5 +1,8 @@
 #include "backends/choose.h"
 
+#include <algorithm>
+#include <cctype>
+
 #include "backends/cuda/fused_host.h"
 #include "util/errors.h"
 
@@ -51,20 +54,60 @@ bool fused_pays_off(const NetworkSpec& spec, const BackendOptions& options) {
 }
 
 BackendChoice choose_backend_for(const std::string& name, const NetworkSpec& spec, const BackendOptions& options,
-                                 bool device_usable, const std::string& why_not) {
-  if (name == "reference") return {BackendKind::reference, CudaKernel::none};
-  if (name == "cpu") return {BackendKind::cpu, CudaKernel::none};
+                                 bool device_usable, const std::string& why_not, bool device_present) {
+  check_backend_limits({0, options.batch, options.networks});
+  if (name == "reference") return {BackendKind::reference, CudaKernel::none, ""};
+  if (name == "cpu") return {BackendKind::cpu, CudaKernel::none, ""};
   if (name != "cuda" && name != "auto")
     throw UsageError("unknown backend '" + name + "' (known: auto, reference, cpu, cuda)");
-  if (name == "auto" && (!device_usable || !gpu_pays_off(spec, options))) return {BackendKind::cpu, CudaKernel::none};
+  if (name == "auto" && !device_usable)
+    return {BackendKind::cpu, CudaKernel::none, device_present ? "--backend auto: " + why_not + "; using the cpu" : ""};
+  if (name == "auto" && !gpu_pays_off(spec, options)) return {BackendKind::cpu, CudaKernel::none, ""};
   if (!device_usable) throw InputError("--backend cuda: " + why_not);
-  return {BackendKind::cuda, choose_cuda_kernel(spec, options)};
+  return {BackendKind::cuda, choose_cuda_kernel(spec, options), ""};
 }
 
 BackendChoice choose_backend(const std::string& name, const NetworkSpec& spec, const BackendOptions& options) {
   std::string why_not;
-  const bool device_usable = (name == "cuda" || name == "auto") && cuda_backend_available(&why_not);
-  return choose_backend_for(name, spec, options, device_usable, why_not);
+  bool device_present = false;
+  const bool device_usable = (name == "cuda" || name == "auto") && cuda_backend_available(&why_not, &device_present);
+  return choose_backend_for(name, spec, options, device_usable, why_not, device_present);
+}
+
+namespace {
+
+// "90" → "9.0", "100a-real" → "10.0a" (CMake's architecture names: digits, a suffix, -real/-virtual);
+// names without digits ("native", "all") as they are.
+std::string capability_of_architecture(const std::string& architecture) {
+  const std::string name = architecture.substr(0, architecture.find('-'));
+  size_t digits = 0;
+  while (digits < name.size() && std::isdigit(static_cast<unsigned char>(name[digits]))) ++digits;
+  if (digits < 2) return name;
+  return name.substr(0, digits - 1) + "." + name.substr(digits - 1);
+}
+
+std::string capabilities_of(const std::string& built_for) {
+  std::string list;
+  size_t start = 0;
+  while (start <= built_for.size()) {
+    const size_t comma = std::min(built_for.find(',', start), built_for.size());
+    if (comma > start)
+      list += (list.empty() ? "" : ", ") + capability_of_architecture(built_for.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return list.empty() ? "no GPU" : list;
+}
+
+}  // namespace
+
+std::string cuda_code_missing_reason(int major, int minor, bool has_code, const std::string& built_for) {
+  if (has_code) return "";
+  const std::string found = std::to_string(major) + "." + std::to_string(minor);
+  const std::string how = major >= 9
+                              ? "build with -DCMAKE_CUDA_ARCHITECTURES=" + std::to_string(major * 10 + minor)
+                              : "the cuda backend needs 9.0 or later: the fused kernel uses thread-block clusters";
+  return "the GPU is compute capability " + found + "; this build has code for " + capabilities_of(built_for) + " (" +
+         how + ")";
 }
 
 }  // namespace sigtrain

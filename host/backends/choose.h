@@ -14,6 +14,7 @@ enum class CudaKernel { none, cublas, fused };  // none: not the cuda backend
 struct BackendChoice {
   BackendKind backend = BackendKind::cpu;
   CudaKernel kernel = CudaKernel::none;
+  std::string note;  // for stderr, once: why auto took the cpu where a GPU is present ("" otherwise)
 };
 
 // --backend `name` with the settings in `options`, for a network of `spec`:
@@ -28,8 +29,16 @@ struct BackendChoice {
 // in the same launches (FusedNetworks), elsewhere one backend each. UsageError for an unknown name.
 BackendChoice choose_backend(const std::string& name, const NetworkSpec& spec, const BackendOptions& options);
 // The same decision for a machine where a device is usable or not (why_not: the reason it is not).
+// device_present: a GPU is there but unusable (no code for it in this build): auto then says so in
+// the choice's note.
 BackendChoice choose_backend_for(const std::string& name, const NetworkSpec& spec, const BackendOptions& options,
-                                 bool device_usable, const std::string& why_not = "");
+                                 bool device_usable, const std::string& why_not = "", bool device_present = false);
+
+// Whether this build can run on a GPU of compute capability major.minor: "" where it can (has_code:
+// the runtime loaded one of the build's kernels on it), else why, in one line, naming the capability
+// found and the ones built for (built_for: CMake's CUDA_ARCHITECTURES, comma-separated: "90",
+// "90-real,100a"). The fused kernel's thread-block clusters need 9.0 or later.
+std::string cuda_code_missing_reason(int major, int minor, bool has_code, const std::string& built_for);
 
 // The rules auto follows, from the measurements of the device check (choose.cpp says which). Where
 // options.batch is 0 (not known), both say yes: the GPU, and the fused kernel where it fits.

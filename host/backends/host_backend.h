@@ -10,7 +10,7 @@ namespace sigtrain {
 class HostBackend : public Backend {
  public:
   using Backend::Backend;
-  void set_training_data(const Dataset& train) override { train_ = &train; }
+  void set_training_data(const Dataset& train) override;
   void begin_epoch(const EpochOrder& order) override;
   double epoch_loss_sum() override { return epoch_loss_sum_; }
 

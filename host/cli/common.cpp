@@ -14,9 +14,14 @@
 namespace sigtrain::cli {
 
 void add_data_options(CLI::App& command, DataOptions& options, bool synthetic_default_sine) {
-  command.add_option("--data", options.file, "data file: CSV (.csv) or FANN (.data); inputs first, then targets")
+  command
+      .add_option("--data", options.file,
+                  "data file: CSV (.csv) or FANN (.data), or - for standard input; inputs first, then targets")
       ->check(not_empty());
-  command.add_option("--format", options.format, "data file format: auto (by extension), csv or fann")
+  command
+      .add_option("--format", options.format,
+                  "data format: auto (by extension; for standard input, FANN when the first line is three whole "
+                  "numbers, else CSV), csv or fann")
       ->capture_default_str();
   command
       .add_option("--synthetic", options.synthetic,

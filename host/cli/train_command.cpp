@@ -6,8 +6,10 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <memory>
+#include <optional>
 
 #include "backends/backend.h"
 #include "commands.h"
@@ -16,27 +18,46 @@
 #include "model/model_file.h"
 #include "tools/plot.h"
 #include "model/choices.h"
+#include "train/checkpoint.h"
 #include "train/trainer.h"
 #include "train_options.h"
 
 namespace sigtrain::cli {
 
-// Ctrl-C: the first one asks the trainer to stop after the step in progress; the handler then steps
-// aside, so a second Ctrl-C ends the program at once.
+// Ctrl-C (SIGINT) or SIGTERM (what kill, timeout and job schedulers send): the first one asks the
+// trainer to stop after the step in progress; the handler then steps aside for both, so a second one
+// ends the program at once.
 std::atomic<bool> g_stop_requested{false};
-static_assert(std::atomic<bool>::is_always_lock_free, "the flag is set from a signal handler");
+std::atomic<int> g_stop_signal{0};
+static_assert(std::atomic<bool>::is_always_lock_free && std::atomic<int>::is_always_lock_free,
+              "the flags are set from a signal handler");
 
-extern "C" void on_sigint(int) {
+extern "C" void on_stop_signal(int signal_number) {
+  g_stop_signal.store(signal_number);
   g_stop_requested.store(true);
   signal(SIGINT, SIG_DFL);
+  signal(SIGTERM, SIG_DFL);
 }
 
 void begin_interruptible() {
   g_stop_requested.store(false);
-  signal(SIGINT, on_sigint);
+  g_stop_signal.store(0);
+  signal(SIGINT, on_stop_signal);
+  signal(SIGTERM, on_stop_signal);
 }
 
-void end_interruptible() { signal(SIGINT, SIG_DFL); }
+void end_interruptible() {
+  signal(SIGINT, SIG_DFL);
+  signal(SIGTERM, SIG_DFL);
+}
+
+// The shell's code for a program its signal ended: 130 for Ctrl-C, 143 for SIGTERM.
+int interrupted_exit_code() {
+  const int signal_number = g_stop_signal.load();
+  return 128 + (signal_number != 0 ? signal_number : SIGINT);
+}
+
+std::string stopping_signal_text() { return g_stop_signal.load() == SIGTERM ? " (SIGTERM)" : ""; }
 
 namespace {
 
@@ -94,12 +115,50 @@ class ConsoleObserver : public TrainObserver {
   std::chrono::steady_clock::time_point last_draw_{};
 };
 
+// ConsoleObserver that also writes the run's checkpoint (--checkpoint) whenever the trainer reports its
+// progress: every --checkpoint-every epochs, and when stopped.
+class CheckpointingObserver : public ConsoleObserver {
+ public:
+  CheckpointingObserver(int epochs, std::string loss, bool quiet, std::ofstream* log, std::string path, const Model& like,
+                        RunSettings run)
+      : ConsoleObserver(epochs, std::move(loss), quiet, log), path_(std::move(path)), like_(like), run_(std::move(run)) {}
+
+  void on_progress(const TrainProgress& progress) override {
+    save_checkpoint(path_, like_, progress, run_);
+    written_epoch_ = progress.epochs_done;
+  }
+
+  // The epochs done in the last checkpoint written (-1: none yet).
+  int written_epoch() const { return written_epoch_; }
+
+ private:
+  std::string path_;
+  const Model& like_;
+  RunSettings run_;
+  int written_epoch_ = -1;
+};
+
+// The flags of --checkpoint and --resume, before any work.
+void check_checkpoint_options(const TrainOptions& o) {
+  const bool many = o.replicas > 1 || !o.sweeps.empty();
+  if (many && (!o.checkpoint.empty() || !o.resume.empty()))
+    throw UsageError("--checkpoint and --resume follow a single run; leave them out with --replicas/--sweep");
+  if (o.checkpoint_every_option && o.checkpoint_every_option->count() > 0 && o.checkpoint.empty())
+    throw UsageError("--checkpoint-every goes with --checkpoint FILE");
+  if (o.checkpoint_every < 1)
+    throw UsageError("--checkpoint-every must be at least 1 (epochs), got " + std::to_string(o.checkpoint_every));
+  if (o.checkpoint.empty()) return;
+  if (o.checkpoint == o.save) throw UsageError("--checkpoint and --save name the same file: give each its own");
+  check_writable("--checkpoint", o.checkpoint);
+}
+
 }  // namespace
 
 namespace {
 
 int run_train(const TrainOptions& o) {
   check_options(o);
+  check_checkpoint_options(o);
   if (o.replicas > 1 || !o.sweeps.empty()) return run_train_replicas(o);
   const TrainPlan plan = make_train_plan(o);
   const Model& start = plan.start;
@@ -112,30 +171,55 @@ int run_train(const TrainOptions& o) {
   std::string why_not_cuda;
   if (o.backend == "auto" && backend->name() != "cuda" && !cuda_backend_available(&why_not_cuda))
     backend_text += " [auto: " + why_not_cuda + "]";
+  // --checkpoint and --resume: what the run is (train/checkpoint.h), which a resume must agree on.
+  RunSettings run;
+  std::optional<Checkpoint> resume;
+  if (!o.checkpoint.empty() || !o.resume.empty())
+    run = run_settings(start, plan.config, o.val_split, split.train, split.validation, backend->name());
+  if (!o.resume.empty()) {
+    resume = load_checkpoint(o.resume);
+    check_same_run(o.resume, resume->run, run);
+  }
+  TrainConfig config = plan.config;
+  config.progress_every = o.checkpoint.empty() ? 0 : o.checkpoint_every;
+
   if (!o.quiet)
     std::printf("sigtrain train: backend %s; network %s; data %s (%zu training, %zu validation samples); "
                 "batch %lld, lr %s, %d epochs, seed %llu%s%s\n",
                 backend_text.c_str(), spec.to_string().c_str(), plan.data_name.c_str(), split.train.size,
                 split.validation.size, o.batch, format_number(plan.config.lr).c_str(), o.epochs, (unsigned long long)o.seed,
                 o.no_shuffle ? ", file order" : "", describe_setup(plan).c_str());
+  if (!o.quiet && resume)
+    std::printf("resuming from %s after epoch %d\n", o.resume.c_str(), resume->progress.epochs_done);
+  std::fflush(stdout);  // the first epoch may take long: show the header now, also through a pipe
 
   const std::string loss = loss_label(plan);
+  // The log is written in place, not atomically as the models are: it is read while it grows (tail -f,
+  // a plot), and a killed run's log is the record of its epochs. Each row is flushed whole.
+  // A resumed run goes on in the log of the run it continues: its rows follow a line that says from
+  // which epoch (rows the stopped run wrote after its checkpoint stay, above that line).
   std::ofstream log;
   if (!o.log.empty()) {
-    log.open(o.log, std::ios::trunc);
+    std::error_code no_size;
+    const bool continuing = resume && std::filesystem::file_size(o.log, no_size) > 0 && !no_size;
+    log.open(o.log, continuing ? std::ios::app : std::ios::trunc);
     if (!log) throw InputError(o.log + ": cannot write the log");
-    log << "epoch,train_" << loss << ",val_" << loss << ",samples_per_second,elapsed_seconds,lr\n";
+    if (continuing)
+      log << "# resumed from " << o.resume << " after epoch " << resume->progress.epochs_done << "\n";
+    else
+      log << "epoch,train_" << loss << ",val_" << loss << ",samples_per_second,elapsed_seconds,lr\n";
   }
-  ConsoleObserver observer(o.epochs, loss, o.quiet, o.log.empty() ? nullptr : &log);
+  CheckpointingObserver observer(o.epochs, loss, o.quiet, o.log.empty() ? nullptr : &log, o.checkpoint, start, run);
 
   begin_interruptible();
-  TrainResult result = train(*backend, start.parameters, split.train, split.validation, plan.config, observer,
-                             &g_stop_requested, &start.optimizer_state);
+  TrainResult result = train(*backend, start.parameters, split.train, split.validation, config, observer,
+                             &g_stop_requested, &start.optimizer_state, resume ? &resume->progress : nullptr);
   end_interruptible();
+  // A run that ends early says why as the log's last line (the rows before it are complete).
+  if (log.is_open() && (result.outcome == TrainOutcome::interrupted || result.outcome == TrainOutcome::diverged))
+    log << "# " << result.message << "\n";
 
-  Model trained = start;
-  trained.parameters = result.parameters;
-  trained.optimizer_state = result.optimizer_state;
+  Model trained = with_parameters(start, std::move(result.parameters), std::move(result.optimizer_state));
   // A diverged run fails (exit 1): the --save target keeps what it held, and the last finite model
   // goes beside it under its own name. Completed, stopped and interrupted runs save to --save.
   const bool diverged = result.outcome == TrainOutcome::diverged;
@@ -145,8 +229,8 @@ int run_train(const TrainOptions& o) {
   const bool choosing = plan.config.keep_best || plan.config.patience > 0;
   if (choosing) {
     std::string kept = result.kept_epoch == 0 ? "kept the initial model" : "kept epoch " + std::to_string(result.kept_epoch);
-    for (const EpochReport& e : result.epochs)
-      if (e.epoch == result.kept_epoch) kept += " (val_" + loss + " " + format_number(e.validation_loss) + ")";
+    if (!std::isnan(result.kept_validation_loss))
+      kept += " (val_" + loss + " " + format_number(result.kept_validation_loss) + ")";
     if (log.is_open()) log << "# " << kept << "\n";
     if (!o.quiet) std::printf("%s\n", kept.c_str());
   }
@@ -169,10 +253,15 @@ int run_train(const TrainOptions& o) {
       if (!o.quiet && result.outcome == TrainOutcome::stopped_early) std::printf("%s\n", result.message.c_str());
       if (!o.quiet && !o.save.empty()) std::printf("saved %s\n", o.save.c_str());
       return 0;
-    case TrainOutcome::interrupted:
-      std::fprintf(stderr, "sigtrain: %s%s\n", result.message.c_str(),
-                   o.save.empty() ? "" : ("; saved the model to " + o.save).c_str());
-      return 130;
+    case TrainOutcome::interrupted: {
+      const std::string checkpoint =
+          observer.written_epoch() < 0 ? ""
+                                       : "; checkpoint " + o.checkpoint + " (after epoch " +
+                                             std::to_string(observer.written_epoch()) + ") resumes it with --resume";
+      std::fprintf(stderr, "sigtrain: %s%s%s%s\n", result.message.c_str(), stopping_signal_text().c_str(),
+                   o.save.empty() ? "" : ("; saved the model to " + o.save).c_str(), checkpoint.c_str());
+      return interrupted_exit_code();
+    }
     case TrainOutcome::diverged:
       throw InputError(result.message + (o.save.empty() ? "" : "; saved it to " + save_to + ", " + o.save + " left as it was"));
   }
@@ -262,6 +351,16 @@ Run add_train(CLI::App& app) {
   c->add_option("--sweep", o->sweeps, "train one network per value: lr=0.1,0.3,1 or seed=1-16 (repeatable: all combinations)");
   c->add_option("--save-all", o->save_all,
                 "with --replicas/--sweep: write every network's model into this folder (created if need be)")
+      ->check(not_empty());
+  c->add_option("--checkpoint", o->checkpoint,
+                "every --checkpoint-every epochs, and when stopped, write all that the run needs to go on to this "
+                "file (atomically)")
+      ->check(not_empty());
+  o->checkpoint_every_option =
+      c->add_option("--checkpoint-every", o->checkpoint_every, "epochs between checkpoints")->capture_default_str();
+  c->add_option("--resume", o->resume,
+                "go on with the run that wrote this --checkpoint file (same flags and data): it ends byte for byte "
+                "as it would have without the stop")
       ->check(not_empty());
   c->add_option("--verify-every", o->verify_every, "every N steps compare gradients with the fp64 reference (0: off)")
       ->capture_default_str();

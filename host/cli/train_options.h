@@ -51,6 +51,10 @@ struct TrainOptions {
   int replicas = 1;
   std::vector<std::string> sweeps;
   std::string save_all;
+  // --checkpoint FILE every --checkpoint-every epochs, and --resume FILE (train/checkpoint.h).
+  std::string checkpoint, resume;
+  int checkpoint_every = 1;
+  CLI::Option* checkpoint_every_option = nullptr;
   bool quiet = false;
   // Whether a flag was given (with --init, the model's own choice stands where a flag is not given).
   CLI::Option* layers_option = nullptr;
@@ -87,11 +91,15 @@ std::string describe_setup(const TrainPlan& plan);
 // "mse" or "bce": the name the epoch lines and the log give the loss.
 std::string loss_label(const TrainPlan& plan);
 
-// Ctrl-C while training: the first one sets g_stop_requested (the run stops after the step in
-// progress and saves); the handler then steps aside, so a second one ends the program at once.
+// Ctrl-C or SIGTERM while training: the first one sets g_stop_requested (the run stops after the step
+// in progress and saves); the handler then steps aside, so a second one ends the program at once.
 extern std::atomic<bool> g_stop_requested;
 void begin_interruptible();
 void end_interruptible();
+// 128 + the signal that stopped the run: 130 for Ctrl-C, 143 for SIGTERM (the shell's convention).
+int interrupted_exit_code();
+// " (SIGTERM)" when that signal stopped the run, for its message; empty for Ctrl-C.
+std::string stopping_signal_text();
 
 // --replicas R / --sweep: many networks at once (train_replicas.cpp).
 int run_train_replicas(const TrainOptions& o);

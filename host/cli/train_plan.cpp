@@ -1,10 +1,15 @@
 // From the flags of `sigtrain train` to a TrainPlan: the network, loss, optimizer and standardisation
 // (from the flags, or the --init model's where a flag is not given), the data, and the loop's settings.
 #include <cmath>
+#include <filesystem>
+#include <thread>
 
+#include "backends/choose.h"
 #include "data/data_files.h"
 #include "model/choices.h"
 #include "model/model_file.h"
+#include "train/memory_estimate.h"
+#include "train/replicas.h"
 #include "train_options.h"
 #include "util/errors.h"
 
@@ -81,6 +86,54 @@ void check_probability_targets(const Dataset& d) {
                        std::to_string(k / size_t(d.outputs) + 1) + " has target " + format_number(d.y[k]));
 }
 
+// The run's sizes for the memory estimate (train/memory_estimate.h): `rows` of data (a file not read
+// yet: 0, its size counted instead).
+RunMemoryShape memory_shape(const TrainOptions& o, const NetworkSpec& spec, OptimizerKind optimizer, size_t rows) {
+  RunMemoryShape s;
+  s.spec = spec;
+  s.optimizer_slots = size_t(optimizer_slots(optimizer));
+  s.rows = rows;
+  s.validation_rows = size_t(std::floor(o.val_split * double(rows)));
+  if (rows == 0 && !o.data.file.empty() && o.data.file != "-") {
+    std::error_code no_size;  // (a file that cannot be read is the reader's error to report)
+    const std::uintmax_t bytes = std::filesystem::file_size(o.data.file, no_size);
+    s.file_bytes = no_size ? 0 : size_t(bytes);
+  }
+  s.standardized = o.standardize != "none";
+  s.saves = !o.save.empty() || !o.save_all.empty();
+  s.batch = size_t(o.batch);
+  const int hardware = int(std::max(1u, std::thread::hardware_concurrency()));
+  s.threads = o.threads > 0 ? o.threads : hardware;
+  const bool many = o.replicas > 1 || !o.sweeps.empty();
+  s.networks = many ? expand_sweeps(o.sweeps, o.replicas, o.seed, o.lr).size() : 1;
+  s.at_once = many ? size_t(s.threads) : 1;  // host replicas: threads over networks (train_replicas.cpp)
+  BackendOptions options = backend_options(o);
+  options.networks = s.networks;
+  try {
+    const BackendChoice choice = choose_backend(o.backend, spec, options);
+    s.backend = choice.backend == BackendKind::reference ? EstimatedBackend::reference
+                : choice.backend == BackendKind::cpu     ? EstimatedBackend::cpu
+                : choice.kernel == CudaKernel::fused     ? EstimatedBackend::cuda_fused
+                                                         : EstimatedBackend::cuda_cublas;
+  } catch (const std::exception&) {
+    s.backend = EstimatedBackend::cpu;  // the backend's own error comes where the run makes it
+  }
+  return s;
+}
+
+// The rows of the built-in data set (0 for a file, or for a --samples that load_data refuses).
+size_t built_in_rows(const TrainOptions& o) { return o.data.file.empty() && o.data.samples > 0 ? size_t(o.data.samples) : 0; }
+
+// Fails with one line (exit 1) where the run would need more memory than there is, before it allocates.
+void check_memory(const TrainOptions& o, const NetworkSpec& spec, OptimizerKind optimizer, size_t rows) {
+  const RunMemoryShape shape = memory_shape(o, spec, optimizer, rows);
+  // A size no backend can index is a usage error of its own, not a shortage of memory: say that first.
+  check_backend_limits({rows, shape.batch, shape.networks});
+  const bool device = shape.backend == EstimatedBackend::cuda_cublas || shape.backend == EstimatedBackend::cuda_fused;
+  const std::string shortfall = memory_shortfall(estimate_memory(shape), available_memory(device));
+  if (!shortfall.empty()) throw InputError(shortfall);
+}
+
 }  // namespace
 
 TrainPlan make_train_plan(const TrainOptions& o) {
@@ -96,6 +149,8 @@ TrainPlan make_train_plan(const TrainOptions& o) {
     check_init_network(o, model.parameters.spec, flags);
     start = model;
   } else {
+    // Before the parameters and the data: built-in data are counted by --samples, a file by its size.
+    check_memory(o, flags, parse_optimizer(o.optimizer, "--optimizer"), built_in_rows(o));
     start.parameters = glorot_uniform(flags, o.seed);
   }
   const NetworkSpec& spec = start.parameters.spec;
@@ -113,7 +168,9 @@ TrainPlan make_train_plan(const TrainOptions& o) {
   if (!plan.continued_state) start.optimizer_state = OptimizerState{};
 
   // The data, split, and standardised as the model (or --standardize, fitted on the training part) says.
+  if (init) check_memory(o, spec, optimizer.kind, built_in_rows(o));
   Dataset data = load_data(o.data, spec);
+  check_memory(o, spec, optimizer.kind, data.size);  // with the rows read
   plan.data_name = data.name;
   if (start.setup.loss == Loss::bce) check_probability_targets(data);
   TrainValidation split = split_validation(data, o.val_split);

@@ -48,10 +48,7 @@ std::string network_line(size_t r, const ReplicaResult& x, const std::string& lo
 // The model a replica ends with: the run's network, loss, optimizer and standardisation, with its
 // own parameters and optimizer state.
 Model trained_model(const Model& start, const TrainResult& result) {
-  Model m = start;
-  m.parameters = result.parameters;
-  m.optimizer_state = result.optimizer_state;
-  return m;
+  return with_parameters(start, result.parameters, result.optimizer_state);
 }
 
 }  // namespace
@@ -127,10 +124,11 @@ int run_train_replicas(const TrainOptions& o) {
   const bool interrupted = std::any_of(results.begin(), results.end(),
                                        [](const ReplicaResult& x) { return x.result.outcome == TrainOutcome::interrupted; });
   if (interrupted) {
-    std::fprintf(stderr, "sigtrain: interrupted%s; the models so far are saved where asked\n",
+    std::fprintf(stderr, "sigtrain: interrupted%s%s; the models so far are saved where asked\n",
+                 stopping_signal_text().c_str(),
                  not_run == 0 ? "" : ("; " + std::to_string(not_run) + " of " + std::to_string(results.size()) +
                                       " networks did not run").c_str());
-    return 130;
+    return interrupted_exit_code();
   }
   if (best < 0) throw InputError("every network diverged (try a smaller --lr)");
   return 0;

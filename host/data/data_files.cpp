@@ -7,11 +7,14 @@
 
 #include "data/data_files.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cfloat>
 #include <charconv>
+#include <climits>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -23,6 +26,11 @@
 #include "util/file_util.h"
 
 namespace sigtrain {
+
+bool is_standard_input(const std::string& path) { return path == "-"; }
+
+std::string data_source_name(const std::string& path) { return is_standard_input(path) ? kStandardInputName : path; }
+
 namespace {
 
 constexpr std::string_view kUtf8ByteOrderMark = "\xEF\xBB\xBF";
@@ -141,11 +149,29 @@ std::string describe_bad_number(std::string_view text, NumberKind kind) {
   }
 }
 
-// A data file in memory, walked line by line, with the error helpers both readers share.
+// All of standard input (a pipe, a file or a terminal: read to its end) as bytes.
+std::string read_standard_input() {
+  std::string text;
+  char buffer[1 << 16];
+  while (true) {
+    const ssize_t got = ::read(STDIN_FILENO, buffer, sizeof buffer);
+    if (got > 0) {
+      text.append(buffer, size_t(got));
+    } else if (got == 0) {
+      return text;
+    } else if (errno != EINTR) {
+      throw InputError(located(kStandardInputName, 0, 0, std::string("cannot read: ") + std::strerror(errno)));
+    }
+  }
+}
+
+// A data file in memory, walked line by line, with the error helpers both readers share. The path
+// "-" is standard input, named "standard input" in messages.
 class TextFile {
  public:
-  explicit TextFile(const std::string& path) : path_(path), text_(read_file(path)) {
-    if (text_.empty()) fail_file("the file is empty");
+  explicit TextFile(const std::string& path)
+      : path_(data_source_name(path)), text_(is_standard_input(path) ? read_standard_input() : read_file(path)) {
+    if (text_.empty()) fail_file(is_standard_input(path) ? "no data (it is empty)" : "the file is empty");
     // Windows' "Unicode text" is UTF-16, whose NUL bytes would otherwise read as "not a text file".
     if (text_.rfind("\xFF\xFE", 0) == 0 || text_.rfind("\xFE\xFF", 0) == 0)
       fail_file("the file is UTF-16 text (it starts with a UTF-16 byte order mark); save it as UTF-8");
@@ -165,6 +191,19 @@ class TextFile {
     return false;
   }
 
+  // The first line with more than blanks on it, without moving: for choosing the format.
+  std::string_view first_content_line() const {
+    for (std::string_view rest = rest_; !rest.empty();) {
+      const size_t newline = rest.find('\n');
+      std::string_view line = rest.substr(0, newline);
+      rest.remove_prefix(newline == std::string_view::npos ? rest.size() : newline + 1);
+      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+      if (!trim(line).empty()) return line;
+    }
+    return {};
+  }
+
+  const std::string& name() const { return path_; }
   std::string_view line() const { return line_; }  // without its line end
   long line_number() const { return line_number_; }
 
@@ -265,22 +304,53 @@ bool parse_count(std::string_view text, long long& count) {
   return error == std::errc() && stop == end && count >= 0;
 }
 
-}  // namespace
-
-DataFormat parse_data_format(const std::string& text) {
-  if (text == "auto") return DataFormat::automatic;
-  if (text == "csv") return DataFormat::csv;
-  if (text == "fann" || text == "data") return DataFormat::fann;
-  throw UsageError("--format must be auto, csv or fann, got " + in_quotes(text));
+// "1" → 0: a column number as written (1-based) to an index; −1 when `text` is not a whole number.
+long column_number_index(const std::string& text) {
+  unsigned long number = 0;
+  const char* end = text.data() + text.size();
+  const auto [stop, error] = std::from_chars(text.data(), end, number);
+  if (text.empty() || stop != end) return -1;
+  // 0 and numbers too large for a long are out of range, as a column past the last is.
+  return error == std::errc() && number >= 1 && number <= (unsigned long)LONG_MAX ? long(number - 1) : LONG_MAX;
 }
 
-Table read_csv(const std::string& path) {
-  TextFile file(path);
+// The 0-based indices of the columns `keep` names (1-based numbers or, given a header, its names), in
+// the order given, for a file of `columns` fields per row. Throws UsageError: the columns are a flag's.
+std::vector<size_t> resolve_kept_columns(const std::vector<std::string>& keep,
+                                         const std::vector<std::string_view>& header, size_t columns,
+                                         const std::string& name) {
+  std::vector<size_t> indices;
+  for (const std::string& column : keep) {
+    long index = column_number_index(column);
+    if (index < 0) {
+      const auto named = std::find(header.begin(), header.end(), column);
+      if (header.empty())
+        throw UsageError("--keep-columns: " + in_quotes(column) + " is not a column number (counting from 1), and " +
+                         name + " has no header line to name its columns");
+      if (named == header.end())
+        throw UsageError("--keep-columns: " + name + " has no column named " + in_quotes(column));
+      index = long(named - header.begin());
+    } else if (size_t(index) >= columns) {
+      throw UsageError("--keep-columns: column " + column + " is out of range: " + name + " has " +
+                       count_of(long(columns), "column"));
+    }
+    if (std::find(indices.begin(), indices.end(), size_t(index)) != indices.end())
+      throw UsageError("--keep-columns: column " + in_quotes(column) + " is given twice");
+    indices.push_back(size_t(index));
+  }
+  if (indices.size() == columns)
+    throw UsageError("--keep-columns: that is every column of " + name + ", which leaves no inputs");
+  return indices;
+}
+
+// The readers proper, on a file already in memory.
+Table parse_csv(TextFile& file, const std::vector<std::string>& keep) {
   Table table;
-  table.path = path;
-  std::vector<std::string_view> fields;
+  table.path = file.name();
+  std::vector<std::string_view> fields, header;
+  std::vector<char> is_kept;  // per column: passed through as text rather than read as a number
   long header_line = 0;
-  size_t header_fields = 0;
+  size_t columns = 0;  // fields per row, kept ones included
   bool first_line = true;
   while (file.next_content_line(/*skip_comments=*/true)) {
     split_csv_fields(file.line(), fields);
@@ -288,27 +358,36 @@ Table read_csv(const std::string& path) {
     first_line = false;
     if (could_be_header && std::none_of(fields.begin(), fields.end(), looks_numeric)) {
       header_line = file.line_number();
-      header_fields = fields.size();
+      header = fields;
       continue;
     }
     if (table.rows == 0) {
-      if (header_line != 0 && fields.size() != header_fields)
+      if (header_line != 0 && fields.size() != header.size())
         file.fail_line("this row has " + count_of(fields.size(), "field") + ", but the header (line " +
-                       std::to_string(header_line) + ") has " + std::to_string(header_fields));
-      table.columns = int(fields.size());
+                       std::to_string(header_line) + ") has " + std::to_string(header.size()));
+      columns = fields.size();
+      is_kept.assign(columns, 0);
+      for (const size_t index : resolve_kept_columns(keep, header, columns, file.name())) {
+        is_kept[index] = 1;
+        table.kept_columns.push_back(int(index));
+        table.kept_names.push_back(header.empty() ? "column" + std::to_string(index + 1) : std::string(header[index]));
+      }
+      table.columns = int(columns - keep.size());
       table.first_data_line = file.line_number();
-      table.values.reserve(file.lines_left_at_most() * fields.size());
-    } else if (fields.size() != size_t(table.columns)) {
-      file.fail_line("this row has " + count_of(fields.size(), "field") + ", expected " +
-                     std::to_string(table.columns) + " like the first data row (line " +
-                     std::to_string(table.first_data_line) + ")");
+      table.values.reserve(file.lines_left_at_most() * size_t(table.columns));
+    } else if (fields.size() != columns) {
+      file.fail_line("this row has " + count_of(fields.size(), "field") + ", expected " + std::to_string(columns) +
+                     " like the first data row (line " + std::to_string(table.first_data_line) + ")");
     }
     for (size_t i = 0; i < fields.size(); ++i) {
       const std::string_view field = fields[i];
       if (field.empty())  // a line of one empty field is blank, so a last one follows a comma
         file.fail_at(field, i + 1 == fields.size() ? "empty field after a trailing comma" : "empty field");
+      if (is_kept[i]) continue;
       table.values.push_back(file.number(field, [&] { return csv_hint(field, could_be_header); }));
     }
+    // The kept fields in the order asked for, each exactly as in the file (without the blanks around it).
+    for (const int index : table.kept_columns) table.kept_text.emplace_back(fields[size_t(index)]);
     ++table.rows;
   }
   if (table.rows == 0)
@@ -318,8 +397,7 @@ Table read_csv(const std::string& path) {
   return table;
 }
 
-Table read_fann(const std::string& path) {
-  TextFile file(path);
+Table parse_fann(TextFile& file) {
   if (!file.next_content_line(/*skip_comments=*/false)) file.fail_file("no data rows");
 
   // The header: "count inputs outputs".
@@ -349,7 +427,7 @@ Table read_fann(const std::string& path) {
   const int inputs = int(counts[1]), outputs = int(counts[2]);
 
   Table table;
-  table.path = path;
+  table.path = file.name();
   table.columns = inputs + outputs;
   table.declared_inputs = inputs;
   table.declared_outputs = outputs;
@@ -385,14 +463,53 @@ Table read_fann(const std::string& path) {
   return table;
 }
 
-Table read_table(const std::string& path, DataFormat format) {
-  if (format == DataFormat::automatic) {
-    std::string extension = std::filesystem::path(path).extension().string();
-    std::transform(extension.begin(), extension.end(), extension.begin(),
-                   [](unsigned char c) { return char(std::tolower(c)); });
-    format = extension == ".data" ? DataFormat::fann : DataFormat::csv;
-  }
-  return format == DataFormat::fann ? read_fann(path) : read_csv(path);
+// FANN's first line is its header, three whole numbers separated by blanks; no CSV file starts so
+// (a CSV line of three numbers has commas, and a one-column CSV line holds one number).
+bool looks_like_fann(std::string_view first_line) {
+  if (first_line.find(',') != std::string_view::npos) return false;
+  std::vector<std::string_view> values;
+  split_values(first_line, values);
+  long long ignored = 0;
+  return values.size() == 3 &&
+         std::all_of(values.begin(), values.end(), [&](std::string_view v) { return parse_count(v, ignored); });
+}
+
+// .csv → CSV, .data → FANN, any other extension CSV; standard input has none, so its first line decides.
+DataFormat format_of(const std::string& path, const TextFile& file) {
+  if (is_standard_input(path)) return looks_like_fann(file.first_content_line()) ? DataFormat::fann : DataFormat::csv;
+  std::string extension = std::filesystem::path(path).extension().string();
+  std::transform(extension.begin(), extension.end(), extension.begin(),
+                 [](unsigned char c) { return char(std::tolower(c)); });
+  return extension == ".data" ? DataFormat::fann : DataFormat::csv;
+}
+
+}  // namespace
+
+DataFormat parse_data_format(const std::string& text) {
+  if (text == "auto") return DataFormat::automatic;
+  if (text == "csv") return DataFormat::csv;
+  if (text == "fann" || text == "data") return DataFormat::fann;
+  throw UsageError("--format must be auto, csv or fann, got " + in_quotes(text));
+}
+
+Table read_csv(const std::string& path, const std::vector<std::string>& keep) {
+  TextFile file(path);
+  return parse_csv(file, keep);
+}
+
+Table read_fann(const std::string& path) {
+  TextFile file(path);
+  return parse_fann(file);
+}
+
+Table read_table(const std::string& path, DataFormat format, const std::vector<std::string>& keep) {
+  TextFile file(path);  // read once: standard input cannot be read again
+  if (format == DataFormat::automatic) format = format_of(path, file);
+  if (format == DataFormat::csv) return parse_csv(file, keep);
+  if (!keep.empty())
+    throw UsageError("--keep-columns: " + file.name() +
+                     " is a FANN file, whose lines have no columns to keep (use CSV)");
+  return parse_fann(file);
 }
 
 Dataset dataset_from_table(const Table& table, const NetworkSpec& spec, bool targets_optional) {

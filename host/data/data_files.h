@@ -1,7 +1,8 @@
 // Readers for data files (DESIGN.md §4): CSV and FANN's .data format.
 //
 // Every error is an InputError whose text starts with "path:line:column: " where there is a line
-// (and column), and says what was expected. Nothing is printed; the caller decides.
+// (and column), and says what was expected. Nothing is printed; the caller decides. The path "-" is
+// standard input, read to its end and called "standard input" in messages and in Table::path.
 #pragma once
 
 #include <string>
@@ -23,7 +24,17 @@ struct Table {
   // FANN files say how many inputs and outputs they have; CSV files do not (−1).
   int declared_inputs = -1;
   int declared_outputs = -1;
+  // Columns passed through as text (CSV only, see read_csv's `keep`): not among `columns` and `values`.
+  std::vector<int> kept_columns;        // their 0-based indices in the file, in the order asked for
+  std::vector<std::string> kept_names;  // the header's names for them, or "column3" without a header
+  std::vector<std::string> kept_text;   // rows × kept_columns.size(): each field as in the file
 };
+
+// "-": the data come from standard input.
+bool is_standard_input(const std::string& path);
+// The name of a data source in messages: the path, or "standard input" for "-".
+inline constexpr char kStandardInputName[] = "standard input";
+std::string data_source_name(const std::string& path);
 
 enum class DataFormat { automatic, csv, fann };
 // "auto", "csv", "fann" (or "data"); throws UsageError otherwise.
@@ -32,13 +43,18 @@ DataFormat parse_data_format(const std::string& text);
 // CSV: comma-separated, one sample per row; an optional header line whose fields are all
 // non-numeric; '#' comment lines and blank lines skipped; CRLF accepted; spaces around fields
 // ignored. Every row must have the same number of fields; every field must be a finite number that
-// fits in a float.
-Table read_csv(const std::string& path);
+// fits in a float, except in the columns `keep` names (1-based numbers, or names from the header):
+// those may hold any text, which goes to Table::kept_text as it is. A `keep` entry that names no
+// column, or all columns kept, is a UsageError (the columns come from a flag, --keep-columns).
+Table read_csv(const std::string& path, const std::vector<std::string>& keep = {});
 // FANN: a header "count inputs outputs", then per sample a line of `inputs` numbers and a line of
 // `outputs` numbers, separated by white space. The counts must agree with the body.
 Table read_fann(const std::string& path);
-// Chooses by `format`, or by extension when automatic (.csv → CSV, .data → FANN; others CSV).
-Table read_table(const std::string& path, DataFormat format = DataFormat::automatic);
+// Chooses by `format`, or when automatic by extension (.csv → CSV, .data → FANN; others CSV) and, for
+// standard input, by its first line: three whole numbers separated by blanks (a FANN header) → FANN,
+// anything else CSV. `keep` as read_csv's; with FANN data it is a UsageError.
+Table read_table(const std::string& path, DataFormat format = DataFormat::automatic,
+                 const std::vector<std::string>& keep = {});
 
 // Splits a table into a Dataset for `spec`: the first n0 columns are the inputs and the last nL the
 // targets. With `targets_optional`, a table of exactly n0 columns is accepted too (outputs = 0), for

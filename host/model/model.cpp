@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 #include "model/choices.h"
 
@@ -18,6 +19,15 @@ OptimizerState OptimizerState::from_float(uint64_t steps, const std::vector<floa
   state.steps = steps;
   state.values.assign(values.begin(), values.end());
   return state;
+}
+
+Model with_parameters(const Model& like, Parameters parameters, OptimizerState state) {
+  Model m;
+  m.setup = like.setup;
+  m.standardization = like.standardization;
+  m.parameters = std::move(parameters);
+  m.optimizer_state = std::move(state);
+  return m;
 }
 
 void check_optimizer_state(const OptimizerState& state, OptimizerKind kind, size_t P) {

@@ -43,6 +43,10 @@ struct Model {
   Standardization standardization;
 };
 
+// `like`'s setup and standardisation with these parameters and optimizer state (moved in: copying
+// `like` whole would copy its parameters too, a wide network's largest buffer).
+Model with_parameters(const Model& like, Parameters parameters, OptimizerState state);
+
 // Throws std::invalid_argument unless `state` fits `kind` and a network of P parameters.
 void check_optimizer_state(const OptimizerState& state, OptimizerKind kind, size_t P);
 

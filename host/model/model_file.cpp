@@ -5,6 +5,8 @@
 #include <cmath>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <ostream>
+#include <sstream>
 #include <stdexcept>
 
 #include "model/choices.h"
@@ -64,90 +66,86 @@ std::string count_of(size_t count, const std::string& noun) {
 }
 
 // ---- Writing ---------------------------------------------------------------------------------------
+// Each part is written to the stream as it is formed: a large model's text (~22 bytes per number) is
+// never held whole, so saving needs no more memory than the stream's buffer (util/file_util.h).
 
 // The shortest text that reads back as exactly `value` (std::to_chars), always with a '.' or an
 // exponent: JSON readers take "-0" or "1" for integers, and an integer 0 would lose the sign of -0.0.
 // `what` names the element for the error.
-void append_number(std::string& out, double value, const std::string& what) {
+void write_number(std::ostream& out, double value, const std::string& what) {
   if (!std::isfinite(value))
     throw InputError("the model has a non-finite number in " + what + " (" + std::to_string(value) +
                      "), which a JSON model file cannot hold");
-  char buffer[32];  // the shortest form of a double needs at most 24 characters
+  char buffer[32];  // the shortest form of a double needs at most 24 characters, and ".0" 2 more
   char* end = std::to_chars(buffer, buffer + sizeof buffer, value).ptr;
-  out.append(buffer, end);
-  if (std::none_of(buffer, end, [](char c) { return c == '.' || c == 'e'; })) out += ".0";
-}
-
-std::string number_text(double value, const std::string& what) {
-  std::string out;
-  append_number(out, value, what);
-  return out;
+  if (std::none_of(buffer, end, [](char c) { return c == '.' || c == 'e'; })) end = std::copy_n(".0", 2, end);
+  out.write(buffer, end - buffer);
 }
 
 // "a, b, c".
-void append_numbers(std::string& out, const double* values, size_t count, const std::string& what) {
+void write_numbers(std::ostream& out, const double* values, size_t count, const std::string& what) {
   for (size_t k = 0; k < count; ++k) {
-    if (k > 0) out += ", ";
-    append_number(out, values[k], what);
+    if (k > 0) out << ", ";
+    write_number(out, values[k], what);
   }
 }
 
 // "[a, b, c]" on one line.
-std::string row_text(const double* values, size_t count, const std::string& what) {
-  std::string out = "[";
-  append_numbers(out, values, count, what);
-  return out + "]";
+void write_row(std::ostream& out, const double* values, size_t count, const std::string& what) {
+  out << '[';
+  write_numbers(out, values, count, what);
+  out << ']';
 }
 
 std::string quoted(const std::string& name) { return "\"" + name + "\""; }  // names need no escaping
 
-// "\"key\": value".
-std::string member_text(const std::string& key, const std::string& value) { return quoted(key) + ": " + value; }
-
-// An object with one member per line, its closing brace at `indent` ("{}" when empty).
-std::string object_text(const std::vector<std::string>& members, const std::string& indent) {
-  if (members.empty()) return "{}";
-  std::string out = "{\n";
-  for (size_t k = 0; k < members.size(); ++k)
-    out += indent + "  " + members[k] + (k + 1 < members.size() ? ",\n" : "\n");
-  return out + indent + "}";
-}
+// What a model file holds, by reference: a Model's parts, or `like`'s setup and standardisation with
+// other parameters and state (a checkpoint's, without copying them into a Model).
+struct ModelParts {
+  const TrainingSetup& setup;
+  const Standardization& standardization;
+  const Parameters& parameters;
+  const OptimizerState& optimizer_state;
+};
 
 // One weight row per line, the rows of a layer aligned under its opening bracket (numpy's style):
 // a 3-wide layer stays a small block, and a 1024-wide one is still one line per unit.
 //   [[p1, p2],
 //    [q1, q2]],
-std::string weights_text(const Parameters& p) {
+void write_weights(std::ostream& out, const Parameters& p) {
   const NetworkSpec& spec = p.spec;
-  std::string out = "[\n";
+  out << "[\n";
   for (int l = 1; l <= spec.num_layers(); ++l) {
     const int rows = spec.widths[l], columns = spec.widths[l - 1];
-    out += "    [";
+    out << "    [";
     for (int i = 0; i < rows; ++i) {
-      if (i > 0) out += ",\n     ";
-      out += row_text(p.W(l) + size_t(i) * columns, columns, "weights");
+      if (i > 0) out << ",\n     ";
+      write_row(out, p.W(l) + size_t(i) * columns, columns, "weights");
     }
-    out += l < spec.num_layers() ? "],\n" : "]\n";
+    out << (l < spec.num_layers() ? "],\n" : "]\n");
   }
-  return out + "  ]";
+  out << "  ]";
 }
 
-std::string biases_text(const Parameters& p) {
-  std::string out = "[\n";
-  for (int l = 1; l <= p.spec.num_layers(); ++l)
-    out += "    " + row_text(p.b(l), p.spec.widths[l], "biases") + (l < p.spec.num_layers() ? ",\n" : "\n");
-  return out + "  ]";
+void write_biases(std::ostream& out, const Parameters& p) {
+  out << "[\n";
+  for (int l = 1; l <= p.spec.num_layers(); ++l) {
+    out << "    ";
+    write_row(out, p.b(l), p.spec.widths[l], "biases");
+    out << (l < p.spec.num_layers() ? ",\n" : "\n");
+  }
+  out << "  ]";
 }
 
 // P numbers in the flat parameter layout as one array, one line per weight row and per bias vector (the
 // lines of "weights" and "biases", in the buffer's order), closing at `indent`.
-std::string flat_array_text(const double* values, const NetworkSpec& spec, const std::string& indent,
-                            const std::string& what) {
-  std::string out = "[";
+void write_flat_array(std::ostream& out, const double* values, const NetworkSpec& spec, const std::string& indent,
+                      const std::string& what) {
+  out << '[';
   const char* separator = "\n";
   const auto line = [&](size_t offset, size_t count) {
-    out += separator + indent + "  ";
-    append_numbers(out, values + offset, count, what);
+    out << separator << indent << "  ";
+    write_numbers(out, values + offset, count, what);
     separator = ",\n";
   };
   for (int l = 1; l <= spec.num_layers(); ++l) {
@@ -155,51 +153,50 @@ std::string flat_array_text(const double* values, const NetworkSpec& spec, const
       line(spec.weight_offset(l) + size_t(i) * spec.widths[l - 1], size_t(spec.widths[l - 1]));
     if (spec.bias) line(spec.bias_offset(l), size_t(spec.widths[l]));
   }
-  return out + "\n" + indent + "]";
+  out << '\n' << indent << ']';
 }
 
 // {"mean": […], "scale": […]} of one side, at `indent`.
-std::string mean_and_scale_text(const std::vector<double>& mean, const std::vector<double>& scale,
-                                const std::string& name, const std::string& indent) {
-  return object_text({member_text("mean", row_text(mean.data(), mean.size(), name + ".mean")),
-                      member_text("scale", row_text(scale.data(), scale.size(), name + ".scale"))},
-                     indent);
+void write_mean_and_scale(std::ostream& out, const std::vector<double>& mean, const std::vector<double>& scale,
+                          const std::string& name, const std::string& indent) {
+  JsonObjectWriter object(out, indent);
+  write_row(object.member("mean"), mean.data(), mean.size(), name + ".mean");
+  write_row(object.member("scale"), scale.data(), scale.size(), name + ".scale");
+  object.close();
 }
 
-std::string standardization_text(const Standardization& s) {
-  std::vector<std::string> members;
+void write_standardization(std::ostream& out, const Standardization& s) {
+  JsonObjectWriter object(out, "  ");
   if (s.inputs())
-    members.push_back(
-        member_text("inputs", mean_and_scale_text(s.input_mean, s.input_scale, "standardization.inputs", "    ")));
+    write_mean_and_scale(object.member("inputs"), s.input_mean, s.input_scale, "standardization.inputs", "    ");
   if (s.targets())
-    members.push_back(
-        member_text("targets", mean_and_scale_text(s.target_mean, s.target_scale, "standardization.targets", "    ")));
-  return object_text(members, "  ");
+    write_mean_and_scale(object.member("targets"), s.target_mean, s.target_scale, "standardization.targets", "    ");
+  object.close();
 }
 
-std::string optimizer_text(const Model& m) {
+void write_optimizer(std::ostream& out, const ModelParts& m) {
   const OptimizerSettings& settings = m.setup.optimizer;
-  std::vector<std::string> members = {member_text("name", quoted(name_of(settings.kind)))};
+  JsonObjectWriter object(out, "  ");
+  object.member("name") << quoted(name_of(settings.kind));
   for (const SettingKey& setting : kSettingKeys)
-    members.push_back(
-        member_text(setting.key, number_text(settings.*setting.member, std::string("optimizer.") + setting.key)));
-  members.push_back(member_text("steps", std::to_string(m.optimizer_state.steps)));
+    write_number(object.member(setting.key), settings.*setting.member, std::string("optimizer.") + setting.key);
+  object.member("steps") << std::to_string(m.optimizer_state.steps);
 
-  std::vector<std::string> state;
+  JsonObjectWriter state(object.member("state"), "    ");
   const std::vector<double>& values = m.optimizer_state.values;
   if (!values.empty()) {  // empty: a fresh optimizer, written as {}
     const NetworkSpec& spec = m.parameters.spec;
     const std::vector<std::string> slots = state_slot_names(settings.kind);
     for (size_t k = 0; k < slots.size(); ++k)
-      state.push_back(member_text(slots[k], flat_array_text(values.data() + k * spec.parameter_count(), spec, "      ",
-                                                            "optimizer.state." + slots[k])));
+      write_flat_array(state.member(slots[k]), values.data() + k * spec.parameter_count(), spec, "      ",
+                       "optimizer.state." + slots[k]);
   }
-  members.push_back(member_text("state", object_text(state, "    ")));
-  return object_text(members, "  ");
+  state.close();
+  object.close();
 }
 
 // A Model whose parts disagree is a bug in the caller, not something to write into a file.
-void check_writable(const Model& m) {
+void check_writable(const ModelParts& m) {
   const NetworkSpec& spec = m.parameters.spec;
   check_optimizer_state(m.optimizer_state, m.setup.optimizer.kind, spec.parameter_count());
   const Standardization& s = m.standardization;
@@ -575,26 +572,49 @@ class ModelReader {
 
 }  // namespace
 
+std::ostream& JsonObjectWriter::member(const std::string& key) {
+  out_ << (members_++ == 0 ? "{\n" : ",\n") << indent_ << "  " << quoted(key) << ": ";
+  return out_;
+}
+
+void JsonObjectWriter::close() {
+  if (members_ == 0)
+    out_ << "{}";
+  else
+    out_ << '\n' << indent_ << '}';
+}
+
+void write_model(std::ostream& out, const Model& like, const Parameters& parameters, const OptimizerState& state,
+                 const std::vector<ExtraMember>& extra_members) {
+  const ModelParts m{like.setup, like.standardization, parameters, state};
+  check_writable(m);  // before anything is written
+  const NetworkSpec& spec = m.parameters.spec;
+  JsonObjectWriter object(out, "");
+  object.member("format") << quoted(kFormatName);
+  object.member("version") << std::to_string(kVersionWritten);
+  std::ostream& layers = object.member("layers");
+  layers << '[';
+  for (size_t k = 0; k < spec.widths.size(); ++k) layers << (k ? ", " : "") << std::to_string(spec.widths[k]);
+  layers << ']';
+  object.member("bias") << (spec.bias ? "true" : "false");
+  object.member("hidden_activation") << quoted(name_of(spec.hidden));
+  object.member("output_activation") << quoted(name_of(spec.output));
+  object.member("loss") << quoted(name_of(m.setup.loss));
+  write_weights(object.member("weights"), m.parameters);
+  if (spec.bias) write_biases(object.member("biases"), m.parameters);
+  if (!m.standardization.none()) write_standardization(object.member("standardization"), m.standardization);
+  write_optimizer(object.member("optimizer"), m);
+  for (const ExtraMember& extra : extra_members) extra.write_value(object.member(extra.key));
+  object.close();
+  out << '\n';
+}
+
+void write_model(std::ostream& out, const Model& m) { write_model(out, m, m.parameters, m.optimizer_state, {}); }
+
 std::string model_to_json(const Model& m) {
-  check_writable(m);
-  const Parameters& p = m.parameters;
-  const NetworkSpec& spec = p.spec;
-  std::string layers = "[";
-  for (size_t k = 0; k < spec.widths.size(); ++k) layers += (k ? ", " : "") + std::to_string(spec.widths[k]);
-  layers += "]";
-  std::vector<std::string> members = {member_text("format", quoted(kFormatName)),
-                                      member_text("version", std::to_string(kVersionWritten)),
-                                      member_text("layers", layers),
-                                      member_text("bias", spec.bias ? "true" : "false"),
-                                      member_text("hidden_activation", quoted(name_of(spec.hidden))),
-                                      member_text("output_activation", quoted(name_of(spec.output))),
-                                      member_text("loss", quoted(name_of(m.setup.loss))),
-                                      member_text("weights", weights_text(p))};
-  if (spec.bias) members.push_back(member_text("biases", biases_text(p)));
-  if (!m.standardization.none())
-    members.push_back(member_text("standardization", standardization_text(m.standardization)));
-  members.push_back(member_text("optimizer", optimizer_text(m)));
-  return object_text(members, "") + "\n";
+  std::ostringstream text;
+  write_model(text, m);
+  return text.str();
 }
 
 Model model_from_json(const std::string& text, const std::string& source) {
@@ -607,7 +627,9 @@ Model model_from_json(const std::string& text, const std::string& source) {
   return ModelReader(source).read(document);
 }
 
-void save_model(const Model& m, const std::string& path) { write_file_atomically(path, model_to_json(m)); }
+void save_model(const Model& m, const std::string& path) {
+  write_file_atomically(path, [&m](std::ostream& out) { write_model(out, m); });
+}
 
 Model load_model(const std::string& path) { return model_from_json(read_file(path), path); }
 

@@ -25,16 +25,49 @@
 // step 0 and no standardisation.
 #pragma once
 
+#include <functional>
+#include <iosfwd>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "model/model.h"
 #include "model/network.h"
 
 namespace sigtrain {
 
-// The model as JSON text, always version 2 (deterministic: the same model gives the same bytes). Throws
-// InputError for a non-finite number (JSON has none), std::invalid_argument for a state or standardisation
-// that does not fit the network (a caller's bug).
+// Writes the model's JSON text to `out`, always version 2 (deterministic: the same model gives the same
+// bytes), part by part as it is formed: a large model's text is never held whole. Throws InputError
+// for a non-finite number (JSON has none; what came before it is already written),
+// std::invalid_argument for a state or standardisation that does not fit the network (a caller's
+// bug; checked before anything is written).
+void write_model(std::ostream& out, const Model& m);
+// A top-level member written after the model's own (a checkpoint's, train/checkpoint.h): its key, and
+// what writes its value. The file is still a model file, whose readers ignore it.
+struct ExtraMember {
+  std::string key;
+  std::function<void(std::ostream&)> write_value;
+};
+// The same for `like`'s setup and standardisation with these parameters and optimizer state (the Model
+// with_parameters would make, model.h, without copying them), then `extra_members`.
+void write_model(std::ostream& out, const Model& like, const Parameters& parameters, const OptimizerState& state,
+                 const std::vector<ExtraMember>& extra_members);
+// Writes a JSON object as a model file's objects are written, member by member: one member per line
+// at `indent` + 2 spaces, the closing brace at `indent` ("{}" when it has none). member() writes up
+// to the value (`"key": `), which the caller then writes to the stream it returns; close() ends it.
+class JsonObjectWriter {
+ public:
+  JsonObjectWriter(std::ostream& out, std::string indent) : out_(out), indent_(std::move(indent)) {}
+  std::ostream& member(const std::string& key);
+  void close();
+
+ private:
+  std::ostream& out_;
+  std::string indent_;
+  size_t members_ = 0;
+};
+
+// write_model's text as a string.
 std::string model_to_json(const Model& m);
 // Parses and validates version 1 or 2; `source` names the file in messages. Throws InputError for
 // malformed JSON (with line and column), a wrong format or version, unknown names, wrong shapes, settings
@@ -44,8 +77,9 @@ std::string model_to_json(const Model& m);
 // are ignored.
 Model model_from_json(const std::string& text, const std::string& source);
 
-// Writes atomically: to a temporary file in the same directory, flushed, then renamed over `path`.
-// On any failure the temporary file is removed and an existing `path` is left untouched.
+// Writes atomically (write_file_atomically, util/file_util.h): streamed to a temporary file in the same
+// directory, flushed, then renamed over `path`. On any failure the temporary file is removed and an
+// existing `path` is left untouched.
 void save_model(const Model& m, const std::string& path);
 Model load_model(const std::string& path);
 

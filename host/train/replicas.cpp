@@ -1,5 +1,6 @@
 #include "train/replicas.h"
 
+#include <algorithm>
 #include <cmath>
 #include <exception>
 #include <limits>
@@ -11,6 +12,7 @@
 #ifdef SIGTRAIN_HAVE_CUDA
 #include "backends/choose.h"
 #include "backends/cuda/fused_networks.h"
+#include "train/memory_estimate.h"
 #endif
 
 namespace sigtrain {
@@ -101,10 +103,39 @@ void finish(ReplicaResult& out) {
   }
 }
 
+// The options each replica's backend is made with. On the cuBLAS path every replica keeps its own
+// device copy of the training data: how much each may keep resident is decided here, once, from the
+// free device memory measured before any starts (replica_data_allowance), not by each replica from what
+// it finds free as it starts (replicas starting together would each count the same free memory and
+// together run out).
+BackendOptions replica_options(const ReplicaRun& run, const NetworkSettings& first, size_t at_once) {
+  BackendOptions options = run.options;
+#ifdef SIGTRAIN_HAVE_CUDA
+  if (options.device_data_limit != 0 || (run.backend != "cuda" && run.backend != "auto")) return options;
+  const NetworkSpec spec = run.initial(first).spec;
+  if (choose_backend(run.backend, spec, options).backend != BackendKind::cuda) return options;
+  const AvailableMemory available = available_memory(/*device=*/true);
+  if (available.device < 0) return options;  // not measured: each replica sizes itself, as a single run does
+  RunMemoryShape shape;
+  shape.spec = spec;
+  shape.optimizer_slots = size_t(optimizer_slots(run.setup.optimizer.kind));
+  shape.batch = run.config.batch;
+  shape.backend = EstimatedBackend::cuda_cublas;
+  options.device_data_limit = replica_data_allowance(size_t(available.device), at_once, size_t(estimate_memory(shape).device));
+#else
+  (void)first;
+  (void)at_once;
+#endif
+  return options;
+}
+
 // On the host: threads over networks, each replica one ordinary training run with its own backend.
 std::vector<ReplicaResult> train_each(const ReplicaRun& run, const std::vector<NetworkSettings>& settings,
                                       const Dataset& train, const Dataset& validation, const std::atomic<bool>* stop) {
   std::vector<ReplicaResult> results(settings.size());
+  if (settings.empty()) return results;
+  const size_t at_once = std::min(settings.size(), size_t(std::max(1, run.parallel)));
+  const BackendOptions options = replica_options(run, settings[0], at_once);
   std::exception_ptr first_error;
   std::atomic<bool> failed{false};  // the others stop starting new replicas
   std::mutex mutex;                 // guards first_error and on_done
@@ -126,7 +157,7 @@ std::vector<ReplicaResult> train_each(const ReplicaRun& run, const std::vector<N
       config.seed = out.settings.seed;
       config.lr = out.settings.lr;
       const Parameters initial = run.initial(out.settings);
-      std::unique_ptr<Backend> backend = make_backend(run.backend, initial.spec, run.setup, run.options);
+      std::unique_ptr<Backend> backend = make_backend(run.backend, initial.spec, run.setup, options);
       TrainObserver quiet;
       out.result = sigtrain::train(*backend, initial, train, validation, config, quiet, stop, &run.initial_state);
       finish(out);

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 #include <stdexcept>
+#include <utility>
 
 #include "util/errors.h"
 #include "backends/reference/reference_backend.h"
@@ -95,39 +96,51 @@ class Verifier {
   std::vector<float> x_, y_;
 };
 
-// What the trainer keeps of one network between epochs: the model it would end with now (the last
-// finite one, or the best by validation loss), and how long the validation loss has not improved.
-struct Kept {
-  Parameters parameters;
-  OptimizerState optimizer_state;
-  int epoch = 0;
-  double best_validation = std::numeric_limits<double>::infinity();
-  int epochs_without_improvement = 0;
-};
-
 // The loop of train() and train_group(); `verified` is the one backend --verify-every compares, or null.
-std::vector<TrainResult> run_training(NetworkGroup& group, const std::vector<Parameters>& initial,
+// `initial` refers to the caller's models: each is copied once, into what the run keeps (memory: a wide
+// network's parameters are the largest thing a run holds, and every copy of them counts).
+std::vector<TrainResult> run_training(NetworkGroup& group, const std::vector<const Parameters*>& initial,
                                       const std::vector<NetworkSettings>& settings, const Dataset& train,
                                       const Dataset& validation, const TrainConfig& config, TrainObserver& observer,
                                       const std::atomic<bool>* stop, Backend* verified,
-                                      const std::vector<OptimizerState>& initial_states) {
+                                      const std::vector<OptimizerState>& initial_states, const TrainProgress* resume) {
   const size_t R = group.size();
   if (initial.size() != R || settings.size() != R || (!initial_states.empty() && initial_states.size() != R))
     throw std::invalid_argument("train_group: one initial model (and optimizer state) and one setting per network");
   if ((config.patience > 0 || config.keep_best) && validation.size == 0)
     throw std::invalid_argument("early stopping and keeping the best model need a validation set");
+  if ((config.progress_every > 0 || resume) && R != 1)
+    throw std::invalid_argument("progress and resuming are for a single run");
   std::vector<TrainResult> results(R);
-  std::vector<Kept> kept(R);
-  for (size_t r = 0; r < R; ++r) {
-    group.set_parameters(r, initial[r]);
-    if (!initial_states.empty()) group.set_optimizer_state(r, initial_states[r]);
-    kept[r].parameters = initial[r];
-  }
-  {  // the optimizer states the run starts from (zeros, or initial_states as the group holds them)
+  std::vector<KeptModel> kept(R);
+  // Where the run stands after its last finished epoch (progress_every > 0 only): what a stop reports.
+  const bool track_progress = config.progress_every > 0;
+  TrainProgress last;
+  if (resume) {
+    group.set_parameters(0, resume->parameters);
+    group.set_optimizer_state(0, resume->optimizer_state);
+    kept[0] = resume->kept;
+    if (!resume->stopped_early.empty()) {
+      results[0].outcome = TrainOutcome::stopped_early;
+      results[0].message = resume->stopped_early;
+    }
+    if (track_progress) last = *resume;
+  } else {
+    for (size_t r = 0; r < R; ++r) {
+      group.set_parameters(r, *initial[r]);
+      if (!initial_states.empty()) group.set_optimizer_state(r, initial_states[r]);
+      kept[r].parameters = *initial[r];
+    }
+    // the optimizer states the run starts from (zeros, or initial_states as the group holds them)
     std::vector<Parameters> start_parameters;
     std::vector<OptimizerState> start_states;
     group.snapshot(start_parameters, start_states);
     for (size_t r = 0; r < R; ++r) kept[r].optimizer_state = std::move(start_states[r]);
+    if (track_progress) {
+      last.parameters = kept[0].parameters;
+      last.optimizer_state = kept[0].optimizer_state;
+      last.kept = kept[0];
+    }
   }
   group.set_training_data(train);
   Verifier verifier(train);
@@ -152,22 +165,23 @@ std::vector<TrainResult> run_training(NetworkGroup& group, const std::vector<Par
   const auto finish = [&] {
     for (size_t r = 0; r < R; ++r) {
       if (results[r].outcome == TrainOutcome::interrupted && !config.keep_best) continue;  // set at the stop
-      results[r].parameters = kept[r].parameters;
-      results[r].optimizer_state = kept[r].optimizer_state;
+      results[r].parameters = std::move(kept[r].parameters);  // (finish ends the run: kept is not read again)
+      results[r].optimizer_state = std::move(kept[r].optimizer_state);
       results[r].kept_epoch = kept[r].epoch;
+      results[r].kept_validation_loss = kept[r].validation_loss;
     }
     return results;
   };
 
   const std::function<double()> clock = clock_of(config);
   const double start = clock();
-  long step = 0;
+  long step = resume ? resume->steps : 0;
   std::vector<double> sums(R);  // each network's loss sum so far this epoch
   std::vector<double> lrs(R);
   std::vector<Evaluation> validations(R);  // each network's figures on the validation set, this epoch
   std::vector<Parameters> now_parameters;     // each network's model after the epoch (NetworkGroup::snapshot)
   std::vector<OptimizerState> now_states;
-  for (int epoch = 1; epoch <= config.epochs && any_training(); ++epoch) {
+  for (int epoch = resume ? resume->epochs_done + 1 : 1; epoch <= config.epochs && any_training(); ++epoch) {
     const double epoch_start = clock();
     for (size_t r = 0; r < R; ++r) lrs[r] = config.schedule.lr(settings[r].lr, epoch, config.epochs);
     group.set_learning_rates(lrs);
@@ -212,7 +226,8 @@ std::vector<TrainResult> run_training(NetworkGroup& group, const std::vector<Par
       if (training(r) && !std::isfinite(sums[r])) diverge(r, epoch, sums[r]);
     if (stop_requested()) {
       // An interrupted epoch reports nothing; the model after the last finished step is kept (with
-      // keep_best, the best epoch's).
+      // keep_best, the best epoch's). A checkpoint can only go on from the last finished epoch.
+      if (track_progress) observer.on_progress(last);
       for (size_t r = 0; r < R; ++r) {
         if (!training(r)) continue;
         Parameters now = group.parameters(r);
@@ -248,16 +263,18 @@ std::vector<TrainResult> run_training(NetworkGroup& group, const std::vector<Par
       report.elapsed_seconds = clock() - start;
       results[r].epochs.push_back(report);
       // The model to end with: the last finite one, or with keep_best the best by validation loss.
-      Kept& k = kept[r];
+      KeptModel& k = kept[r];
       // As Keras's EarlyStopping: an epoch improves on the best when it is lower by more than min_delta,
       // and only such an epoch becomes the best (so a slow drift below it does not reset the patience).
       const bool improved = report.validation_loss < k.best_validation - config.min_delta;
       if (improved) k.best_validation = report.validation_loss;
       k.epochs_without_improvement = improved ? 0 : k.epochs_without_improvement + 1;
       if (!config.keep_best || improved) {
-        k.parameters = std::move(now);
-        k.optimizer_state = std::move(now_states[r]);
+        // (copied where the progress below takes the epoch's model as well)
+        k.parameters = track_progress ? now : std::move(now);
+        k.optimizer_state = track_progress ? now_states[r] : std::move(now_states[r]);
         k.epoch = epoch;
+        k.validation_loss = report.validation_loss;
       }
       observer.on_epoch(report);
       if (config.patience > 0 && k.epochs_without_improvement >= config.patience && epoch < config.epochs) {
@@ -265,6 +282,15 @@ std::vector<TrainResult> run_training(NetworkGroup& group, const std::vector<Par
         results[r].message = "stopped early after epoch " + std::to_string(epoch) + ": the validation loss did not " +
                              "improve by more than " + format_compact(config.min_delta) + " for " +
                              std::to_string(config.patience) + " epochs";
+      }
+      if (track_progress) {  // (a single run: r is 0)
+        last.epochs_done = epoch;
+        last.steps = step;
+        last.parameters = std::move(now);
+        last.optimizer_state = std::move(now_states[r]);
+        last.kept = k;
+        last.stopped_early = results[r].outcome == TrainOutcome::stopped_early ? results[r].message : "";
+        if (epoch % config.progress_every == 0) observer.on_progress(last);
       }
     }
   }
@@ -275,19 +301,22 @@ std::vector<TrainResult> run_training(NetworkGroup& group, const std::vector<Par
 
 TrainResult train(Backend& backend, const Parameters& initial, const Dataset& train, const Dataset& validation,
                   const TrainConfig& config, TrainObserver& observer, const std::atomic<bool>* stop,
-                  const OptimizerState* initial_state) {
+                  const OptimizerState* initial_state, const TrainProgress* resume) {
   BackendGroup one({&backend});
   std::vector<OptimizerState> states;
   if (initial_state) states.push_back(*initial_state);
-  return run_training(one, {initial}, {{config.seed, config.lr}}, train, validation, config, observer, stop, &backend,
-                      states)[0];
+  return std::move(run_training(one, {&initial}, {{config.seed, config.lr}}, train, validation, config, observer, stop,
+                                &backend, states, resume)[0]);
 }
 
 std::vector<TrainResult> train_group(NetworkGroup& group, const std::vector<Parameters>& initial,
                                      const std::vector<NetworkSettings>& settings, const Dataset& train,
                                      const Dataset& validation, const TrainConfig& config, TrainObserver& observer,
                                      const std::atomic<bool>* stop, const std::vector<OptimizerState>& initial_states) {
-  return run_training(group, initial, settings, train, validation, config, observer, stop, nullptr, initial_states);
+  std::vector<const Parameters*> models;
+  for (const Parameters& p : initial) models.push_back(&p);
+  return run_training(group, models, settings, train, validation, config, observer, stop, nullptr, initial_states,
+                      nullptr);
 }
 
 }  // namespace sigtrain

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,9 @@ struct TrainConfig {
   // The clock epochs are timed with, in seconds from any fixed origin; the steady clock when empty.
   // (The tests give one whose readings they know.)
   std::function<double()> clock;
+  // Every N epochs, and when stopped (Ctrl-C), the observer gets the run's TrainProgress (a checkpoint
+  // to write: --checkpoint-every N); 0: never. A single run only (train(), not train_group()).
+  int progress_every = 0;
 };
 
 struct EpochReport {
@@ -62,6 +66,30 @@ struct VerifyReport {
   int worst_layer = 0;             // 1-based layer of the largest gradient difference
 };
 
+// The model a run would end with if it ended now (the last finite one, or with keep_best the best by
+// validation loss), and early stopping's count of epochs that did not improve on the best.
+struct KeptModel {
+  Parameters parameters;
+  OptimizerState optimizer_state;
+  int epoch = 0;                                                  // 0: the initial model
+  double validation_loss = std::numeric_limits<double>::quiet_NaN();  // the kept epoch's (NaN: none)
+  double best_validation = std::numeric_limits<double>::infinity();
+  int epochs_without_improvement = 0;
+};
+
+// Where a run stands at the end of an epoch: everything train() needs to go on from there exactly as
+// the run would have gone on (train/checkpoint.h writes it to a file). The epochs' orders and rates need
+// nothing more: epoch e's order is epoch_seed(seed, e − 1)'s and its rate the schedule's for e; the
+// epoch's loss sums start again at zero with every epoch.
+struct TrainProgress {
+  int epochs_done = 0;
+  long steps = 0;                   // optimizer steps taken (--verify-every counts them)
+  Parameters parameters;            // the network after epochs_done epochs, and its optimizer
+  OptimizerState optimizer_state;
+  KeptModel kept;
+  std::string stopped_early;        // why --patience stopped the run after epochs_done (empty: it did not)
+};
+
 class TrainObserver {
  public:
   virtual ~TrainObserver() = default;
@@ -69,6 +97,9 @@ class TrainObserver {
   // After each step: samples done so far in this epoch, of `total`.
   virtual void on_step(int /*epoch*/, size_t /*done*/, size_t /*total*/) {}
   virtual void on_verify(const VerifyReport&) {}
+  // Every TrainConfig::progress_every epochs, and once more when stopped (with the last finished
+  // epoch's progress: the epoch in progress is not one to go on from).
+  virtual void on_progress(const TrainProgress&) {}
 };
 
 // completed: every epoch ran; stopped_early: by --patience; interrupted: Ctrl-C; diverged: a NaN or
@@ -82,6 +113,7 @@ struct TrainResult {
   Parameters parameters;
   OptimizerState optimizer_state;
   int kept_epoch = 0;     // the epoch whose end `parameters` is (0: the initial model)
+  double kept_validation_loss = std::numeric_limits<double>::quiet_NaN();  // that epoch's (NaN: none)
   std::string message;    // why training stopped before its last epoch
   std::vector<EpochReport> epochs;
 };
@@ -107,9 +139,12 @@ ReferenceComparison compare_with_reference(Backend& backend, const Batch& batch)
 // after the step in progress, when `stop` becomes true (Ctrl-C). Throws InputError when a verification
 // exceeds kVerifyTolerance.
 // `initial_state` is the optimizer's state to start from (a fresh optimizer when null).
+// `resume`: go on from a run's progress (a checkpoint) instead, with epoch resume->epochs_done + 1; with
+// the same data and config the run then ends bit for bit where the run that made it would have ended.
+// (`initial` and `initial_state` are then unused.)
 TrainResult train(Backend& backend, const Parameters& initial, const Dataset& train, const Dataset& validation,
                   const TrainConfig& config, TrainObserver& observer, const std::atomic<bool>* stop = nullptr,
-                  const OptimizerState* initial_state = nullptr);
+                  const OptimizerState* initial_state = nullptr, const TrainProgress* resume = nullptr);
 
 // What differs between the networks of a group (replicas): the seed of the epoch orders, and the base
 // learning rate.

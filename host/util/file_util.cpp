@@ -8,6 +8,9 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <ostream>
+#include <streambuf>
+#include <vector>
 
 #include "util/errors.h"
 
@@ -55,9 +58,7 @@ class TemporaryFile {
 };
 
 // write() may write less than asked (signals, pipes, quotas), so loop until all of it is out.
-bool write_all(int fd, const std::string& contents) {
-  const char* data = contents.data();
-  size_t left = contents.size();
+bool write_all(int fd, const char* data, size_t left) {
   while (left > 0) {
     const ssize_t written = ::write(fd, data, left);
     if (written < 0) {
@@ -68,6 +69,54 @@ bool write_all(int fd, const std::string& contents) {
     left -= size_t(written);
   }
   return true;
+}
+
+// A stream buffer that writes to a file descriptor each time kWriteBlockBytes have been put, so that a
+// file is never held whole. A failed write() is kept (error()) and refuses all later output, which
+// makes the stream bad; it throws nothing (a stream would swallow it).
+class FileDescriptorBuffer : public std::streambuf {
+ public:
+  explicit FileDescriptorBuffer(int fd) : fd_(fd), block_(kWriteBlockBytes) { reset_block(); }
+  // errno of the first failed write(), 0 while none failed.
+  int error() const { return error_; }
+
+ protected:
+  int_type overflow(int_type c) override {
+    if (!write_block()) return traits_type::eof();
+    if (!traits_type::eq_int_type(c, traits_type::eof())) {
+      *pptr() = traits_type::to_char_type(c);
+      pbump(1);
+    }
+    return traits_type::not_eof(c);
+  }
+  int sync() override { return write_block() ? 0 : -1; }
+
+ private:
+  void reset_block() { setp(block_.data(), block_.data() + block_.size()); }
+  bool write_block() {
+    if (error_ != 0) return false;
+    if (!write_all(fd_, pbase(), size_t(pptr() - pbase()))) {
+      error_ = errno;
+      return false;
+    }
+    reset_block();
+    return true;
+  }
+
+  int fd_;
+  int error_ = 0;
+  std::vector<char> block_;
+};
+
+// Runs `write` on a stream into `fd` and writes out what is left in its block; the errno of a failed
+// write (EIO where the stream failed without one), 0 when all of it was written.
+int write_stream(int fd, const std::function<void(std::ostream&)>& write) {
+  FileDescriptorBuffer buffer(fd);
+  std::ostream out(&buffer);
+  write(out);
+  out.flush();
+  if (buffer.error() != 0) return buffer.error();
+  return out ? 0 : EIO;
 }
 
 // The folder a file lives in: "." for a bare name, "/" for a file at the root.
@@ -153,6 +202,11 @@ std::string why_not_writable(const std::string& path) {
 }
 
 void write_file_atomically(const std::string& path, const std::string& contents) {
+  write_file_atomically(
+      path, [&contents](std::ostream& out) { out.write(contents.data(), std::streamsize(contents.size())); });
+}
+
+void write_file_atomically(const std::string& path, const std::function<void(std::ostream&)>& write) {
   const std::string target = write_target(path);
   const auto fail = [&](int error) {
     return InputError(located(name_with_target(path, target), 0, 0, std::string("cannot write: ") + std::strerror(error)));
@@ -179,7 +233,7 @@ void write_file_atomically(const std::string& path, const std::string& contents)
     }
   }
   if (::fchmod(file.get(), mode) != 0) throw fail(errno);
-  if (!write_all(file.get(), contents)) throw fail(errno);
+  if (const int error = write_stream(file.get(), write); error != 0) throw fail(error);
   // fsync before rename: otherwise a crash can leave the target renamed to a file whose data never
   // reached the disk, i.e. an empty or partial model where the old one used to be.
   if (::fsync(file.get()) != 0) throw fail(errno);

@@ -1,6 +1,9 @@
 // Small file helpers shared by the readers and writers.
 #pragma once
 
+#include <cstddef>
+#include <functional>
+#include <iosfwd>
 #include <string>
 
 namespace sigtrain {
@@ -19,10 +22,18 @@ std::string write_target(const std::string& path);
 // the end.
 std::string why_not_writable(const std::string& path);
 
-// Writes `contents` to write_target(path) atomically: a temporary file beside it (same directory, so
-// rename is atomic), flushed and fsync'ed, then renamed over it. An existing file keeps its mode (and
-// owner, where the process may set it); a read-only one is refused (why_not_writable). On failure the
-// temporary is removed, an existing file is untouched, and InputError is thrown.
+// What write_file_atomically holds of the file at a time: the stream it gives `write` goes to the
+// temporary file in blocks of this size, so saving a model needs this much beside the model itself.
+constexpr size_t kWriteBlockBytes = size_t(1) << 16;
+
+// Writes what `write` puts into the stream it is given to write_target(path) atomically: a temporary
+// file beside it (same directory, so rename is atomic), written as the stream fills kWriteBlockBytes,
+// flushed and fsync'ed, then renamed over it. An existing file keeps its mode (and owner, where the
+// process may set it); a read-only one is refused (why_not_writable). On failure the temporary is
+// removed, an existing file is untouched, and InputError is thrown (an exception thrown by `write`
+// passes on after the same clean-up).
+void write_file_atomically(const std::string& path, const std::function<void(std::ostream&)>& write);
+// The same with `contents` as the file's bytes.
 void write_file_atomically(const std::string& path, const std::string& contents);
 
 }  // namespace sigtrain

@@ -56,10 +56,14 @@ constexpr double kMinWorkPerThread = 4e4;
 // --no-shuffle --backends cpu-1`, samples/s chunked → per sample: 2-3-3-1 at batch 1 3.6 M → 7.3 M,
 // at 2 7.2 M → 8.2 M, at 3 10.9 M → 8.1 M; 2-64-64-1 at 1 80 k → 104 k, at 2 159 k → 143 k.
 constexpr size_t kPerSampleBelow = 2;
+// The most a prediction piece's layered workspace takes (prediction_piece).
+constexpr size_t kPredictWorkspaceBytes = size_t(64) << 20;
 // Parameters per piece of the optimizer's update.
 constexpr size_t kUpdateBlock = 1 << 16;
-// Samples whose inputs and targets fit in a cache line get a packed copy of the training set.
+// Samples whose inputs and targets fit in a cache line get a packed copy of the training set, in
+// memory aligned to (and a multiple of) a 2 MiB page.
 constexpr size_t kMaxPackedFloats = 16;
+constexpr size_t kHugePage = size_t(2) << 20;
 
 size_t pieces(size_t count, size_t size) { return (count + size - 1) / size; }
 
@@ -110,7 +114,6 @@ void CpuBackend::set_training_data(const Dataset& train) {
   packed_.reset();
   packed_stride_ = size_t(train.inputs + train.outputs);
   if (packed_stride_ > kMaxPackedFloats || train.size == 0) return;
-  constexpr size_t kHugePage = size_t(2) << 20;
   const size_t bytes = (train.size * packed_stride_ * sizeof(float) + kHugePage - 1) / kHugePage * kHugePage;
   packed_.reset(static_cast<float*>(std::aligned_alloc(kHugePage, bytes)));
   if (!packed_) throw std::bad_alloc();
@@ -124,6 +127,32 @@ void CpuBackend::set_training_data(const Dataset& train) {
   };
   pack(train.x.data(), train.inputs, 0);
   pack(train.y.data(), train.outputs, train.inputs);
+}
+
+size_t CpuBackend::workspace_floats_per_column(const NetworkSpec& spec) {
+  size_t floats = size_t(spec.outputs()) + 2 * size_t(spec.max_width());  // Y, Δ_l and Δ_{l-1}
+  for (int width : spec.widths) floats += size_t(width);                  // A_0 … A_L
+  return floats;
+}
+
+double CpuBackend::estimated_bytes(const NetworkSpec& spec, size_t optimizer_slots, size_t batch, size_t prediction,
+                                   int threads, size_t training_rows) {
+  const double P = double(spec.parameter_count()), column = double(sizeof(float) * workspace_floats_per_column(spec));
+  double bytes = double(sizeof(float)) * P * double(2 + optimizer_slots);  // params_, grads_, optimizer_values_
+  if (spec.parameter_count() > kChunkedMaxParameters) {                    // layered: batch_work_ (reserve)
+    const size_t affordable = kPredictWorkspaceBytes / size_t(column);
+    const size_t capacity = std::max(batch, std::min<size_t>({prediction, 4096, std::max(affordable, kPadColumns)}));
+    bytes += column * double(padded_columns(capacity) + kPadColumns);
+  } else {  // chunked: a workspace per thread, a partial gradient per chunk of the largest batch
+    const size_t capacity = std::max(batch, std::min<size_t>(prediction, 4096));
+    bytes += column * double(kChunk) * double(std::max(threads, 1)) +
+             double(sizeof(float)) * P * double(pieces(capacity, kChunk));
+  }
+  bytes += double(sizeof(uint32_t)) * 2.0 * double(batch);  // rows_
+  // packed_: whole 2 MiB pages (the allocator may reserve up to one more to align them, never touched).
+  const size_t row = size_t(spec.inputs() + spec.outputs());
+  if (row <= kMaxPackedFloats) bytes += double(kHugePage) * double(pieces(sizeof(float) * row * training_rows, kHugePage));
+  return bytes;
 }
 
 void CpuBackend::Workspace::resize(const NetworkSpec& spec, size_t columns) {
@@ -183,6 +212,7 @@ OptimizerState CpuBackend::optimizer_state() const {
 
 void CpuBackend::reserve(size_t batch) {
   if (batch <= capacity_) return;
+  check_backend_limits({0, batch, 0});  // the GEMMs take the padded column count as an int
   capacity_ = batch;
   rows_.resize(2 * batch);
   if (layered_) {
@@ -512,8 +542,18 @@ void CpuBackend::update(double lr, int threads) {
   });
 }
 
+// Columns of a prediction piece: up to 4096, fewer where the layered workspace of a wide network
+// would pass kPredictWorkspaceBytes (2-4000-4000-1 keeps 16 008 floats per column: 4096 columns
+// were 262 MB, 16 bytes per parameter), and never fewer than the training batch already reserved.
+// The piece does not change a row's logits (each column is computed alone).
+size_t CpuBackend::prediction_piece(size_t count) const {
+  const size_t affordable = kPredictWorkspaceBytes / (sizeof(float) * workspace_floats_per_column(spec()));
+  const size_t wanted = std::min<size_t>({count, 4096, std::max(affordable, kPadColumns)});
+  return std::max(capacity_, wanted);
+}
+
 void CpuBackend::predict_logits(const float* x, size_t count, double* yhat) {
-  const size_t piece = std::max<size_t>(capacity_, std::min<size_t>(count, 4096));
+  const size_t piece = prediction_piece(count);
   reserve(piece);
   for (size_t start = 0; start < count; start += piece) {
     Samples s;

@@ -74,6 +74,14 @@ class CpuBackend : public HostBackend {
   // products of its wide layers use BLAS: for tests and descriptions.
   bool layered() const { return layered_; }
   bool uses_blas() const { return blas_; }
+  // Floats a workspace keeps per sample column (A_0 … A_L, Y, Δ_l, Δ_{l-1}).
+  static size_t workspace_floats_per_column(const NetworkSpec& spec);
+  // The bytes this backend allocates for a run of `batch`-sample steps over `training_rows` rows
+  // (predicting in pieces of up to `prediction` samples): parameters, gradients, optimizer state,
+  // workspaces, partial gradients, the packed training set. For the memory estimate
+  // (train/memory_estimate.h), beside the code whose buffers it counts.
+  static double estimated_bytes(const NetworkSpec& spec, size_t optimizer_slots, size_t batch, size_t prediction,
+                                int threads, size_t training_rows);
 
  private:
   // Samples of one call: sample b is row rows[b] (row b when rows is null); its inputs start at
@@ -97,6 +105,7 @@ class CpuBackend : public HostBackend {
   };
 
   void reserve(size_t batch);
+  size_t prediction_piece(size_t count) const;  // samples predicted per pass
   void step_rows(size_t first, size_t known);
   // One pass over `count` samples: the forward pass, and with y the loss (returned, Σ over the batch)
   // and the gradient into grads_ (§1, averaged over count).

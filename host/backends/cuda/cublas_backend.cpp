@@ -12,31 +12,22 @@
 
 namespace sigtrain {
 
-PinnedBuffer::~PinnedBuffer() {
-  if (data_) cudaFreeHost(data_);
-}
-
-void PinnedBuffer::allocate(size_t count) {
-  if (data_) cudaFreeHost(data_);
-  data_ = nullptr;
-  CUDA_CHECK(cudaMallocHost(reinterpret_cast<void**>(&data_), std::max<size_t>(count, 1) * sizeof(float)));
-}
-
 CublasBackend::CublasBackend(const NetworkSpec& spec, const TrainingSetup& setup, const BackendOptions& options)
     : Backend(spec, setup),
       options_(options),
       state_floats_(size_t(optimizer_slots(setup.optimizer.kind)) * spec.parameter_count()),
       current_lr_(std::numeric_limits<float>::quiet_NaN()) {
+  // Every resource has its owner (device_buffer.h): a throw below frees what was made before it.
   device_name_ = cuda_device_name();
-  CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
-  CUDA_CHECK(cudaStreamCreateWithFlags(&copy_stream_, cudaStreamNonBlocking));
-  CUBLAS_CHECK(cublasCreate(&cublas_));
-  CUBLAS_CHECK(cublasSetStream(cublas_, stream_));
+  stream_ = make_cuda_stream();
+  copy_stream_ = make_cuda_stream();
+  cublas_ = make_cublas_handle();
+  CUBLAS_CHECK(cublasSetStream(cublas_.get(), stream_.get()));
   // FP32 by default: no TF32 tensor-core rounding unless asked for.
-  CUBLAS_CHECK(cublasSetMathMode(cublas_, options_.tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+  CUBLAS_CHECK(cublasSetMathMode(cublas_.get(), options_.tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
   constexpr size_t kCublasWorkspaceBytes = 32u << 20;  // cuBLAS's recommendation for Hopper
   cublas_workspace_.allocate(kCublasWorkspaceBytes, "the cuBLAS workspace");
-  CUBLAS_CHECK(cublasSetWorkspace(cublas_, cublas_workspace_.get(), kCublasWorkspaceBytes));
+  CUBLAS_CHECK(cublasSetWorkspace(cublas_.get(), cublas_workspace_.get(), kCublasWorkspaceBytes));
   params_.allocate(spec.parameter_count(), "the parameters");
   grads_.allocate(spec.parameter_count(), "the gradients");
   optimizer_state_.allocate(state_floats_, "the optimizer state");
@@ -48,23 +39,16 @@ CublasBackend::CublasBackend(const NetworkSpec& spec, const TrainingSetup& setup
   epoch_loss_.allocate(1, "the epoch loss");
   scratch_loss_.allocate(1, "a loss");
   for (Chunk& chunk : chunks_) {
-    CUDA_CHECK(cudaEventCreateWithFlags(&chunk.copied, cudaEventDisableTiming));
-    CUDA_CHECK(cudaEventCreateWithFlags(&chunk.consumed, cudaEventDisableTiming));
+    chunk.copied = make_cuda_event();
+    chunk.consumed = make_cuda_event();
   }
 }
 
 CublasBackend::~CublasBackend() {
-  // No throwing here: a destructor may run while an error is already on its way out.
-  if (stream_) cudaStreamSynchronize(stream_);
-  if (copy_stream_) cudaStreamSynchronize(copy_stream_);
-  for (auto& entry : graphs_) cudaGraphExecDestroy(entry.second);
-  for (Chunk& chunk : chunks_) {
-    if (chunk.copied) cudaEventDestroy(chunk.copied);
-    if (chunk.consumed) cudaEventDestroy(chunk.consumed);
-  }
-  if (cublas_) cublasDestroy(cublas_);
-  if (stream_) cudaStreamDestroy(stream_);
-  if (copy_stream_) cudaStreamDestroy(copy_stream_);
+  // No throwing here: a destructor may run while an error is already on its way out. The streams
+  // are waited for before any member is freed (the graphs and the chunks' copies use the buffers).
+  cudaStreamSynchronize(stream_.get());
+  cudaStreamSynchronize(copy_stream_.get());
 }
 
 std::string CublasBackend::description() const {
@@ -72,50 +56,47 @@ std::string CublasBackend::description() const {
          (options_.cuda_graphs ? ", CUDA graphs" : ", no graphs") + (streaming_ ? ", streaming data" : "") + ")";
 }
 
-void CublasBackend::clear_graphs() {
-  for (auto& entry : graphs_) cudaGraphExecDestroy(entry.second);
-  graphs_.clear();
-}
+void CublasBackend::set_parameters(const Parameters& p) { upload_parameters(p, spec(), params_.get(), stream_.get()); }
 
-void CublasBackend::set_parameters(const Parameters& p) { upload_parameters(p, spec(), params_.get(), stream_); }
-
-Parameters CublasBackend::parameters() const { return download_parameters(spec(), params_.get(), stream_); }
+Parameters CublasBackend::parameters() const { return download_parameters(spec(), params_.get(), stream_.get()); }
 
 void CublasBackend::set_optimizer_state(const OptimizerState& state) {
   upload_optimizer_state(state, setup().optimizer.kind, spec().parameter_count(), optimizer_state_.get(), state_floats_,
-                         steps_.get(), stream_);
+                         steps_.get(), stream_.get());
 }
 
 OptimizerState CublasBackend::optimizer_state() const {
-  return download_optimizer_state(optimizer_state_.get(), state_floats_, steps_.get(), stream_);
+  return download_optimizer_state(optimizer_state_.get(), state_floats_, steps_.get(), stream_.get());
 }
 
 void CublasBackend::reserve(size_t batch) {
   if (batch <= capacity_) return;
-  CUDA_CHECK(cudaStreamSynchronize(stream_));
+  check_backend_limits({0, batch, 0});  // cuBLAS takes B as an int
+  CUDA_CHECK(cudaStreamSynchronize(stream_.get()));
   clear_graphs();  // the graphs point at the buffers about to be replaced
-  capacity_ = batch;
+  capacity_ = 0;   // until every buffer has its new size: a failed allocation leaves some smaller
   A_.resize(spec().widths.size());
-  for (size_t l = 0; l < A_.size(); ++l) A_[l].allocate(size_t(spec().widths[l]) * capacity_, "the activations");
-  Y_batch_.allocate(size_t(spec().outputs()) * capacity_, "the batch targets");
-  delta_.allocate(size_t(spec().max_width()) * capacity_, "the deltas");
-  dA_.allocate(size_t(spec().max_width()) * capacity_, "the deltas");
-  partials_.allocate(size_t(kernels::loss_blocks(spec().outputs(), capacity_)), "the loss partials");
+  for (size_t l = 0; l < A_.size(); ++l) A_[l].allocate(size_t(spec().widths[l]) * batch, "the activations");
+  Y_batch_.allocate(size_t(spec().outputs()) * batch, "the batch targets");
+  delta_.allocate(size_t(spec().max_width()) * batch, "the deltas");
+  dA_.allocate(size_t(spec().max_width()) * batch, "the deltas");
+  partials_.allocate(size_t(kernels::loss_blocks(spec().outputs(), batch)), "the loss partials");
+  capacity_ = batch;
 }
 
 void CublasBackend::gemm_forward(int l, size_t B, const float* A_in, float* Z) {
   // Z (n_out × B) = W_l A_in: W_l is stored as the column-major n_in × n_out matrix W_lᵀ, hence OP_T.
   const int n_in = spec().widths[l - 1], n_out = spec().widths[l];
   const float one = 1.0f, zero = 0.0f;
-  CUBLAS_CHECK(cublasSgemm(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, n_out, int(B), n_in, &one, W(l), n_in, A_in, n_in, &zero,
-                           Z, n_out));
+  CUBLAS_CHECK(cublasSgemm(cublas_.get(), CUBLAS_OP_T, CUBLAS_OP_N, n_out, int(B), n_in, &one, W(l), n_in, A_in, n_in,
+                           &zero, Z, n_out));
 }
 
 void CublasBackend::gemm_weight_gradient(int l, size_t B, const float* A_in, const float* delta, float* dW) {
   // dW_l = Δ_l A_inᵀ (row-major n_out × n_in) is the column-major n_in × n_out matrix A_in Δ_lᵀ.
   const int n_in = spec().widths[l - 1], n_out = spec().widths[l];
   const float one = 1.0f, zero = 0.0f;
-  CUBLAS_CHECK(cublasSgemm(cublas_, CUBLAS_OP_N, CUBLAS_OP_T, n_in, n_out, int(B), &one, A_in, n_in, delta, n_out,
+  CUBLAS_CHECK(cublasSgemm(cublas_.get(), CUBLAS_OP_N, CUBLAS_OP_T, n_in, n_out, int(B), &one, A_in, n_in, delta, n_out,
                            &zero, dW, n_in));
 }
 
@@ -123,7 +104,7 @@ void CublasBackend::gemm_input_gradient(int l, size_t B, const float* delta, flo
   // dA_in (n_in × B) = W_lᵀ Δ_l: the stored W_l already is W_lᵀ in column-major, hence OP_N.
   const int n_in = spec().widths[l - 1], n_out = spec().widths[l];
   const float one = 1.0f, zero = 0.0f;
-  CUBLAS_CHECK(cublasSgemm(cublas_, CUBLAS_OP_N, CUBLAS_OP_N, n_in, int(B), n_out, &one, W(l), n_in, delta, n_out,
+  CUBLAS_CHECK(cublasSgemm(cublas_.get(), CUBLAS_OP_N, CUBLAS_OP_N, n_in, int(B), n_out, &one, W(l), n_in, delta, n_out,
                            &zero, dA_in, n_in));
 }
 
@@ -133,14 +114,14 @@ void CublasBackend::enqueue_forward(size_t B, bool training, double* loss_accumu
     float* Z = A_[l].get();
     gemm_forward(l, B, A_[l - 1].get(), Z);
     if (l < L) {
-      CUDA_CHECK(kernels::bias_activation(spec().hidden, Z, b(l), spec().widths[l], B, stream_));
+      CUDA_CHECK(kernels::bias_activation(spec().hidden, Z, b(l), spec().widths[l], B, stream_.get()));
     } else if (training) {
       CUDA_CHECK(kernels::output_loss_delta(setup().loss, spec().output, Z, b(l), Y_batch_.get(), delta_.get(),
-                                            partials_.get(), spec().outputs(), B, stream_));
+                                            partials_.get(), spec().outputs(), B, stream_.get()));
       CUDA_CHECK(kernels::accumulate_loss(partials_.get(), kernels::loss_blocks(spec().outputs(), B), loss_accumulator,
-                                          stream_));
+                                          stream_.get()));
     } else {  // prediction: the logits Z_L + b_L
-      CUDA_CHECK(kernels::bias_activation(Activation::linear, Z, b(l), spec().widths[l], B, stream_));
+      CUDA_CHECK(kernels::bias_activation(Activation::linear, Z, b(l), spec().widths[l], B, stream_.get()));
     }
   }
 }
@@ -152,23 +133,43 @@ void CublasBackend::enqueue_backward(size_t B) {
   for (int l = spec().num_layers(); l >= 1; --l) {
     const int n_out = spec().widths[l], n_in = spec().widths[l - 1];
     gemm_weight_gradient(l, B, A_[l - 1].get(), delta, grads_.get() + spec().weight_offset(l));
-    if (spec().bias) CUDA_CHECK(kernels::row_sums(delta, n_out, B, grads_.get() + spec().bias_offset(l), stream_));
+    if (spec().bias)
+      CUDA_CHECK(kernels::row_sums(delta, n_out, B, grads_.get() + spec().bias_offset(l), stream_.get()));
     if (l == 1) break;
     gemm_input_gradient(l, B, delta, scratch);
-    CUDA_CHECK(
-        kernels::activation_backward(spec().hidden, scratch, A_[l - 1].get(), scratch, size_t(n_in) * B, stream_));
+    CUDA_CHECK(kernels::activation_backward(spec().hidden, scratch, A_[l - 1].get(), scratch, size_t(n_in) * B,
+                                            stream_.get()));
     std::swap(delta, scratch);
   }
 }
 
 void CublasBackend::enqueue_step(const DataSource& source, size_t B) {
   CUDA_CHECK(kernels::gather_batch(source.x, source.y, source.order, position_.get(), spec().inputs(), spec().outputs(),
-                                   B, A_[0].get(), Y_batch_.get(), stream_));
+                                   B, A_[0].get(), Y_batch_.get(), stream_.get()));
   enqueue_forward(B, /*training=*/true, epoch_loss_.get());
   enqueue_backward(B);
   CUDA_CHECK(kernels::optimizer_update(setup().optimizer, params_.get(), grads_.get(), optimizer_state_.get(),
-                                       spec().parameter_count(), lr_.get(), steps_.get(), stream_));
-  CUDA_CHECK(kernels::finish_step(position_.get(), B, steps_.get(), stream_));
+                                       spec().parameter_count(), lr_.get(), steps_.get(), stream_.get()));
+  CUDA_CHECK(kernels::finish_step(position_.get(), B, steps_.get(), stream_.get()));
+}
+
+CudaGraphExec CublasBackend::capture_step(const DataSource& source, size_t B) {
+  CUDA_CHECK(cudaStreamBeginCapture(stream_.get(), cudaStreamCaptureModeThreadLocal));
+  try {
+    enqueue_step(source, B);
+  } catch (...) {
+    cudaGraph_t partial = nullptr;  // the stream leaves capture mode whatever was captured
+    cudaStreamEndCapture(stream_.get(), &partial);
+    const CudaGraph discarded(partial);
+    throw;
+  }
+  cudaGraph_t captured = nullptr;
+  const cudaError_t ended = cudaStreamEndCapture(stream_.get(), &captured);
+  const CudaGraph graph(captured);  // owned before the check: an invalidated capture may still return one
+  CUDA_CHECK(ended);
+  cudaGraphExec_t exec = nullptr;
+  CUDA_CHECK(cudaGraphInstantiate(&exec, graph.get(), 0));
+  return CudaGraphExec(exec);
 }
 
 void CublasBackend::run_step(const DataSource& source, size_t B) {
@@ -180,28 +181,15 @@ void CublasBackend::run_step(const DataSource& source, size_t B) {
   auto found = graphs_.find(key);
   if (found == graphs_.end()) {
     // Captured once per batch shape (the partial last batch gets its own) and replayed for every step.
-    cudaGraph_t graph = nullptr;
-    CUDA_CHECK(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
-    try {
-      enqueue_step(source, B);
-    } catch (...) {
-      cudaStreamEndCapture(stream_, &graph);
-      if (graph) cudaGraphDestroy(graph);
-      throw;
-    }
-    CUDA_CHECK(cudaStreamEndCapture(stream_, &graph));
-    cudaGraphExec_t exec = nullptr;
-    const cudaError_t instantiated = cudaGraphInstantiate(&exec, graph, 0);
-    cudaGraphDestroy(graph);
-    CUDA_CHECK(instantiated);
-    found = graphs_.emplace(key, exec).first;
+    found = graphs_.emplace(key, capture_step(source, B)).first;
     ++graph_captures_;
   }
-  CUDA_CHECK(cudaGraphLaunch(found->second, stream_));
+  CUDA_CHECK(cudaGraphLaunch(found->second.get(), stream_.get()));
 }
 
 void CublasBackend::set_training_data(const Dataset& train) {
-  train_ = &train;
+  check_backend_limits({train.size, 0, 0});
+  train_ = nullptr;  // no training set until its buffers are ready
   const size_t n = train.size;
   const size_t data_bytes = n * size_t(train.inputs + train.outputs) * sizeof(float);
   // Resident: the data (the order is computed, not stored).
@@ -210,16 +198,17 @@ void CublasBackend::set_training_data(const Dataset& train) {
   CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
   const size_t limit = options_.device_data_limit ? options_.device_data_limit : free_bytes / 10 * 8;
   streaming_ = resident_bytes > limit;
-  CUDA_CHECK(cudaStreamSynchronize(stream_));
+  CUDA_CHECK(cudaStreamSynchronize(stream_.get()));
   clear_graphs();
   if (!streaming_) {
     X_.allocate(n * train.inputs, "the training inputs");
     Y_.allocate(n * train.outputs, "the training targets");
-    CUDA_CHECK(
-        cudaMemcpyAsync(X_.get(), train.x.data(), train.x.size() * sizeof(float), cudaMemcpyHostToDevice, stream_));
-    CUDA_CHECK(
-        cudaMemcpyAsync(Y_.get(), train.y.data(), train.y.size() * sizeof(float), cudaMemcpyHostToDevice, stream_));
-    CUDA_CHECK(cudaStreamSynchronize(stream_));
+    CUDA_CHECK(cudaMemcpyAsync(X_.get(), train.x.data(), train.x.size() * sizeof(float), cudaMemcpyHostToDevice,
+                               stream_.get()));
+    CUDA_CHECK(cudaMemcpyAsync(Y_.get(), train.y.data(), train.y.size() * sizeof(float), cudaMemcpyHostToDevice,
+                               stream_.get()));
+    CUDA_CHECK(cudaStreamSynchronize(stream_.get()));
+    train_ = &train;
     return;
   }
   // Streaming: two chunks of about a quarter of the allowance each (at least one row).
@@ -234,16 +223,17 @@ void CublasBackend::set_training_data(const Dataset& train) {
     chunk.staging_y.allocate(chunk_rows_ * train.outputs);
     chunk.valid = false;
   }
+  train_ = &train;
 }
 
 void CublasBackend::begin_epoch(const EpochOrder& order) {
   if (!train_) throw std::logic_error("set_training_data must be called before training");
-  CUDA_CHECK(cudaMemsetAsync(epoch_loss_.get(), 0, sizeof(double), stream_));
-  CUDA_CHECK(kernels::set_position(position_.get(), 0, stream_));
+  CUDA_CHECK(cudaMemsetAsync(epoch_loss_.get(), 0, sizeof(double), stream_.get()));
+  CUDA_CHECK(kernels::set_position(position_.get(), 0, stream_.get()));
   expected_position_ = 0;
   const EpochShuffle shuffle = make_epoch_shuffle(train_->size, order.shuffle, order.seed);
   if (!streaming_) {  // data, not a new graph: the captured gathers read it when they run
-    CUDA_CHECK(cudaMemcpyAsync(shuffle_.get(), &shuffle, sizeof shuffle, cudaMemcpyHostToDevice, stream_));
+    CUDA_CHECK(cudaMemcpyAsync(shuffle_.get(), &shuffle, sizeof shuffle, cudaMemcpyHostToDevice, stream_.get()));
     return;
   }
   host_shuffle_ = shuffle;
@@ -256,7 +246,7 @@ void CublasBackend::load_chunk(int slot, size_t begin) {
   const size_t end = std::min(begin + chunk_rows_, d.size);
   // The staging buffer is free once its last copy has finished; the device chunk once the steps that
   // read it have run (the copy stream waits for that on the device, not here).
-  CUDA_CHECK(cudaEventSynchronize(chunk.copied));
+  CUDA_CHECK(cudaEventSynchronize(chunk.copied.get()));
   chunk_rows_of_.resize(end - begin);
   epoch_rows(host_shuffle_, begin, end - begin, chunk_rows_of_.data());
   for (size_t r = begin; r < end; ++r) {
@@ -264,12 +254,12 @@ void CublasBackend::load_chunk(int slot, size_t begin) {
     std::copy(d.x_of(row), d.x_of(row) + d.inputs, chunk.staging_x.get() + (r - begin) * d.inputs);
     std::copy(d.y_of(row), d.y_of(row) + d.outputs, chunk.staging_y.get() + (r - begin) * d.outputs);
   }
-  CUDA_CHECK(cudaStreamWaitEvent(copy_stream_, chunk.consumed, 0));
+  CUDA_CHECK(cudaStreamWaitEvent(copy_stream_.get(), chunk.consumed.get(), 0));
   CUDA_CHECK(cudaMemcpyAsync(chunk.x.get(), chunk.staging_x.get(), (end - begin) * d.inputs * sizeof(float),
-                             cudaMemcpyHostToDevice, copy_stream_));
+                             cudaMemcpyHostToDevice, copy_stream_.get()));
   CUDA_CHECK(cudaMemcpyAsync(chunk.y.get(), chunk.staging_y.get(), (end - begin) * d.outputs * sizeof(float),
-                             cudaMemcpyHostToDevice, copy_stream_));
-  CUDA_CHECK(cudaEventRecord(chunk.copied, copy_stream_));
+                             cudaMemcpyHostToDevice, copy_stream_.get()));
+  CUDA_CHECK(cudaEventRecord(chunk.copied.get(), copy_stream_.get()));
   chunk.begin = begin;
   chunk.end = end;
   chunk.valid = true;
@@ -280,8 +270,8 @@ void CublasBackend::ensure_chunk(size_t first, size_t count) {
   if (holds(chunks_[current_chunk_])) return;
   const int next = 1 - current_chunk_;
   if (!holds(chunks_[next])) load_chunk(next, first);  // not prefetched (start of an epoch, or an odd step)
-  CUDA_CHECK(cudaEventRecord(chunks_[current_chunk_].consumed, stream_));
-  CUDA_CHECK(cudaStreamWaitEvent(stream_, chunks_[next].copied, 0));
+  CUDA_CHECK(cudaEventRecord(chunks_[current_chunk_].consumed.get(), stream_.get()));
+  CUDA_CHECK(cudaStreamWaitEvent(stream_.get(), chunks_[next].copied.get(), 0));
   current_chunk_ = next;
   // Prefetch what follows into the slot just left, while the device works on this one.
   if (chunks_[current_chunk_].end < train_->size) load_chunk(1 - current_chunk_, chunks_[current_chunk_].end);
@@ -303,7 +293,7 @@ void CublasBackend::train_step(size_t first, size_t count, double lr) {
     source = {chunk.x.get(), chunk.y.get(), nullptr, 1 + current_chunk_};
     position = first - chunk.begin;
   }
-  if (position != expected_position_) CUDA_CHECK(kernels::set_position(position_.get(), position, stream_));
+  if (position != expected_position_) CUDA_CHECK(kernels::set_position(position_.get(), position, stream_.get()));
   set_learning_rate(lr);
   run_step(source, count);
   expected_position_ = position + count;
@@ -314,13 +304,13 @@ void CublasBackend::set_learning_rate(double lr) {
   const float in_fp32 = float(lr);
   if (in_fp32 == current_lr_) return;
   current_lr_ = in_fp32;
-  CUDA_CHECK(cudaMemcpyAsync(lr_.get(), &current_lr_, sizeof(float), cudaMemcpyHostToDevice, stream_));
+  CUDA_CHECK(cudaMemcpyAsync(lr_.get(), &current_lr_, sizeof(float), cudaMemcpyHostToDevice, stream_.get()));
 }
 
 double CublasBackend::epoch_loss_sum() {
   double sum = 0.0;
-  CUDA_CHECK(cudaMemcpyAsync(&sum, epoch_loss_.get(), sizeof sum, cudaMemcpyDeviceToHost, stream_));
-  CUDA_CHECK(cudaStreamSynchronize(stream_));
+  CUDA_CHECK(cudaMemcpyAsync(&sum, epoch_loss_.get(), sizeof sum, cudaMemcpyDeviceToHost, stream_.get()));
+  CUDA_CHECK(cudaStreamSynchronize(stream_.get()));
   return sum;
 }
 
@@ -331,10 +321,11 @@ void CublasBackend::predict_logits(const float* x, size_t count, double* yhat) {
   std::vector<float> out(chunk * nL);
   for (size_t start = 0; start < count; start += chunk) {
     const size_t B = std::min(chunk, count - start);
-    CUDA_CHECK(cudaMemcpyAsync(A_[0].get(), x + start * n0, B * n0 * sizeof(float), cudaMemcpyHostToDevice, stream_));
+    CUDA_CHECK(
+        cudaMemcpyAsync(A_[0].get(), x + start * n0, B * n0 * sizeof(float), cudaMemcpyHostToDevice, stream_.get()));
     enqueue_forward(B, /*training=*/false, nullptr);
-    CUDA_CHECK(cudaMemcpyAsync(out.data(), A_[L].get(), B * nL * sizeof(float), cudaMemcpyDeviceToHost, stream_));
-    CUDA_CHECK(cudaStreamSynchronize(stream_));
+    CUDA_CHECK(cudaMemcpyAsync(out.data(), A_[L].get(), B * nL * sizeof(float), cudaMemcpyDeviceToHost, stream_.get()));
+    CUDA_CHECK(cudaStreamSynchronize(stream_.get()));
     std::copy(out.begin(), out.begin() + B * nL, yhat + start * nL);
   }
 }
@@ -342,19 +333,19 @@ void CublasBackend::predict_logits(const float* x, size_t count, double* yhat) {
 double CublasBackend::loss_and_gradients(const Batch& batch, Parameters& grad) {
   const size_t B = batch.count;
   reserve(B);
-  CUDA_CHECK(
-      cudaMemcpyAsync(A_[0].get(), batch.x, B * spec().inputs() * sizeof(float), cudaMemcpyHostToDevice, stream_));
-  CUDA_CHECK(
-      cudaMemcpyAsync(Y_batch_.get(), batch.y, B * spec().outputs() * sizeof(float), cudaMemcpyHostToDevice, stream_));
-  CUDA_CHECK(cudaMemsetAsync(scratch_loss_.get(), 0, sizeof(double), stream_));
+  CUDA_CHECK(cudaMemcpyAsync(A_[0].get(), batch.x, B * spec().inputs() * sizeof(float), cudaMemcpyHostToDevice,
+                             stream_.get()));
+  CUDA_CHECK(cudaMemcpyAsync(Y_batch_.get(), batch.y, B * spec().outputs() * sizeof(float), cudaMemcpyHostToDevice,
+                             stream_.get()));
+  CUDA_CHECK(cudaMemsetAsync(scratch_loss_.get(), 0, sizeof(double), stream_.get()));
   enqueue_forward(B, /*training=*/true, scratch_loss_.get());
   enqueue_backward(B);
   std::vector<float> values(spec().parameter_count());
   double loss_sum = 0.0;
-  CUDA_CHECK(
-      cudaMemcpyAsync(values.data(), grads_.get(), values.size() * sizeof(float), cudaMemcpyDeviceToHost, stream_));
-  CUDA_CHECK(cudaMemcpyAsync(&loss_sum, scratch_loss_.get(), sizeof loss_sum, cudaMemcpyDeviceToHost, stream_));
-  CUDA_CHECK(cudaStreamSynchronize(stream_));
+  CUDA_CHECK(cudaMemcpyAsync(values.data(), grads_.get(), values.size() * sizeof(float), cudaMemcpyDeviceToHost,
+                             stream_.get()));
+  CUDA_CHECK(cudaMemcpyAsync(&loss_sum, scratch_loss_.get(), sizeof loss_sum, cudaMemcpyDeviceToHost, stream_.get()));
+  CUDA_CHECK(cudaStreamSynchronize(stream_.get()));
   grad = Parameters::from_float(spec(), values.data());
   return loss_sum / double(B);
 }

@@ -39,20 +39,6 @@
 
 namespace sigtrain {
 
-// Page-locked host memory, so that copies from it run asynchronously and overlap compute.
-class PinnedBuffer {
- public:
-  PinnedBuffer() = default;
-  PinnedBuffer(const PinnedBuffer&) = delete;
-  PinnedBuffer& operator=(const PinnedBuffer&) = delete;
-  ~PinnedBuffer();
-  void allocate(size_t count);  // floats
-  float* get() const { return data_; }
-
- private:
-  float* data_ = nullptr;
-};
-
 class CublasBackend : public Backend {
  public:
   CublasBackend(const NetworkSpec& spec, const TrainingSetup& setup, const BackendOptions& options);
@@ -96,6 +82,8 @@ class CublasBackend : public Backend {
   void enqueue_backward(size_t B);
   void enqueue_step(const DataSource& source, size_t B);
   void run_step(const DataSource& source, size_t B);
+  CudaGraphExec capture_step(const DataSource& source, size_t B);  // enqueue_step as a graph
+  void clear_graphs() { graphs_.clear(); }
   void set_learning_rate(double lr);
 
   // Streaming (data sets larger than the device memory allowed for them).
@@ -104,8 +92,7 @@ class CublasBackend : public Backend {
 
   BackendOptions options_;
   size_t state_floats_;  // the optimizer's state: optimizer_slots × P
-  cudaStream_t stream_ = nullptr, copy_stream_ = nullptr;
-  cublasHandle_t cublas_ = nullptr;
+  CudaStream stream_, copy_stream_;  // before the cuBLAS handle that works on stream_: destroyed after it
   std::string device_name_;
 
   DeviceBuffer<float> params_, grads_;   // flat layout of network.h
@@ -114,6 +101,7 @@ class CublasBackend : public Backend {
   DeviceBuffer<float> lr_;               // the learning rate the steps read
   float current_lr_;                     // what lr_ holds (NaN before the first step)
   DeviceBuffer<char> cublas_workspace_;  // given to cuBLAS so that graph capture never allocates
+  CublasHandle cublas_;                  // after its workspace: destroyed before it
 
   // Batch workspace, capacity_ samples wide.
   size_t capacity_ = 0;
@@ -135,7 +123,7 @@ class CublasBackend : public Backend {
     bool valid = false;
     DeviceBuffer<float> x, y;
     PinnedBuffer staging_x, staging_y;
-    cudaEvent_t copied = nullptr, consumed = nullptr;
+    CudaEvent copied, consumed;
   };
   Chunk chunks_[2];
   int current_chunk_ = 0;
@@ -143,9 +131,8 @@ class CublasBackend : public Backend {
   EpochShuffle host_shuffle_;    // streaming: the order is applied on the host, as chunks are gathered
   std::vector<uint32_t> chunk_rows_of_;  // streaming: the rows of the chunk being gathered
 
-  std::map<std::pair<size_t, int>, cudaGraphExec_t> graphs_;  // by (B, data slot)
+  std::map<std::pair<size_t, int>, CudaGraphExec> graphs_;  // by (B, data slot)
   size_t graph_captures_ = 0;
-  void clear_graphs();
 };
 
 }  // namespace sigtrain

@@ -6,13 +6,43 @@
 
 #include "backends/cuda/cublas_backend.h"
 #include "backends/cuda/fused_networks.h"
+#include "step_kernels.h"
 
 namespace sigtrain {
 
-bool cuda_device_usable(std::string* why_not) {
+#ifndef SIGTRAIN_CUDA_ARCHITECTURES
+#define SIGTRAIN_CUDA_ARCHITECTURES "unknown"  // host/CMakeLists.txt defines it for this file
+#endif
+
+namespace {
+
+// Whether the current device runs this build's kernels; if not, why. The runtime is the judge
+// (a kernel's attributes load only where the fatbinary has SASS for the device or PTX it can JIT);
+// the message names what was found and what was built.
+bool current_device_has_code(std::string* why_not) {
+  int device = 0, major = 0, minor = 0;
+  cudaError_t error = cudaGetDevice(&device);
+  if (error == cudaSuccess) error = cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device);
+  if (error == cudaSuccess) error = cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device);
+  if (error == cudaSuccess) error = kernels::probe_kernel_image();
+  cudaGetLastError();  // clear the error of a failed query
+  const bool no_code = error == cudaErrorNoKernelImageForDevice || error == cudaErrorInvalidDeviceFunction;
+  if (error == cudaSuccess || no_code) {
+    const std::string missing = cuda_code_missing_reason(major, minor, !no_code, SIGTRAIN_CUDA_ARCHITECTURES);
+    if (why_not) *why_not = missing;
+    return missing.empty();
+  }
+  if (why_not) *why_not = std::string("no CUDA device usable: ") + cudaGetErrorString(error);
+  return false;
+}
+
+}  // namespace
+
+bool cuda_device_usable(std::string* why_not, bool* device_present) {
   int count = 0;
   const cudaError_t error = cudaGetDeviceCount(&count);
-  if (error == cudaSuccess && count > 0) return true;
+  if (device_present) *device_present = error == cudaSuccess && count > 0;
+  if (error == cudaSuccess && count > 0) return current_device_has_code(why_not);
   cudaGetLastError();  // clear the error of the failed query
   if (why_not) {
     if (error == cudaSuccess || error == cudaErrorNoDevice)

@@ -11,8 +11,9 @@
 
 namespace sigtrain {
 
-// True when a CUDA device can be used; otherwise why not, in one line.
-bool cuda_device_usable(std::string* why_not);
+// True when a CUDA device can be used; otherwise why not, in one line, and whether a device is
+// present all the same (one this build has no code for: cuda_code_missing_reason, choose.h).
+bool cuda_device_usable(std::string* why_not, bool* device_present = nullptr);
 // The current device's name ("" where it cannot be read), for the backends' descriptions.
 std::string cuda_device_name();
 

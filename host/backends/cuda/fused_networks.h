@@ -22,7 +22,6 @@ namespace sigtrain {
 class FusedNetworks : public NetworkGroup {
  public:
   FusedNetworks(const NetworkSpec& spec, const TrainingSetup& setup, size_t count);
-  ~FusedNetworks() override;
   FusedNetworks(const FusedNetworks&) = delete;
   FusedNetworks& operator=(const FusedNetworks&) = delete;
 
@@ -59,7 +58,6 @@ class FusedNetworks : public NetworkGroup {
   FusedPolicies policies_;
   size_t count_;
   FusedShape shape_;
-  cudaStream_t stream_ = nullptr;
   DeviceBuffer<float> params_;            // count × P
   DeviceBuffer<float> optimizer_states_;  // count × kSlots × P: block 0's copies (fused_step.h)
   DeviceBuffer<float> block_states_;      // count × (K − 1) × kSlots × P: the other blocks' copies
@@ -86,6 +84,8 @@ class FusedNetworks : public NetworkGroup {
   DeviceBuffer<float> resident_x_, resident_y_;
   DeviceBuffer<EvaluationTerms> evaluation_sums_;
   DeviceBuffer<unsigned char> evaluation_scratch_;
+  // Last, so that it is destroyed first: it waits for the work queued on it, which uses the buffers above.
+  CudaStream stream_;
 };
 
 // One network behind the Backend interface: a FusedNetworks of one.

@@ -6,34 +6,35 @@
 
 namespace sigtrain::reference {
 
-void linear_forward(double* Z, const double* A_in, const double* W, const double* b, int n_in, int n_out, int B) {
-  for (int s = 0; s < B; ++s)
-    for (int i = 0; i < n_out; ++i) {
+void linear_forward(double* Z, const double* A_in, const double* W, const double* b, size_t n_in, size_t n_out,
+                    size_t B) {
+  for (size_t s = 0; s < B; ++s)
+    for (size_t i = 0; i < n_out; ++i) {
       double z = b ? b[i] : 0.0;
-      for (int j = 0; j < n_in; ++j) z += W[i * n_in + j] * A_in[s * n_in + j];
+      for (size_t j = 0; j < n_in; ++j) z += W[i * n_in + j] * A_in[s * n_in + j];
       Z[s * n_out + i] = z;
     }
 }
 
-void linear_backward(double* dA_in, double* dW, double* db, const double* delta, const double* A_in,
-                     const double* W, int n_in, int n_out, int B) {
-  for (int i = 0; i < n_out; ++i)
-    for (int j = 0; j < n_in; ++j) {
+void linear_backward(double* dA_in, double* dW, double* db, const double* delta, const double* A_in, const double* W,
+                     size_t n_in, size_t n_out, size_t B) {
+  for (size_t i = 0; i < n_out; ++i)
+    for (size_t j = 0; j < n_in; ++j) {
       double sum = 0.0;
-      for (int s = 0; s < B; ++s) sum += delta[s * n_out + i] * A_in[s * n_in + j];
+      for (size_t s = 0; s < B; ++s) sum += delta[s * n_out + i] * A_in[s * n_in + j];
       dW[i * n_in + j] = sum;  // dW = Δ A_inᵀ
     }
   if (db)
-    for (int i = 0; i < n_out; ++i) {
+    for (size_t i = 0; i < n_out; ++i) {
       double sum = 0.0;
-      for (int s = 0; s < B; ++s) sum += delta[s * n_out + i];
+      for (size_t s = 0; s < B; ++s) sum += delta[s * n_out + i];
       db[i] = sum;  // db = Δ 1
     }
   if (dA_in)
-    for (int s = 0; s < B; ++s)
-      for (int j = 0; j < n_in; ++j) {
+    for (size_t s = 0; s < B; ++s)
+      for (size_t j = 0; j < n_in; ++j) {
         double sum = 0.0;
-        for (int i = 0; i < n_out; ++i) sum += W[i * n_in + j] * delta[s * n_out + i];
+        for (size_t i = 0; i < n_out; ++i) sum += W[i * n_in + j] * delta[s * n_out + i];
         dA_in[s * n_in + j] = sum;  // dA_in = Wᵀ Δ: every unit i that input j feeds contributes
       }
 }
@@ -50,17 +51,17 @@ void activation_backward(Activation f, double* delta, const double* dA, const do
   });
 }
 
-double loss_forward(Loss loss, Activation output, const double* Z, const double* Y, int n_out, int B) {
+double loss_forward(Loss loss, Activation output, const double* Z, const double* Y, int n_out, size_t B) {
   return with_head(loss, output, [&](auto head) {
     double sum = 0.0;
     for (size_t k = 0; k < size_t(n_out) * B; ++k) sum += head.value(Z[k], Y[k]);  // Σ_b Σ_o ℓ
-    return sum / B;
+    return sum / double(B);
   });
 }
 
-void loss_backward(Loss loss, Activation output, double* delta, const double* Z, const double* Y, int n_out, int B) {
+void loss_backward(Loss loss, Activation output, double* delta, const double* Z, const double* Y, int n_out, size_t B) {
   with_head(loss, output, [&](auto head) {
-    for (size_t k = 0; k < size_t(n_out) * B; ++k) delta[k] = head.delta(Z[k], Y[k]) / B;  // Δ_L = (1/B) dℓ/dZ
+    for (size_t k = 0; k < size_t(n_out) * B; ++k) delta[k] = head.delta(Z[k], Y[k]) / double(B);  // Δ_L = (1/B) dℓ/dZ
   });
 }
 
@@ -75,7 +76,7 @@ void optimizer_update(const OptimizerSettings& settings, double lr, OptimizerSta
   });
 }
 
-Activations forward(const Parameters& p, const double* X, int B) {
+Activations forward(const Parameters& p, const double* X, size_t B) {
   const NetworkSpec& spec = p.spec;
   const int L = spec.num_layers();
   Activations act;
@@ -92,19 +93,20 @@ Activations forward(const Parameters& p, const double* X, int B) {
   return act;
 }
 
-std::vector<double> predict(const Parameters& p, const double* X, int B) {
+std::vector<double> predict(const Parameters& p, const double* X, size_t B) {
   Activations act = forward(p, X, B);
   std::vector<double>& Z = act.A.back();
   activation_forward(p.spec.output, Z.data(), Z.data(), Z.size());  // Ŷ = output activation of Z_L
   return Z;
 }
 
-double loss(const Parameters& p, Loss loss, const double* X, const double* Y, int B) {
+double loss(const Parameters& p, Loss loss, const double* X, const double* Y, size_t B) {
   const Activations act = forward(p, X, B);
   return loss_forward(loss, p.spec.output, act.A.back().data(), Y, p.spec.outputs(), B);
 }
 
-double loss_and_gradients(const Parameters& p, Loss loss, const double* X, const double* Y, int B, Parameters& grad) {
+double loss_and_gradients(const Parameters& p, Loss loss, const double* X, const double* Y, size_t B,
+                          Parameters& grad) {
   const NetworkSpec& spec = p.spec;
   const int L = spec.num_layers();
   grad = Parameters(spec);

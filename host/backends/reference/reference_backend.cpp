@@ -26,7 +26,7 @@ void ReferenceBackend::train_step(size_t first, size_t count, double lr) {
     for (int j = 0; j < n0; ++j) X_[b * n0 + j] = d.x_of(row)[j];
     for (int o = 0; o < nL; ++o) Y_[b * nL + o] = d.y_of(row)[o];
   }
-  const double f = reference::loss_and_gradients(params_, setup().loss, X_.data(), Y_.data(), int(count), grad_);
+  const double f = reference::loss_and_gradients(params_, setup().loss, X_.data(), Y_.data(), count, grad_);
   epoch_loss_sum_ += f * double(count);  // f is the batch mean; the epoch sum is over samples
   reference::optimizer_update(setup().optimizer, lr, state_, params_.values.data(), grad_.values.data(),
                               params_.values.size());
@@ -34,14 +34,14 @@ void ReferenceBackend::train_step(size_t first, size_t count, double lr) {
 
 void ReferenceBackend::predict_logits(const float* x, size_t count, double* z) {
   const std::vector<double> X(x, x + count * spec().inputs());
-  const reference::Activations act = reference::forward(params_, X.data(), int(count));
+  const reference::Activations act = reference::forward(params_, X.data(), count);
   std::copy(act.A.back().begin(), act.A.back().end(), z);
 }
 
 double ReferenceBackend::loss_and_gradients(const Batch& batch, Parameters& grad) {
   const std::vector<double> X(batch.x, batch.x + batch.count * spec().inputs());
   const std::vector<double> Y(batch.y, batch.y + batch.count * spec().outputs());
-  return reference::loss_and_gradients(params_, setup().loss, X.data(), Y.data(), int(batch.count), grad);
+  return reference::loss_and_gradients(params_, setup().loss, X.data(), Y.data(), batch.count, grad);
 }
 
 }  // namespace sigtrain
