@@ -97,6 +97,12 @@ TEST(MemoryEstimate, CountsEveryCopyOfTheParameters) {
   // Adam keeps two state values per parameter beside it, wherever the parameters are copied.
   s.optimizer_slots = 2;
   EXPECT_DOUBLE_EQ(estimate_memory(s).parameters, 3 * 3 * 8 * P);
+  // A checkpointed run keeps 3 models more (its last finished epoch, its kept model); a resumed one
+  // also holds the checkpoint it read (2). Left out, a run near the limit would be killed, not refused.
+  s.checkpoints = true;
+  EXPECT_DOUBLE_EQ(estimate_memory(s).parameters, 6 * 3 * 8 * P);
+  s.resumes = true;
+  EXPECT_DOUBLE_EQ(estimate_memory(s).parameters, 8 * 3 * 8 * P);
 }
 
 // Catches the data copies left out: a set of N rows of 2 inputs and 1 target is held read and split

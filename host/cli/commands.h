@@ -10,6 +10,7 @@
 
 #include "data/dataset.h"
 #include "model/network.h"
+#include "util/format.h"
 
 namespace sigtrain::cli {
 
@@ -58,8 +59,5 @@ std::string last_finite_path(const std::string& path);
 // in [0, 2^64): "-1" would otherwise wrap around to 2^64 − 1).
 CLI::Validator not_empty();
 CLI::Validator seed_value();
-
-// "%.*g" without locale surprises.
-std::string format_number(double v, int digits = 6);
 
 }  // namespace sigtrain::cli

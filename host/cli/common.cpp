@@ -138,10 +138,4 @@ CLI::Validator seed_value() {
       "", "SEED");
 }
 
-std::string format_number(double v, int digits) {
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%.*g", digits, v);
-  return buf;
-}
-
 }  // namespace sigtrain::cli

@@ -3,7 +3,6 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -11,16 +10,16 @@
 #include <memory>
 #include <optional>
 
-#include "backends/backend.h"
 #include "commands.h"
+#include "model/choices.h"
+#include "model/model_file.h"
+#include "run/console.h"
+#include "run/train_run.h"
+#include "tools/plot.h"
+#include "train/checkpoint.h"
+#include "train_options.h"
 #include "util/errors.h"
 #include "util/file_util.h"
-#include "model/model_file.h"
-#include "tools/plot.h"
-#include "model/choices.h"
-#include "train/checkpoint.h"
-#include "train/trainer.h"
-#include "train_options.h"
 
 namespace sigtrain::cli {
 
@@ -61,67 +60,13 @@ std::string stopping_signal_text() { return g_stop_signal.load() == SIGTERM ? " 
 
 namespace {
 
-// Prints the epoch lines (stdout), a progress bar when stdout is a terminal, and the --log CSV.
-class ConsoleObserver : public TrainObserver {
- public:
-  ConsoleObserver(int epochs, std::string loss, bool quiet, std::ofstream* log)
-      : epochs_(epochs), loss_(std::move(loss)), quiet_(quiet), bar_(!quiet && isatty(STDOUT_FILENO)), log_(log) {}
-
-  void on_epoch(const EpochReport& r) override {
-    if (log_) {
-      *log_ << r.epoch << ',' << format_number(r.train_loss, 9) << ','
-            << (std::isnan(r.validation_loss) ? "" : format_number(r.validation_loss, 9)) << ','
-            << format_number(r.samples_per_second, 6) << ',' << format_number(r.elapsed_seconds, 6) << ','
-            << format_number(r.lr, 9) << '\n';
-      log_->flush();
-    }
-    if (quiet_) return;
-    if (bar_) std::fputs("\r\033[K", stdout);  // clear the bar before the line
-    std::printf("epoch %*d/%d  train_%s %-11s val_%s %-11s %9s samples/s  %s s\n", width(), r.epoch, epochs_,
-                loss_.c_str(), format_number(r.train_loss).c_str(), loss_.c_str(),
-                std::isnan(r.validation_loss) ? "-" : format_number(r.validation_loss).c_str(),
-                format_number(r.samples_per_second, 3).c_str(), format_number(r.elapsed_seconds, 3).c_str());
-    std::fflush(stdout);
-  }
-
-  void on_step(int epoch, size_t done, size_t total) override {
-    if (!bar_ || ++steps_ % 64 != 0) return;  // look at the clock only now and then
-    const auto now = std::chrono::steady_clock::now();
-    if (now - last_draw_ < std::chrono::milliseconds(100)) return;
-    last_draw_ = now;
-    const double fraction = (double(epoch - 1) + double(done) / double(total)) / double(epochs_);
-    const int filled = int(fraction * 30);
-    std::printf("\r[%s%s] %3d%%  epoch %d/%d", std::string(filled, '#').c_str(), std::string(30 - filled, ' ').c_str(),
-                int(fraction * 100), epoch, epochs_);
-    std::fflush(stdout);
-  }
-
-  void on_verify(const VerifyReport& r) override {
-    if (quiet_) return;
-    if (bar_) std::fputs("\r\033[K", stdout);
-    std::printf("verify step %ld: largest relative difference from the fp64 reference: loss %s, gradients %s (layer %d)\n",
-                r.step, format_number(r.loss_difference, 3).c_str(), format_number(r.gradient_difference, 3).c_str(),
-                r.worst_layer);
-  }
-
- private:
-  int width() const { return int(std::to_string(epochs_).size()); }
-
-  int epochs_;
-  std::string loss_;
-  bool quiet_, bar_;
-  std::ofstream* log_;
-  long steps_ = 0;
-  std::chrono::steady_clock::time_point last_draw_{};
-};
-
 // ConsoleObserver that also writes the run's checkpoint (--checkpoint) whenever the trainer reports its
 // progress: every --checkpoint-every epochs, and when stopped.
 class CheckpointingObserver : public ConsoleObserver {
  public:
-  CheckpointingObserver(int epochs, std::string loss, bool quiet, std::ofstream* log, std::string path, const Model& like,
-                        RunSettings run)
-      : ConsoleObserver(epochs, std::move(loss), quiet, log), path_(std::move(path)), like_(like), run_(std::move(run)) {}
+  CheckpointingObserver(int epochs, std::string loss, bool quiet, std::function<void(const EpochReport&)> log,
+                        std::string path, const Model& like, RunSettings run)
+      : ConsoleObserver(epochs, std::move(loss), quiet, std::move(log)), path_(std::move(path)), like_(like), run_(std::move(run)) {}
 
   void on_progress(const TrainProgress& progress) override {
     save_checkpoint(path_, like_, progress, run_);
@@ -143,7 +88,7 @@ void check_checkpoint_options(const TrainOptions& o) {
   const bool many = o.replicas > 1 || !o.sweeps.empty();
   if (many && (!o.checkpoint.empty() || !o.resume.empty()))
     throw UsageError("--checkpoint and --resume follow a single run; leave them out with --replicas/--sweep");
-  if (o.checkpoint_every_option && o.checkpoint_every_option->count() > 0 && o.checkpoint.empty())
+  if (o.is_given("checkpoint_every") && o.checkpoint.empty())
     throw UsageError("--checkpoint-every goes with --checkpoint FILE");
   if (o.checkpoint_every < 1)
     throw UsageError("--checkpoint-every must be at least 1 (epochs), got " + std::to_string(o.checkpoint_every));
@@ -164,18 +109,14 @@ int run_train(const TrainOptions& o) {
   const Model& start = plan.start;
   const NetworkSpec& spec = start.parameters.spec;
   const TrainValidation& split = plan.split;
-  std::unique_ptr<Backend> backend = make_backend(o.backend, spec, start.setup, backend_options(o));
+  RunBackend made = make_run_backend(o, plan);
+  Backend& backend = *made.backend;
 
-  // With --backend auto, say why it is not cuda.
-  std::string backend_text = backend->description();
-  std::string why_not_cuda;
-  if (o.backend == "auto" && backend->name() != "cuda" && !cuda_backend_available(&why_not_cuda))
-    backend_text += " [auto: " + why_not_cuda + "]";
   // --checkpoint and --resume: what the run is (train/checkpoint.h), which a resume must agree on.
   RunSettings run;
   std::optional<Checkpoint> resume;
   if (!o.checkpoint.empty() || !o.resume.empty())
-    run = run_settings(start, plan.config, o.val_split, split.train, split.validation, backend->name());
+    run = run_settings(start, plan.config, o.val_split, split.train, split.validation, backend.name());
   if (!o.resume.empty()) {
     resume = load_checkpoint(o.resume);
     check_same_run(o.resume, resume->run, run);
@@ -183,12 +124,7 @@ int run_train(const TrainOptions& o) {
   TrainConfig config = plan.config;
   config.progress_every = o.checkpoint.empty() ? 0 : o.checkpoint_every;
 
-  if (!o.quiet)
-    std::printf("sigtrain train: backend %s; network %s; data %s (%zu training, %zu validation samples); "
-                "batch %lld, lr %s, %d epochs, seed %llu%s%s\n",
-                backend_text.c_str(), spec.to_string().c_str(), plan.data_name.c_str(), split.train.size,
-                split.validation.size, o.batch, format_number(plan.config.lr).c_str(), o.epochs, (unsigned long long)o.seed,
-                o.no_shuffle ? ", file order" : "", describe_setup(plan).c_str());
+  if (!o.quiet) std::printf("%s\n", run_header_line(o, plan, made.description).c_str());
   if (!o.quiet && resume)
     std::printf("resuming from %s after epoch %d\n", o.resume.c_str(), resume->progress.epochs_done);
   std::fflush(stdout);  // the first epoch may take long: show the header now, also through a pipe
@@ -209,40 +145,37 @@ int run_train(const TrainOptions& o) {
     else
       log << "epoch,train_" << loss << ",val_" << loss << ",samples_per_second,elapsed_seconds,lr\n";
   }
-  CheckpointingObserver observer(o.epochs, loss, o.quiet, o.log.empty() ? nullptr : &log, o.checkpoint, start, run);
+  std::function<void(const EpochReport&)> log_row;
+  if (log.is_open())
+    log_row = [&log](const EpochReport& r) {
+      log << r.epoch << ',' << format_number(r.train_loss, 9) << ','
+          << (std::isnan(r.validation_loss) ? "" : format_number(r.validation_loss, 9)) << ','
+          << format_number(r.samples_per_second, 6) << ',' << format_number(r.elapsed_seconds, 6) << ','
+          << format_number(r.lr, 9) << '\n';
+      log.flush();
+    };
+  CheckpointingObserver observer(o.epochs, loss, o.quiet, log_row, o.checkpoint, start, run);
 
   begin_interruptible();
-  TrainResult result = train(*backend, start.parameters, split.train, split.validation, config, observer,
-                             &g_stop_requested, &start.optimizer_state, resume ? &resume->progress : nullptr);
+  SingleRunResult ran = train_single(backend, plan, config, observer, &g_stop_requested, resume ? &resume->progress : nullptr);
   end_interruptible();
+  const TrainResult& result = ran.result;
+  const Model& trained = ran.trained;
   // A run that ends early says why as the log's last line (the rows before it are complete).
   if (log.is_open() && (result.outcome == TrainOutcome::interrupted || result.outcome == TrainOutcome::diverged))
     log << "# " << result.message << "\n";
 
-  Model trained = with_parameters(start, std::move(result.parameters), std::move(result.optimizer_state));
   // A diverged run fails (exit 1): the --save target keeps what it held, and the last finite model
   // goes beside it under its own name. Completed, stopped and interrupted runs save to --save.
   const bool diverged = result.outcome == TrainOutcome::diverged;
   const std::string save_to = o.save.empty() ? "" : diverged ? last_finite_path(o.save) : o.save;
   if (!save_to.empty()) save_model(trained, save_to);
   // Which epoch's model the run ends with, where that is not simply the last one.
-  const bool choosing = plan.config.keep_best || plan.config.patience > 0;
-  if (choosing) {
-    std::string kept = result.kept_epoch == 0 ? "kept the initial model" : "kept epoch " + std::to_string(result.kept_epoch);
-    if (!std::isnan(result.kept_validation_loss))
-      kept += " (val_" + loss + " " + format_number(result.kept_validation_loss) + ")";
-    if (log.is_open()) log << "# " << kept << "\n";
-    if (!o.quiet) std::printf("%s\n", kept.c_str());
-  }
-  // With standardised targets the epoch lines are in standardised units; the kept model's validation
-  // MSE in the data's own units, as eval would print it.
-  if (!o.quiet && start.standardization.targets() && plan.raw_validation.size > 0 && !result.epochs.empty()) {
-    backend->set_parameters(trained.parameters);
-    const Evaluation e = evaluate(plan.raw_validation, spec, start.setup.loss,
-                                  [&](const float* x, size_t n, double* z) { backend->predict_logits(x, n, z); },
-                                  &start.standardization);
-    std::printf("val_mse in the data's units: %s\n", format_number(e.mse).c_str());
-  }
+  const std::string kept = kept_model_line(plan, result);
+  if (!kept.empty() && log.is_open()) log << "# " << kept << "\n";
+  // Then the kept epoch, the validation loss in the data's units and why the run stopped early.
+  if (!o.quiet)
+    for (const std::string& line : run_end_lines(plan, result, backend, trained)) std::printf("%s\n", line.c_str());
   // Drawn however training ended: an interrupted or diverged run shows the epochs it finished.
   if (!o.plot.empty())
     write_file_atomically(o.plot, line_chart_svg(training_curves_chart(
@@ -250,7 +183,6 @@ int run_train(const TrainOptions& o) {
   switch (result.outcome) {
     case TrainOutcome::completed:
     case TrainOutcome::stopped_early:
-      if (!o.quiet && result.outcome == TrainOutcome::stopped_early) std::printf("%s\n", result.message.c_str());
       if (!o.quiet && !o.save.empty()) std::printf("saved %s\n", o.save.c_str());
       return 0;
     case TrainOutcome::interrupted: {
@@ -273,27 +205,25 @@ int run_train(const TrainOptions& o) {
 // The flags of issue 10's composable parts: activations, loss, optimizer, schedule, standardisation,
 // early stopping. Their names match the model file's.
 static void add_setup_options(CLI::App& c, TrainOptions& o) {
-  o.activation_option = c.add_option("--activation", o.activation, "hidden layers' activation: sigmoid, tanh or relu")
+  c.add_option("--activation", o.activation, "hidden layers' activation: sigmoid, tanh or relu")
                             ->check(CLI::IsMember(hidden_activation_names()))
                             ->capture_default_str();
-  o.output_option = c.add_option("--output", o.output, "output activation: linear or sigmoid")
+  c.add_option("--output", o.output, "output activation: linear or sigmoid")
                         ->check(CLI::IsMember(output_activation_names()))
                         ->capture_default_str();
-  o.loss_option = c.add_option("--loss", o.loss, "mse, or bce (binary cross-entropy; needs --output sigmoid, targets in [0, 1])")
+  c.add_option("--loss", o.loss, "mse, or bce (binary cross-entropy; needs --output sigmoid, targets in [0, 1])")
                       ->check(CLI::IsMember(loss_names()))
                       ->capture_default_str();
-  o.optimizer_option = c.add_option("--optimizer", o.optimizer, "sgd, momentum, nesterov, adam or adamw")
+  c.add_option("--optimizer", o.optimizer, "sgd, momentum, nesterov, adam or adamw")
                            ->check(CLI::IsMember(optimizer_names()))
                            ->capture_default_str();
-  const auto value = [&](const char* flag, double& field, double OptimizerSettings::*member, const char* help) {
-    o.optimizer_value_options.push_back({c.add_option(flag, field, help)->capture_default_str(), member});
-  };
-  value("--momentum", o.momentum, &OptimizerSettings::momentum, "μ of momentum and nesterov");
-  value("--beta1", o.beta1, &OptimizerSettings::beta1, "β1 of adam and adamw");
-  value("--beta2", o.beta2, &OptimizerSettings::beta2, "β2 of adam and adamw");
-  value("--eps", o.eps, &OptimizerSettings::eps, "ε of adam and adamw");
-  value("--weight-decay", o.weight_decay, &OptimizerSettings::weight_decay,
-        "L2 penalty (sgd, momentum, nesterov, adam) or decoupled weight decay (adamw)");
+  c.add_option("--momentum", o.momentum, "μ of momentum and nesterov")->capture_default_str();
+  c.add_option("--beta1", o.beta1, "β1 of adam and adamw")->capture_default_str();
+  c.add_option("--beta2", o.beta2, "β2 of adam and adamw")->capture_default_str();
+  c.add_option("--eps", o.eps, "ε of adam and adamw")->capture_default_str();
+  c.add_option("--weight-decay", o.weight_decay,
+               "L2 penalty (sgd, momentum, nesterov, adam) or decoupled weight decay (adamw)")
+      ->capture_default_str();
   c.add_option("--schedule", o.schedule, "learning rate per epoch: constant, step, cosine or invscaling")
       ->check(CLI::IsMember(schedule_names()))
       ->capture_default_str();
@@ -301,8 +231,7 @@ static void add_setup_options(CLI::App& c, TrainOptions& o) {
   c.add_option("--gamma", o.gamma, "step schedule: the factor of each decay")->capture_default_str();
   c.add_option("--power", o.power, "invscaling schedule: lr / (epoch)^power")->capture_default_str();
   c.add_option("--warmup", o.warmup, "epochs of linear warm-up before the schedule")->capture_default_str();
-  o.standardize_option =
-      c.add_option("--standardize", o.standardize, "standardise none, inputs, targets or both (fitted on the training part)")
+  c.add_option("--standardize", o.standardize, "standardise none, inputs, targets or both (fitted on the training part)")
           ->check(CLI::IsMember({"none", "inputs", "targets", "both"}))
           ->capture_default_str();
   c.add_option("--patience", o.patience, "stop after N epochs without a better validation loss (0: off)")
@@ -313,17 +242,30 @@ static void add_setup_options(CLI::App& c, TrainOptions& o) {
       ->check(CLI::IsMember({"best", "last"}));
 }
 
+namespace {
+
+// "--min-delta" → "min_delta"
+std::string option_name(const CLI::Option& option) {
+  std::string name = option.get_name();
+  name.erase(0, name.find_first_not_of('-'));
+  for (char& ch : name)
+    if (ch == '-') ch = '_';
+  return name;
+}
+
+}  // namespace
+
 Run add_train(CLI::App& app) {
   auto o = std::make_shared<TrainOptions>();
   CLI::App* c = app.add_subcommand("train", "train a network by mini-batch gradient descent");
   add_data_options(*c, o->data, true);
-  o->layers_option = c->add_option("--layers", o->layers, "widths n0,n1,…,nL: inputs, hidden layers, outputs")
+  c->add_option("--layers", o->layers, "widths n0,n1,…,nL: inputs, hidden layers, outputs")
                          ->capture_default_str();
-  o->bias_option = c->add_flag("--bias", o->bias, "give every layer a bias (the notes' network has none)");
+  c->add_flag("--bias", o->bias, "give every layer a bias (the notes' network has none)");
   c->add_option("--epochs", o->epochs, "passes over the training set")->capture_default_str();
   c->add_option("--batch", o->batch, "samples per step (the last batch of an epoch may be smaller)")
       ->capture_default_str();
-  o->lr_option = c->add_option("--lr", o->lr, "learning rate, the schedule's base rate (default 0.2; 0.001 for adam and adamw)");
+  c->add_option("--lr", o->lr, "learning rate, the schedule's base rate (default 0.2; 0.001 for adam and adamw)");
   add_setup_options(*c, *o);
   c->add_option("--seed", o->seed, "seed of the initialisation and of the epochs' orders")
       ->check(seed_value())
@@ -356,8 +298,7 @@ Run add_train(CLI::App& app) {
                 "every --checkpoint-every epochs, and when stopped, write all that the run needs to go on to this "
                 "file (atomically)")
       ->check(not_empty());
-  o->checkpoint_every_option =
-      c->add_option("--checkpoint-every", o->checkpoint_every, "epochs between checkpoints")->capture_default_str();
+  c->add_option("--checkpoint-every", o->checkpoint_every, "epochs between checkpoints")->capture_default_str();
   c->add_option("--resume", o->resume,
                 "go on with the run that wrote this --checkpoint file (same flags and data): it ends byte for byte "
                 "as it would have without the stop")
@@ -365,7 +306,12 @@ Run add_train(CLI::App& app) {
   c->add_option("--verify-every", o->verify_every, "every N steps compare gradients with the fp64 reference (0: off)")
       ->capture_default_str();
   c->add_flag("--quiet", o->quiet, "print nothing but errors");
-  return [o] { return run_train(*o); };
+  return [o, c] {
+    // Which flags were given, by the run's option names (--min-delta → min_delta): run/run_options.h.
+    for (const CLI::Option* option : c->get_options())
+      if (option->count() > 0) o->given.insert(option_name(*option));
+    return run_train(*o);
+  };
 }
 
 }  // namespace sigtrain::cli

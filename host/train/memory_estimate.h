@@ -26,6 +26,8 @@ struct RunMemoryShape {
   size_t file_bytes = 0;        // the data file's size: the readers hold its text whole (0: built-in data)
   bool standardized = false;    // standardisation makes one more copy of the data
   bool saves = false;           // a model file is written (its text is built in memory)
+  bool checkpoints = false;     // --checkpoint: the trainer keeps where the run stands (train/checkpoint.h)
+  bool resumes = false;         // --resume: the checkpoint read, held through the run
   size_t batch = 1;
   int threads = 1;              // the cpu backend's threads
   size_t networks = 1;          // networks trained (--replicas, --sweep)

@@ -1,0 +1,321 @@
+"""sigtrain.MLPRegressor: the library's trainer as a scikit-learn estimator."""
+
+import numbers
+import os
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator, MultiOutputMixin, RegressorMixin, clone
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_consistent_length, check_is_fitted
+
+from . import _core
+from .model_file import ModelView
+
+try:  # scikit-learn >= 1.6
+    from sklearn.utils.validation import validate_data as _validate_data
+
+    _ALLOW_NON_FINITE = {"ensure_all_finite": False}
+except ImportError:  # scikit-learn < 1.6 (Debian 12 has 1.2.1)
+    def _validate_data(estimator, *args, **kwargs):
+        return estimator._validate_data(*args, **kwargs)
+
+    _ALLOW_NON_FINITE = {"force_all_finite": False}
+
+# What sklearn checks about the arrays: their structure (dimensions, at least one column, a numeric
+# dtype, not sparse, not complex, the feature count at predict). What it does not: NaN/inf and data
+# without rows reach the library, whose one-line message is the ValueError. float32 and float64 arrays pass
+# as they are, C or Fortran order, without a copy; the library copies them once into its fp32 data set.
+_ARRAY_CHECKS = dict(dtype=(np.float64, np.float32), order=None, ensure_min_samples=0, **_ALLOW_NON_FINITE)
+_X_CHECKS = _ARRAY_CHECKS
+_Y_CHECKS = dict(_ARRAY_CHECKS, ensure_2d=False)
+
+# scikit-learn's name for the sigmoid, accepted so that code written for sklearn's MLPRegressor runs.
+_ACTIVATION_ALIASES = {"logistic": "sigmoid"}
+
+
+class MLPRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
+    """A fully connected network trained by sigtrain's library, with scikit-learn's interface.
+
+    The defaults are the notes' network and `sigtrain train`'s defaults: two hidden layers of 3 sigmoid
+    units, a linear output, squared error, plain SGD at lr 0.2 with batches of 8 for 100 epochs, 20% of
+    the rows held out for validation, seed 2. With the same data and settings, `fit` saves the same
+    model file bytes as `sigtrain train --save` (README "sigtrain train" says what each setting does).
+
+    Parameters (the flag of `sigtrain train` each one sets)
+    ----------
+    hidden_layer_sizes : tuple of int, default (3, 3)
+        Hidden widths; the input and output widths come from X and y (`--layers`).
+    activation : {'sigmoid', 'tanh', 'relu'}, default 'sigmoid' (`--activation`; 'logistic' is sigmoid)
+    output_activation : {'linear', 'sigmoid'}, default 'linear' (`--output`)
+    loss : {'mse', 'bce'}, default 'mse' (`--loss`; bce needs output_activation='sigmoid')
+    solver : {'sgd', 'momentum', 'nesterov', 'adam', 'adamw'}, default 'sgd' (`--optimizer`)
+    batch_size : int, default 8 (`--batch`)
+    learning_rate_init : float or None, default None (`--lr`; None: 0.2, or 0.001 for adam and adamw)
+    learning_rate : {'constant', 'step', 'cosine', 'invscaling'}, default 'constant' (`--schedule`)
+    power_t, step_every, gamma, warmup : the schedule's settings (`--power`, `--step-every`,
+        `--gamma`, `--warmup`), defaults 0.5, 10, 0.5, 0
+    momentum, beta_1, beta_2, epsilon, weight_decay : the optimizer's settings (`--momentum`,
+        `--beta1`, `--beta2`, `--eps`, `--weight-decay`), defaults 0.9, 0.9, 0.999, 1e-8, 0
+    max_iter : int, default 100 — epochs (`--epochs`)
+    shuffle : bool, default True (False: `--no-shuffle`)
+    random_state : int, RandomState or None, default None (`--seed`; None: sigtrain's default seed 2,
+        so an unseeded fit is still reproducible; a RandomState draws the seed from it)
+    bias : bool, default False (`--bias`; the notes' network has none)
+    standardize : {'none', 'inputs', 'targets', 'both'}, default 'none' (`--standardize`)
+    validation_fraction : float, default 0.2 (`--val-split`; 0: train on every row)
+    patience, min_delta : early stopping (`--patience`, `--min-delta`), defaults 0 (off), 0.0
+    keep : {'best', 'last'} or None, default None (`--keep`; None: best with patience, else last)
+    backend : {'auto', 'reference', 'cpu', 'cuda'}, default 'auto' (`--backend`; predict uses it too,
+        with 'auto' as 'cpu', as `sigtrain predict` does)
+    threads : int, default 1 (`--threads`; 0: all cores)
+    verbose : bool, default False — print the CLI's first line and epoch lines to stdout
+
+    Nothing is checked when the estimator is made or its parameters set: `fit` hands them to the
+    library, whose one-line message is the ValueError for a bad value or combination.
+
+    Attributes
+    ----------
+    model_ : str — the model file's text (what `save` writes and `sigtrain predict` reads)
+    n_features_in_, n_outputs_ : int
+    coefs_, intercepts_ : lists of arrays in scikit-learn's layout: coefs_[l] is (n_in, n_out) (the
+        transpose of the file's W_l), intercepts_[l] is (n_out,), zeros where bias=False.
+    n_iter_ : int — epochs trained
+    loss_curve_ : list of float — training loss per epoch (in standardised units where the targets
+        are standardised, as the CLI's epoch lines)
+    validation_scores_ : list of float — validation LOSS per epoch (lower is better; unlike
+        scikit-learn's, not an R²), only where validation_fraction > 0
+    best_loss_ : float — the lowest validation loss, or without validation the lowest training loss
+    kept_epoch_ : int — the epoch whose model was kept (`keep`)
+    outcome_ : str — 'completed', 'stopped_early', 'interrupted' (Ctrl-C; fit then raises
+        KeyboardInterrupt) or 'diverged' (fit_many only; fit raises DivergedError instead)
+    """
+
+    def __init__(self, hidden_layer_sizes=(3, 3), *, activation="sigmoid", output_activation="linear",
+                 loss="mse", solver="sgd", batch_size=8, learning_rate_init=None, learning_rate="constant",
+                 power_t=0.5, step_every=10, gamma=0.5, warmup=0, momentum=0.9, beta_1=0.9, beta_2=0.999,
+                 epsilon=1e-8, weight_decay=0.0, max_iter=100, shuffle=True, random_state=None, bias=False,
+                 standardize="none", validation_fraction=0.2, patience=0, min_delta=0.0, keep=None,
+                 backend="auto", threads=1, verbose=False):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.output_activation = output_activation
+        self.loss = loss
+        self.solver = solver
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.learning_rate = learning_rate
+        self.power_t = power_t
+        self.step_every = step_every
+        self.gamma = gamma
+        self.warmup = warmup
+        self.momentum = momentum
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.weight_decay = weight_decay
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.bias = bias
+        self.standardize = standardize
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.min_delta = min_delta
+        self.keep = keep
+        self.backend = backend
+        self.threads = threads
+        self.verbose = verbose
+
+    # The one place where the estimator's settings become the library's (`sigtrain train`'s) options.
+    def _train_options(self, n_inputs, n_outputs):
+        hidden = self.hidden_layer_sizes
+        hidden = [hidden] if isinstance(hidden, numbers.Integral) else list(hidden)
+        options = {
+            "layers": [int(n_inputs), *hidden, int(n_outputs)],
+            "bias": self.bias,
+            "activation": _ACTIVATION_ALIASES.get(self.activation, self.activation),
+            "output": self.output_activation,
+            "loss": self.loss,
+            "optimizer": self.solver,
+            "batch": self.batch_size,
+            "schedule": self.learning_rate,
+            "power": self.power_t,
+            "step_every": self.step_every,
+            "gamma": self.gamma,
+            "warmup": self.warmup,
+            "momentum": self.momentum,
+            "beta1": self.beta_1,
+            "beta2": self.beta_2,
+            "eps": self.epsilon,
+            "weight_decay": self.weight_decay,
+            "epochs": self.max_iter,
+            "no_shuffle": not self.shuffle,
+            "standardize": self.standardize,
+            "val_split": self.validation_fraction,
+            "patience": self.patience,
+            "min_delta": self.min_delta,
+            "backend": self.backend,
+            "threads": self.threads,
+        }
+        # Left out, these take the library's defaults (lr per optimizer, seed 2, keep per patience).
+        if self.learning_rate_init is not None:
+            options["lr"] = self.learning_rate_init
+        if self.random_state is not None:
+            options["seed"] = _seed_of(self.random_state)
+        if self.keep is not None:
+            options["keep"] = self.keep
+        return {key: _plain(value) for key, value in options.items()}
+
+    def fit(self, X, y):
+        """Trains a new network on X (n, n_features) and y (n,) or (n, n_outputs); returns self.
+
+        A bad setting or array is a ValueError with the library's message; a run whose loss became NaN
+        or infinite raises sigtrain._core.DivergedError (a ValueError and FloatingPointError) and leaves
+        the estimator as it was; Ctrl-C stops after the step in progress, keeps that step's model
+        (outcome_ 'interrupted') and raises KeyboardInterrupt."""
+        X, y = self._validate_training_data(X, y)
+        try:
+            result = _core.train(X, y, self._train_options(X.shape[1], _width(y)), verbose=bool(self.verbose))
+        except KeyboardInterrupt as stop:
+            # As the CLI saves the model at Ctrl-C: the estimator keeps the model of the last finished
+            # step (outcome_ 'interrupted'), and the interrupt goes on up.
+            if getattr(stop, "result", None) is not None:
+                self._set_result(stop.result, y.ndim == 1)
+            raise
+        self._set_result(result, y.ndim == 1)
+        return self
+
+    def fit_many(self, X, y, *, replicas=1, seeds=None, learning_rates=None):
+        """Trains several networks with this estimator's settings in one library call (`sigtrain train
+        --replicas R --sweep lr=… --sweep seed=…`) and returns one fitted MLPRegressor per network,
+        in the library's order (learning rates outermost, then seeds; with learning_rates, `replicas`
+        seeds each, counting up from random_state). Each returned estimator has the seed and learning
+        rate it was trained with as its random_state and learning_rate_init, so fitting it again
+        trains the same network. A network that diverged is returned with outcome_ 'diverged' (its
+        last finite model) and a RuntimeWarning; if all of them diverged, DivergedError. Ctrl-C
+        raises KeyboardInterrupt (its .result holds the library's per-network results). self is left
+        unchanged.
+        """
+        template = clone(self)
+        X, y = template._validate_training_data(X, y)
+        sweeps = []
+        if learning_rates is not None:
+            sweeps.append("lr=" + ",".join(repr(float(rate)) for rate in learning_rates))
+        if seeds is not None:
+            sweeps.append("seed=" + ",".join(str(_seed_of(seed)) for seed in seeds))
+        results = _core.train_many(X, y, self._train_options(X.shape[1], _width(y)), replicas=replicas,
+                                   sweeps=sweeps, verbose=bool(self.verbose))
+        fitted = []
+        for result in results:
+            network = clone(self).set_params(random_state=result["seed"], learning_rate_init=result["lr"])
+            if hasattr(template, "feature_names_in_"):
+                network.feature_names_in_ = template.feature_names_in_
+            network._set_result(result, y.ndim == 1)
+            fitted.append(network)
+        diverged = [i for i, network in enumerate(fitted) if network.outcome_ == "diverged"]
+        if diverged:
+            warnings.warn(f"fit_many: networks {diverged} diverged; each keeps its last finite model",
+                          RuntimeWarning, stacklevel=2)
+        return fitted
+
+    def predict(self, X):
+        """The network's outputs for X, in the data's units (as `sigtrain predict`): (n,) when the
+        model was fitted on a 1-D y (or has one output and was loaded), else (n, n_outputs)."""
+        check_is_fitted(self, "model_")
+        X = _validate_data(self, X, reset=False, **_X_CHECKS)
+        outputs = _core.predict(self.model_, X, backend=self._predict_backend())
+        return outputs.ravel() if self._predicts_1d else outputs
+
+    def save(self, path):
+        """Writes the model file (the text `sigtrain predict --model` reads) atomically."""
+        check_is_fitted(self, "model_")
+        _core.save_model(self.model_, os.fspath(path))
+
+    def to_torch(self, dtype=None):
+        """An equivalent torch.nn.Sequential (see sigtrain.torch_interop.to_torch)."""
+        from .torch_interop import to_torch
+        check_is_fitted(self, "model_")
+        return to_torch(self.model_, dtype=dtype)
+
+    @classmethod
+    def from_model_text(cls, text):
+        """A fitted estimator for a model file's text, with the settings the file records (the
+        network, activations, loss, optimizer and its settings, standardisation). The library
+        validates the text here, so a bad model fails now with its message, not at predict."""
+        view = ModelView(text)
+        optimizer = view.optimizer
+        estimator = cls(hidden_layer_sizes=tuple(view.layers[1:-1]), activation=view.hidden_activation,
+                        output_activation=view.output_activation, loss=view.loss, solver=optimizer["name"],
+                        momentum=optimizer.get("momentum", 0.9), beta_1=optimizer.get("beta1", 0.9),
+                        beta_2=optimizer.get("beta2", 0.999), epsilon=optimizer.get("eps", 1e-8),
+                        weight_decay=optimizer.get("weight_decay", 0.0), bias=view.bias,
+                        standardize=view.standardize)
+        _core.predict(text, np.zeros((1, view.layers[0])), backend="reference")  # validates the text
+        estimator._set_model(text, view)
+        estimator._predicts_1d = view.layers[-1] == 1
+        return estimator
+
+    def _validate_training_data(self, X, y):
+        if y is None:  # what sklearn's validate_data says for a missing y
+            raise ValueError(f"This {type(self).__name__} estimator requires y to be passed, "
+                             "but the target y is None.")
+        X, y = _validate_data(self, X, y, validate_separately=(_X_CHECKS, _Y_CHECKS))
+        check_consistent_length(X, y)
+        return X, y
+
+    def _set_result(self, result, fitted_on_1d_y):
+        self._set_model(result["model"], ModelView(result["model"]))
+        epochs = result["epochs"]
+        self.n_iter_ = len(epochs)
+        self.loss_curve_ = [float(e["train_loss"]) for e in epochs]
+        validation = [float(e["validation_loss"]) for e in epochs]
+        has_validation = bool(epochs) and not np.isnan(validation).all()
+        if has_validation:
+            self.validation_scores_ = validation
+        elif hasattr(self, "validation_scores_"):
+            del self.validation_scores_
+        curve = validation if has_validation else self.loss_curve_
+        self.best_loss_ = float(np.nanmin(curve)) if curve and not np.isnan(curve).all() else float("nan")
+        self.kept_epoch_ = int(result["kept_epoch"])
+        self.outcome_ = result["outcome"]
+        self._predicts_1d = fitted_on_1d_y
+
+    def _set_model(self, text, view):
+        self.model_ = text
+        self.n_features_in_ = view.layers[0]
+        self.n_outputs_ = view.layers[-1]
+        # sklearn's layout: coefs_[l] maps a row of inputs to a row of outputs, (n_in, n_out).
+        self.coefs_ = [w.T.copy() for w in view.weights]
+        self.intercepts_ = [b if b is not None else np.zeros(w.shape[0]) for w, b in zip(view.weights, view.biases)]
+
+    def _predict_backend(self):
+        return "cpu" if self.backend == "auto" else self.backend
+
+
+def _seed_of(random_state):
+    """An int seed as given; a RandomState (sklearn's convention) gives one drawn from it."""
+    if isinstance(random_state, numbers.Integral):
+        return int(random_state)
+    return int(check_random_state(random_state).randint(0, 2**31 - 1))
+
+
+def _plain(value):
+    """NumPy scalars (a grid from np.linspace, a width from np.arange) as Python's own numbers, which
+    the module reads as the CLI reads a flag's text; anything else as it is, for the library to judge."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _width(y):
+    return 1 if y.ndim == 1 else y.shape[1]
+
+
+def load(path):
+    """A fitted MLPRegressor for a model file (one `sigtrain train --save` or `MLPRegressor.save`
+    wrote); it predicts as `sigtrain predict --model path` does."""
+    with open(path, encoding="utf-8") as f:
+        return MLPRegressor.from_model_text(f.read())
