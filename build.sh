@@ -32,7 +32,11 @@ jobs=$(nproc 2>/dev/null || echo 2)
 if [ ! -f "$build_dir/CMakeCache.txt" ]; then
   # SIGTRAIN_CMAKE_FLAGS: more settings for a new build folder (.ci/run: warnings as errors, sanitizers).
   # shellcheck disable=SC2086
-  cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release ${SIGTRAIN_CMAKE_FLAGS:-} >/dev/null
+  # The Python module for Debian's python3, whose NumPy, scikit-learn and pytest are installed above
+  # (another python3 first on PATH, e.g. pyenv's, would lack them).
+  python_flag=()
+  [ -x /usr/bin/python3 ] && python_flag=(-DPython_EXECUTABLE=/usr/bin/python3)
+  cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release "${python_flag[@]}" ${SIGTRAIN_CMAKE_FLAGS:-} >/dev/null
 fi
 cmake --build "$build_dir" -j "$jobs"
 
