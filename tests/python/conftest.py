@@ -72,3 +72,17 @@ def write_csv(path, X, y=None):
 @pytest.fixture(scope="session")
 def sine():
     return sine_set(2000)
+
+
+def run_sklearn_check(estimator, check, expected_failures):
+    """Runs one of scikit-learn's estimator checks. A check named in `expected_failures` (name → why)
+    must fail (xfail, with the reason); once it passes the test fails, so that the list stays true."""
+    name = getattr(check, "func", check).__name__
+    if name not in expected_failures:
+        check(estimator)
+        return
+    try:
+        check(estimator)
+    except AssertionError as failure:
+        pytest.xfail(f"{expected_failures[name]} ({failure})")
+    pytest.fail(f"{name} passes now: take it off the expected failures")

@@ -19,7 +19,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import sigtrain
 from sigtrain import _core
-from conftest import random_regression, sine_set, write_csv
+from conftest import random_regression, run_sklearn_check, sine_set, write_csv
 
 
 # Each case: the estimator's settings and the `sigtrain train` flags that mean the same, written out
@@ -390,12 +390,4 @@ EXPECTED_FAILED_CHECKS = {}
 def test_scikit_learn_conformance(estimator, check):
     """Catches: any breach of scikit-learn's estimator contract (parameters, cloning, fitted
     attributes, input validation, NaN handling, pickling, determinism, multi-output regression)."""
-    name = getattr(check, "func", check).__name__
-    if name not in EXPECTED_FAILED_CHECKS:
-        check(estimator)
-        return
-    try:
-        check(estimator)
-    except AssertionError as failure:
-        pytest.xfail(f"{EXPECTED_FAILED_CHECKS[name]} ({failure})")
-    pytest.fail(f"{name} passes now: take it off EXPECTED_FAILED_CHECKS")
+    run_sklearn_check(estimator, check, EXPECTED_FAILED_CHECKS)
