@@ -32,23 +32,31 @@ std::string replicas_header_line(const RunOptions& o, const TrainPlan& plan, siz
          plan.data_name + counts + describe_setup(plan);
 }
 
+void print_to_stdout(const std::string& line) {
+  std::fputs(line.c_str(), stdout);
+  std::fputc('\n', stdout);
+  std::fflush(stdout);
+}
+
 ConsoleObserver::ConsoleObserver(int epochs, std::string loss, bool quiet,
-                                 std::function<void(const EpochReport&)> on_epoch_also)
+                                 std::function<void(const EpochReport&)> on_epoch_also, PrintLine print)
     : epochs_(epochs),
       loss_(std::move(loss)),
       quiet_(quiet),
-      bar_(!quiet && isatty(STDOUT_FILENO)),
-      on_epoch_also_(std::move(on_epoch_also)) {}
+      bar_(!quiet && !print && isatty(STDOUT_FILENO)),  // (the bar draws on stdout itself)
+      on_epoch_also_(std::move(on_epoch_also)),
+      print_(print ? std::move(print) : PrintLine(print_to_stdout)) {}
 
 void ConsoleObserver::on_epoch(const EpochReport& r) {
   if (on_epoch_also_) on_epoch_also_(r);
   if (quiet_) return;
   if (bar_) std::fputs("\r\033[K", stdout);  // clear the bar before the line
-  std::printf("epoch %*d/%d  train_%s %-11s val_%s %-11s %9s samples/s  %s s\n", width(), r.epoch, epochs_,
-              loss_.c_str(), format_number(r.train_loss).c_str(), loss_.c_str(),
-              std::isnan(r.validation_loss) ? "-" : format_number(r.validation_loss).c_str(),
-              format_number(r.samples_per_second, 3).c_str(), format_number(r.elapsed_seconds, 3).c_str());
-  std::fflush(stdout);
+  char line[512];
+  std::snprintf(line, sizeof line, "epoch %*d/%d  train_%s %-11s val_%s %-11s %9s samples/s  %s s", width(), r.epoch,
+                epochs_, loss_.c_str(), format_number(r.train_loss).c_str(), loss_.c_str(),
+                std::isnan(r.validation_loss) ? "-" : format_number(r.validation_loss).c_str(),
+                format_number(r.samples_per_second, 3).c_str(), format_number(r.elapsed_seconds, 3).c_str());
+  print_(line);
 }
 
 void ConsoleObserver::on_step(int epoch, size_t done, size_t total) {
@@ -66,9 +74,12 @@ void ConsoleObserver::on_step(int epoch, size_t done, size_t total) {
 void ConsoleObserver::on_verify(const VerifyReport& r) {
   if (quiet_) return;
   if (bar_) std::fputs("\r\033[K", stdout);
-  std::printf("verify step %ld: largest relative difference from the fp64 reference: loss %s, gradients %s (layer %d)\n",
-              r.step, format_number(r.loss_difference, 3).c_str(), format_number(r.gradient_difference, 3).c_str(),
-              r.worst_layer);
+  char line[512];
+  std::snprintf(line, sizeof line,
+                "verify step %ld: largest relative difference from the fp64 reference: loss %s, gradients %s (layer %d)",
+                r.step, format_number(r.loss_difference, 3).c_str(), format_number(r.gradient_difference, 3).c_str(),
+                r.worst_layer);
+  print_(line);
 }
 
 std::string kept_model_line(const TrainPlan& plan, const TrainResult& result) {

@@ -21,11 +21,19 @@ std::string run_header_line(const RunOptions& o, const TrainPlan& plan, const st
 std::string replicas_header_line(const RunOptions& o, const TrainPlan& plan, size_t networks, int parallel,
                                  bool fused_kernel);
 
-// Prints the epoch lines (stdout) and a progress bar when stdout is a terminal; also hands every epoch
-// to `on_epoch_also` where set (the program's --log). Prints nothing when quiet.
+// Where a run's lines go, one whole line at a time (without its newline): the program's stdout, or
+// the Python module's sys.stdout (a notebook shows what Python prints, not what C writes to fd 1).
+using PrintLine = std::function<void(const std::string& line)>;
+// Writes the line and a newline to stdout, and flushes (the lines of a long run show as they come).
+void print_to_stdout(const std::string& line);
+
+// Prints the epoch lines through `print` (stdout when empty) and, printing to a terminal's stdout, a
+// progress bar; also hands every epoch to `on_epoch_also` where set (the program's --log). Prints
+// nothing when quiet.
 class ConsoleObserver : public TrainObserver {
  public:
-  ConsoleObserver(int epochs, std::string loss, bool quiet, std::function<void(const EpochReport&)> on_epoch_also = {});
+  ConsoleObserver(int epochs, std::string loss, bool quiet, std::function<void(const EpochReport&)> on_epoch_also = {},
+                  PrintLine print = {});
 
   void on_epoch(const EpochReport& r) override;
   void on_step(int epoch, size_t done, size_t total) override;
@@ -38,6 +46,7 @@ class ConsoleObserver : public TrainObserver {
   std::string loss_;
   bool quiet_, bar_;
   std::function<void(const EpochReport&)> on_epoch_also_;
+  PrintLine print_;
   long steps_ = 0;
   std::chrono::steady_clock::time_point last_draw_{};
 };

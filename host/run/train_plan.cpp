@@ -82,7 +82,9 @@ void check_init_network(const RunOptions& o, const std::string& init_name, const
   };
   if (o.is_given("layers") && model.widths != flags.widths)
     mismatch("is " + model.to_string(), "--layers says " + o.layers);
-  if (o.is_given("bias") && !model.bias) mismatch("has no biases", "--bias was given");
+  // (bias is given false only by the Python module, which gives every option)
+  if (o.is_given("bias") && o.bias != model.bias)
+    mismatch(model.bias ? "has biases" : "has no biases", o.bias ? "--bias was given" : "bias is false");
   if (o.is_given("activation") && model.hidden != flags.hidden)
     mismatch("has " + name_of(model.hidden) + " hidden layers", "--activation says " + o.activation);
   if (o.is_given("output") && model.output != flags.output)

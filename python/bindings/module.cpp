@@ -5,9 +5,10 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <chrono>
 #include <cmath>
-#include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -72,18 +73,33 @@ bool in_main_thread() {
   return threading.attr("current_thread")().is(threading.attr("main_thread")());
 }
 
-// Python's buffered sys.stdout first, so that the library's lines (C stdio) come after what Python printed.
-void flush_python_stdout() { py::module_::import("sys").attr("stdout").attr("flush")(); }
+// A verbose run's lines go to Python's sys.stdout, not to C's stdout: a notebook, pytest's capsys or a
+// redirect_stdout sees what Python prints, and the lines stay in order with the caller's own prints.
+// Called from the training thread with the GIL released, it takes the GIL for each line (a line per
+// epoch). A line sys.stdout refuses (closed, a broken pipe) is dropped: the run and its model matter
+// more than the report of an epoch, which the result's "epochs" holds anyway.
+void print_to_python(const std::string& line) {
+  py::gil_scoped_acquire locked;
+  try {
+    py::object out = py::module_::import("sys").attr("stdout");
+    out.attr("write")(line + "\n");
+    out.attr("flush")();
+  } catch (py::error_already_set& error) {
+    error.discard_as_unraisable("sigtrain: printing a verbose line");
+  }
+}
 
 // The plan of a run over X and y: the arrays are copied once, into the Dataset (fp32), after the
 // network is known, with the checks a data file gets; then split and standardised as the CLI does.
-TrainPlan plan_run(const RunOptions& o, const py::handle& X, const py::handle& y) {
+TrainPlan plan_run(const RunOptions& o, const py::handle& X, const py::handle& y, const Model* init) {
   check_run_options(o);
   const HeldArray x = inputs_array(X);
   const HeldArray targets = targets_array(y);
   PlanInputs inputs;
   inputs.load_data = [&](const NetworkSpec& spec) { return dataset_from_arrays(kDataName, x.view, &targets.view, spec); };
   inputs.rows_before_loading = x.view.rows;
+  inputs.init = init;
+  inputs.init_name = "init_model";
   return make_train_plan(o, inputs);
 }
 
@@ -106,28 +122,37 @@ py::handle g_diverged_error;
   throw py::error_already_set();
 }
 
-py::dict train(const py::handle& X, const py::handle& y, const py::dict& options, bool verbose) {
+py::dict train(const py::handle& X, const py::handle& y, const py::dict& options, bool verbose,
+               const std::optional<std::string>& init_model) {
   const RunOptions o = run_options_from(options);
   if (o.many()) throw UsageError("replicas and sweep train many networks: call train_many");
-  const TrainPlan plan = plan_run(o, X, y);
-  if (verbose) flush_python_stdout();
+  // A warm start: the run goes on from this model as `--init` makes it (the same checks against the
+  // options, its optimizer state and standardisation kept).
+  // The library's part of the call, what `sigtrain train` does too (the plan with the data's one copy,
+  // the backend, training, the model's text): the rest is the cost of calling from Python
+  // (bench/python/call_overhead.py).
+  const auto started = std::chrono::steady_clock::now();
+  std::unique_ptr<Model> init;
+  if (init_model) init = std::make_unique<Model>(model_from_json(*init_model, "init_model"));
+  const TrainPlan plan = plan_run(o, X, y, init.get());
   const InterruptScope interrupt(in_main_thread());
   std::unique_ptr<SingleRunResult> ran;
   std::string model_json;
   {
     py::gil_scoped_release unlocked;
     RunBackend made = make_run_backend(o, plan);
-    if (verbose) std::printf("%s\n", run_header_line(o, plan, made.description).c_str());
-    ConsoleObserver observer(o.epochs, loss_label(plan), !verbose);
+    if (verbose) print_to_python(run_header_line(o, plan, made.description));
+    ConsoleObserver observer(o.epochs, loss_label(plan), !verbose, {}, print_to_python);
     ran = std::make_unique<SingleRunResult>(
         train_single(*made.backend, plan, plan.config, observer, interrupt.stop_flag()));
     if (verbose)
       for (const std::string& line : run_end_lines(plan, ran->result, *made.backend, ran->trained))
-        std::printf("%s\n", line.c_str());
-    std::fflush(stdout);
+        print_to_python(line);
     model_json = model_to_json(ran->trained);
   }
+  const double library_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   py::dict result = result_dict(ran->result, model_json);
+  result["library_seconds"] = library_seconds;
   if (ran->result.outcome == TrainOutcome::interrupted) raise_interrupted(ran->result.message, result);
   if (ran->result.outcome == TrainOutcome::diverged) raise_diverged(ran->result.message, result);
   return result;
@@ -138,8 +163,7 @@ py::list train_many(const py::handle& X, const py::handle& y, const py::dict& op
   RunOptions o = run_options_from(options);
   if (replicas != 1) set_run_option(o, "replicas", std::to_string(replicas));
   for (const std::string& sweep : sweeps) set_run_option(o, "sweep", sweep);
-  const TrainPlan plan = plan_run(o, X, y);
-  if (verbose) flush_python_stdout();
+  const TrainPlan plan = plan_run(o, X, y, nullptr);
   const InterruptScope interrupt(in_main_thread());
   std::vector<ReplicaResult> results;
   std::vector<std::string> models;
@@ -147,16 +171,13 @@ py::list train_many(const py::handle& X, const py::handle& y, const py::dict& op
     py::gil_scoped_release unlocked;
     const ReplicasPlan many = plan_replicas(o, plan, /*from_init=*/false);
     if (verbose)
-      std::printf("%s\n",
-                  replicas_header_line(o, plan, many.settings.size(), many.run.parallel, many.fused_kernel).c_str());
-    std::fflush(stdout);
+      print_to_python(replicas_header_line(o, plan, many.settings.size(), many.run.parallel, many.fused_kernel));
     results = train_replicas(many.run, many.settings, plan.split.train, plan.split.validation, interrupt.stop_flag());
     const int best = best_replica(results);
     for (size_t r = 0; r < results.size(); ++r) {
-      if (verbose) std::printf("%s\n", network_line(r, results[r], loss_label(plan), int(r) == best).c_str());
+      if (verbose) print_to_python(network_line(r, results[r], loss_label(plan), int(r) == best));
       models.push_back(results[r].ran ? model_to_json(replica_model(plan, results[r])) : std::string());
     }
-    std::fflush(stdout);
   }
   py::list list;
   bool interrupted = false;
@@ -248,8 +269,10 @@ PYBIND11_MODULE(_core, m) {
   m.attr("DivergedError") = g_diverged_error;
 
   m.def("train", &sigtrain::python::train, py::arg("X"), py::arg("y"), py::arg("options") = py::dict(), py::arg("verbose") = false,
-        "Trains one network as `sigtrain train` would on these arrays; returns {model, epochs, outcome, "
-        "kept_epoch, kept_validation_loss, message}.");
+        py::arg("init_model") = py::none(),
+        "Trains one network as `sigtrain train` would on these arrays (from init_model's text, as --init, "
+        "where given); returns {model, epochs, outcome, kept_epoch, kept_validation_loss, message, "
+        "library_seconds (the library's part of the call)}.");
   m.def("train_many", &sigtrain::python::train_many, py::arg("X"), py::arg("y"), py::arg("options") = py::dict(), py::arg("replicas") = 1,
         py::arg("sweeps") = std::vector<std::string>{}, py::arg("verbose") = false,
         "Trains many networks as --replicas/--sweep; one result per network, with its seed and lr.");

@@ -90,6 +90,13 @@ class MLPClassifier(ClassifierMixin, _SigtrainNetwork):
             raise ValueError(_wrong_class_count_message(classes))
         return (y == classes[1]).astype(np.float64), {"classes_": classes, "_multilabel": False}
 
+    def _check_warm_start_targets(self, target_state):
+        # (sklearn's MLPClassifier refuses the same way: the network's outputs mean the fitted labels)
+        before, now = self.classes_, target_state["classes_"]
+        if self._multilabel != target_state["_multilabel"] or not np.array_equal(before, now):
+            raise ValueError(f"warm_start can only be used where y has the same classes as in the previous "
+                             f"call to fit: previously {before.tolist()}, y has {now.tolist()}")
+
     def _target_state_of_model(self, view):
         if view.loss != "bce":
             raise ValueError(f"MLPClassifier needs a model trained with loss 'bce' (a sigmoid output); this "

@@ -47,7 +47,8 @@ class _SigtrainNetwork(BaseEstimator):
                  learning_rate_init=None, learning_rate="constant", power_t=0.5, step_every=10, gamma=0.5,
                  warmup=0, momentum=0.9, beta_1=0.9, beta_2=0.999, epsilon=1e-8, weight_decay=0.0, max_iter=100,
                  shuffle=True, random_state=None, bias=False, standardize="none", validation_fraction=0.2,
-                 patience=0, min_delta=0.0, keep=None, backend="auto", threads=1, verbose=False):
+                 patience=0, min_delta=0.0, keep=None, backend="auto", threads=1, kernel="auto", tf32=False,
+                 warm_start=False, verbose=False):
         _store_settings(self, locals())
 
     # The one place where the estimator's settings become the library's (`sigtrain train`'s) options.
@@ -80,6 +81,8 @@ class _SigtrainNetwork(BaseEstimator):
             "min_delta": self.min_delta,
             "backend": self.backend,
             "threads": self.threads,
+            "kernel": self.kernel,
+            "tf32": self.tf32,
         }
         # Left out, these take the library's defaults (lr per optimizer, seed 2, keep per patience).
         if self.learning_rate_init is not None:
@@ -97,20 +100,24 @@ class _SigtrainNetwork(BaseEstimator):
         or infinite raises sigtrain._core.DivergedError (a ValueError and FloatingPointError) and leaves
         the estimator as it was; Ctrl-C stops after the step in progress, keeps that step's model
         (outcome_ 'interrupted') and raises KeyboardInterrupt."""
-        X, y = self._validate_training_data(X, y)
+        warm = bool(self.warm_start) and hasattr(self, "model_")
+        # A warm start checks the features against the fitted model's (sklearn's rule and message).
+        X, y = self._validate_training_data(X, y, reset=not warm)
         # The targets' fitted state (classes_, the prediction's shape) is set with the model, so that a
         # run that fails leaves the estimator as it was.
         targets, target_state = self._encode_targets(y)
+        if warm:
+            self._check_warm_start_targets(target_state)
         try:
             result = _core.train(X, targets, self._train_options(X.shape[1], _width(targets)),
-                                 verbose=bool(self.verbose))
+                                 verbose=bool(self.verbose), init_model=self.model_ if warm else None)
         except KeyboardInterrupt as stop:
             # As the CLI saves the model at Ctrl-C: the estimator keeps the model of the last finished
             # step (outcome_ 'interrupted'), and the interrupt goes on up.
             if getattr(stop, "result", None) is not None:
-                self._set_result(stop.result, target_state)
+                self._set_result(stop.result, target_state, continued=warm)
             raise
-        self._set_result(result, target_state)
+        self._set_result(result, target_state, continued=warm)
         return self
 
     def fit_many(self, X, y, *, replicas=1, seeds=None, learning_rates=None):
@@ -199,21 +206,28 @@ class _SigtrainNetwork(BaseEstimator):
 
     _y_checks = _Y_CHECKS
 
-    def _validate_training_data(self, X, y):
+    def _check_warm_start_targets(self, target_state):
+        """A warm start goes on from the fitted network, so y must mean what it meant then (the same
+        labels for a classifier); the library checks the widths itself, naming init_model."""
+
+    def _validate_training_data(self, X, y, reset=True):
         if y is None:  # what sklearn's validate_data says for a missing y
             raise ValueError(f"This {type(self).__name__} estimator requires y to be passed, "
                              "but the target y is None.")
-        X, y = _validate_data(self, X, y, validate_separately=(_X_CHECKS, self._y_checks))
+        X, y = _validate_data(self, X, y, reset=reset, validate_separately=(_X_CHECKS, self._y_checks))
         check_consistent_length(X, y)
         return X, y
 
-    def _set_result(self, result, target_state):
+    def _set_result(self, result, target_state, continued=False):
+        """The fitted attributes of a run's result; `continued` (a warm start): the epochs go on from
+        the fitted ones, as scikit-learn's warm_start continues n_iter_ and loss_curve_."""
+        before = self._fitted_curves() if continued else ([], [])
         self._set_model(result["model"], ModelView(result["model"]))
         epochs = result["epochs"]
-        self.n_iter_ = len(epochs)
-        self.loss_curve_ = [float(e["train_loss"]) for e in epochs]
-        validation = [float(e["validation_loss"]) for e in epochs]
-        has_validation = bool(epochs) and not np.isnan(validation).all()
+        self.loss_curve_ = before[0] + [float(e["train_loss"]) for e in epochs]
+        self.n_iter_ = len(self.loss_curve_)
+        validation = before[1] + [float(e["validation_loss"]) for e in epochs]
+        has_validation = bool(validation) and not np.isnan(validation).all()
         if has_validation:
             self.validation_scores_ = validation
         elif hasattr(self, "validation_scores_"):
@@ -223,6 +237,13 @@ class _SigtrainNetwork(BaseEstimator):
         self.kept_epoch_ = int(result["kept_epoch"])
         self.outcome_ = result["outcome"]
         vars(self).update(target_state)
+
+    def _fitted_curves(self):
+        """(loss_curve_, validation per epoch with NaN where none) of the fitted run; empty for a
+        model loaded from a file (it has no curves)."""
+        losses = list(getattr(self, "loss_curve_", []))
+        validation = list(getattr(self, "validation_scores_", [float("nan")] * len(losses)))
+        return losses, validation
 
     def _set_model(self, text, view):
         self.model_ = text
@@ -271,7 +292,13 @@ class MLPRegressor(MultiOutputMixin, RegressorMixin, _SigtrainNetwork):
     backend : {'auto', 'reference', 'cpu', 'cuda'}, default 'auto' (`--backend`; predict uses it too,
         with 'auto' as 'cpu', as `sigtrain predict` does)
     threads : int, default 1 (`--threads`; 0: all cores)
-    verbose : bool, default False — print the CLI's first line and epoch lines to stdout
+    kernel : {'auto', 'fused', 'cublas'}, default 'auto' (`--kernel`; the cuda backend's)
+    tf32 : bool, default False (`--tf32`; the cuda backend's cuBLAS path on TF32 tensor cores)
+    warm_start : bool, default False — fit goes on from the fitted network (`--init`: its weights,
+        optimizer state and standardisation), n_iter_ and loss_curve_ continuing; X must have the
+        same features and y the same width (a classifier: the same labels)
+    verbose : bool, default False — print the CLI's first line and epoch lines to Python's
+        sys.stdout (so a notebook shows them)
 
     Nothing is checked when the estimator is made or its parameters set: `fit` hands them to the
     library, whose one-line message is the ValueError for a bad value or combination.
@@ -300,7 +327,7 @@ class MLPRegressor(MultiOutputMixin, RegressorMixin, _SigtrainNetwork):
                  power_t=0.5, step_every=10, gamma=0.5, warmup=0, momentum=0.9, beta_1=0.9, beta_2=0.999,
                  epsilon=1e-8, weight_decay=0.0, max_iter=100, shuffle=True, random_state=None, bias=False,
                  standardize="none", validation_fraction=0.2, patience=0, min_delta=0.0, keep=None,
-                 backend="auto", threads=1, verbose=False):
+                 backend="auto", threads=1, kernel="auto", tf32=False, warm_start=False, verbose=False):
         _store_settings(self, locals())
 
     def predict(self, X):

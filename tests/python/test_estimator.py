@@ -312,17 +312,72 @@ def test_pickle_and_clone_keep_the_model(sine):
     assert not hasattr(clone(model), "model_")
 
 
-def test_verbose_prints_the_cli_epoch_lines(capfd, tmp_path, cli, sine):
-    """Catches: verbose ignored, or printing other lines than the CLI's (a line per epoch after the
-    header)."""
+def test_verbose_prints_the_cli_epoch_lines_to_python_stdout(capsys, tmp_path, cli, sine):
+    """Catches: verbose ignored, printing other lines than the CLI's (a line per epoch after the
+    header), or printing them to C's stdout (fd 1) rather than Python's sys.stdout, where a notebook
+    would never show them (capsys sees only sys.stdout)."""
     X, y = sine_set(300, seed=8)
     sigtrain.MLPRegressor(max_iter=4, verbose=True).fit(X, y)
-    printed = capfd.readouterr().out.strip().splitlines()
+    printed = capsys.readouterr().out.strip().splitlines()
     from_cli = cli("train", "--data", write_csv(tmp_path / "d.csv", X, y), "--epochs", "4").stdout.strip().splitlines()
     assert len(printed) == len(from_cli) >= 5
     # The epoch lines' numbers but the speed and time agree.
     for mine, theirs in zip(printed[1:], from_cli[1:]):
         assert mine.split()[:3] == theirs.split()[:3]
+
+
+def test_verbose_fit_many_prints_a_line_per_network_to_python_stdout(capsys, sine):
+    """Catches: fit_many's lines (the header and one per network) going to C's stdout or missing."""
+    X, y = sine_set(300, seed=8)
+    sigtrain.MLPRegressor(max_iter=2, verbose=True).fit_many(X, y, replicas=3)
+    printed = capsys.readouterr().out.strip().splitlines()
+    assert len(printed) == 4 and printed[0].startswith("sigtrain train: 3 networks"), printed
+
+
+def test_warm_start_saves_the_bytes_of_the_cli_continuing_with_init(tmp_path, cli):
+    """Catches: warm_start ignored (a second fit starting afresh), the fitted model not handed over
+    whole (its optimizer state or standardisation lost: the adam moments and the targets' scaling
+    matter here), and n_iter_/loss_curve_ restarting rather than continuing as scikit-learn's do."""
+    X, y = sine_set(400, seed=12)
+    settings = dict(solver="adam", learning_rate_init=0.01, standardize="both", max_iter=3, random_state=5)
+    model = sigtrain.MLPRegressor(warm_start=True, **settings).fit(X, y)
+    first_curve = list(model.loss_curve_)
+    model.fit(X, y)
+    data = write_csv(tmp_path / "d.csv", X, y)
+    flags = ["--optimizer", "adam", "--lr", "0.01", "--standardize", "both", "--epochs", "3", "--seed", "5"]
+    cli("train", "--data", data, *flags, "--save", tmp_path / "first.json")
+    cli("train", "--data", data, *flags, "--init", tmp_path / "first.json", "--save", tmp_path / "second.json")
+    assert model.model_ == (tmp_path / "second.json").read_text()
+    assert model.n_iter_ == 6 and model.loss_curve_[:3] == first_curve and len(model.validation_scores_) == 6
+    afresh = sigtrain.MLPRegressor(**settings).fit(X, y)
+    assert afresh.fit(X, y).model_ == (tmp_path / "first.json").read_text()  # warm_start=False: from scratch
+
+
+def test_warm_start_refuses_other_features_or_labels():
+    """Catches: a warm start on data the fitted network cannot take being trained anyway (or crashing)
+    rather than refused with a ValueError: other features (sklearn's check), another output width (the
+    library's, naming init_model), other labels for a classifier."""
+    X, y = sine_set(200, seed=13)
+    model = sigtrain.MLPRegressor(warm_start=True, max_iter=2).fit(X, y)
+    with pytest.raises(ValueError, match="features"):
+        model.fit(np.hstack([X, X]), y)
+    with pytest.raises(ValueError, match="init_model"):
+        model.fit(X, np.column_stack([y, y]))
+    labels = (y > 0).astype(int)
+    classifier = sigtrain.MLPClassifier(warm_start=True, max_iter=2).fit(X, labels)
+    with pytest.raises(ValueError, match="same classes"):
+        classifier.fit(X, labels + 1)
+    classifier.fit(X, labels)
+    assert classifier.n_iter_ == 4
+
+
+def test_cuda_settings_reach_the_library(sine):
+    """Catches: kernel and tf32 not passed on (a bad value would then train silently)."""
+    X, y = sine_set(100, seed=14)
+    with pytest.raises(ValueError, match="kernel"):
+        sigtrain.MLPRegressor(max_iter=1, kernel="no-such-kernel").fit(X, y)
+    with pytest.raises(ValueError, match="tf32"):
+        sigtrain.MLPRegressor(max_iter=1, tf32="maybe").fit(X, y)
 
 
 def test_ctrl_c_raises_keyboard_interrupt_and_training_releases_the_gil(tmp_path):
