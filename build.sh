@@ -11,11 +11,13 @@ build_dir=${BUILD_DIR:-build}
 
 # Debian packages the build needs: compiler and tools, CLI11, nlohmann-json, GoogleTest, OpenBLAS (the
 # cpu backend's wide layers) and FANN (the benchmark's peer); for the Python module and its tests
-# (python/, tests/python/): Python's headers, pybind11, NumPy, scikit-learn and pytest.
+# (python/, tests/python/): Python's headers, pybind11, NumPy, scikit-learn and pytest; Open MPI for
+# training over ranks (mpirun; host/mpi/) and its tests.
 # SIGTRAIN_EXTRA_PACKAGES: more of them (.ci/run: Clang and its OpenMP for the fuzz targets).
 # shellcheck disable=SC2206
 packages=(cmake g++ make ninja-build libcli11-dev nlohmann-json3-dev libgtest-dev libopenblas-dev libfann-dev
-  python3-dev pybind11-dev python3-numpy python3-sklearn python3-pytest ${SIGTRAIN_EXTRA_PACKAGES:-})
+  python3-dev pybind11-dev python3-numpy python3-sklearn python3-pytest openmpi-bin libopenmpi-dev
+  ${SIGTRAIN_EXTRA_PACKAGES:-})
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

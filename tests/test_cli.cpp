@@ -1306,6 +1306,41 @@ TEST(CliReplicas, BadSweepsAreUsageErrors) {
   }
 }
 
+// Catches --data-parallel and --average-every taken where they cannot work (a second network, standard
+// input, a checkpoint) or --average-every without --data-parallel quietly ignored.
+TEST(CliDataParallel, BadFlagsAreUsageErrors) {
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"train", "--average-every", "4"}, {"train", "--average-every", "0"},
+        {"train", "--data-parallel", "--average-every", "-1"}, {"train", "--data-parallel", "--replicas", "2"},
+        {"train", "--data-parallel", "--data", "-"}, {"train", "--data-parallel", "--checkpoint", "c.json"},
+        {"train", "--data-parallel", "--verify-every", "5"}}) {
+    const RunResult r = run(args);
+    EXPECT_EQ(r.code, 2) << command_line(args) << "\n" << describe(r);
+    EXPECT_EQ(lines_of(r.err).size(), 1u) << command_line(args) << "\n" << r.err;
+  }
+}
+
+// Catches the program's data-parallel path planning another run than the plain one (another split,
+// standardisation, start or schedule) or saving another model: with one rank (no mpirun) its model is
+// the plain run's within 1e-5, with a validation split, standardisation, adam and early stopping.
+TEST(CliDataParallel, OneRankSavesThePlainRunsModel) {
+  const fs::path dir = scratch_dir();
+  const std::vector<std::string> flags = {"train", "--synthetic", "sine", "--samples", "1500", "--layers", "2,9,1",
+                                          "--bias", "--epochs", "6", "--batch", "40", "--optimizer", "adam",
+                                          "--lr", "0.01", "--standardize", "both", "--patience", "3",
+                                          "--backend", "cpu", "--quiet"};
+  std::vector<std::string> plain = flags, parallel = flags;
+  plain.insert(plain.end(), {"--save", (dir / "plain.json").string()});
+  parallel.insert(parallel.end(), {"--data-parallel", "--save", (dir / "parallel.json").string()});
+  run_ok(plain);
+  run_ok(parallel);
+  const Model a = load_model((dir / "parallel.json").string()), b = load_model((dir / "plain.json").string());
+  EXPECT_LE(relative_difference(a.parameters.values, b.parameters.values), 1e-5);
+  EXPECT_EQ(a.standardization.input_mean, b.standardization.input_mean);
+  EXPECT_EQ(a.standardization.target_scale, b.standardization.target_scale);
+  EXPECT_EQ(a.optimizer_state.steps, b.optimizer_state.steps);
+}
+
 // Catches explain and train disagreeing on the default network: explain without --model shows the
 // network that train (same --seed default) starts from.
 TEST(CliExplain, DefaultNetworkIsTrainsStartingPoint) {

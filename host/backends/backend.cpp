@@ -117,6 +117,14 @@ bool cuda_backend_available(std::string* why_not, bool* device_present) {
 #endif
 }
 
+void use_cuda_device_of_rank(int local_rank) {
+#ifdef SIGTRAIN_HAVE_CUDA
+  use_cuda_device_for_rank(local_rank);
+#else
+  (void)local_rank;
+#endif
+}
+
 namespace {
 
 // A choice's note goes to stderr once per process, however many backends a run makes (replicas).

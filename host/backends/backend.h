@@ -147,5 +147,9 @@ std::unique_ptr<Backend> make_backend(const std::string& name, const NetworkSpec
 // Whether the cuda backend can run here; if not, why (one line), and whether a GPU is there all the
 // same (one this build has no code for).
 bool cuda_backend_available(std::string* why_not = nullptr, bool* device_present = nullptr);
+// The GPU of one of several ranks on a machine (an MPI job): device local_rank % devices, made current
+// on this thread and on every thread that chooses a cuda backend after (CUDA's current device is per
+// thread). Nothing without CUDA or a device.
+void use_cuda_device_of_rank(int local_rank);
 
 }  // namespace sigtrain

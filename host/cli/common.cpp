@@ -114,6 +114,20 @@ void make_folder(const std::string& folder) {
   if (error) throw InputError(path.string() + ": cannot create the folder: " + error.message());
 }
 
+std::string epoch_log_header(const std::string& loss) {
+  return "epoch,train_" + loss + ",val_" + loss + ",samples_per_second,elapsed_seconds,lr\n";
+}
+
+std::function<void(const EpochReport&)> epoch_log_writer(std::ofstream& log) {
+  return [&log](const EpochReport& r) {
+    log << r.epoch << ',' << format_number(r.train_loss, 9) << ','
+        << (std::isnan(r.validation_loss) ? "" : format_number(r.validation_loss, 9)) << ','
+        << format_number(r.samples_per_second, 6) << ',' << format_number(r.elapsed_seconds, 6) << ','
+        << format_number(r.lr, 9) << '\n';
+    log.flush();
+  };
+}
+
 std::string last_finite_path(const std::string& path) {
   std::filesystem::path p(path);
   return p.replace_filename(p.stem().string() + ".last-finite" + p.extension().string()).string();

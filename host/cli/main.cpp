@@ -2,11 +2,31 @@
 // 2 usage error; every error is one line on stderr.
 #include <cstdio>
 #include <exception>
+#include <string>
 #include <utility>
 #include <vector>
 
 #include "commands.h"
+#include "mpi/communicator.h"
+#include "mpi/rank_errors.h"
 #include "util/errors.h"
+
+namespace {
+
+// The one line of an error, and the exit status. In an MPI job, an error that the ranks did not agree
+// on (mpi/rank_errors.h) may have come while others wait in a collective for this rank: it is said
+// with the rank's number, and the whole job ends (MPI_Abort) rather than hang.
+int fail(int exit_code, const std::string& what) {
+  using namespace sigtrain;
+  if (world_made() && world().size() > 1) {
+    std::fprintf(stderr, "sigtrain: rank %d of %d: %s\n", world().rank(), world().size(), what.c_str());
+    world().abort(exit_code);
+  }
+  std::fprintf(stderr, "sigtrain: %s\n", what.c_str());
+  return exit_code;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using namespace sigtrain;
@@ -42,17 +62,16 @@ int main(int argc, char** argv) {
   }
   try {
     return (*find_command(app.get_subcommands().front()->get_name()))();
+  } catch (const JobError& e) {  // every rank of an MPI job has it; rank 0 says it (mpi/rank_errors.h)
+    if (e.print_here()) std::fprintf(stderr, "sigtrain: %s\n", e.what());
+    return e.exit_code();
   } catch (const UsageError& e) {
-    std::fprintf(stderr, "sigtrain: %s\n", e.what());
-    return 2;
+    return fail(2, e.what());
   } catch (const InputError& e) {
-    std::fprintf(stderr, "sigtrain: %s\n", e.what());
-    return 1;
+    return fail(1, e.what());
   } catch (const std::bad_alloc&) {
-    std::fprintf(stderr, "sigtrain: out of memory\n");
-    return 1;
+    return fail(1, "out of memory");
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "sigtrain: %s\n", e.what());
-    return 1;
+    return fail(1, e.what());
   }
 }

@@ -13,6 +13,8 @@
 #include "commands.h"
 #include "model/choices.h"
 #include "model/model_file.h"
+#include "mpi/communicator.h"
+#include "mpi/rank_errors.h"
 #include "run/console.h"
 #include "run/train_run.h"
 #include "tools/plot.h"
@@ -102,9 +104,21 @@ void check_checkpoint_options(const TrainOptions& o) {
 namespace {
 
 int run_train(const TrainOptions& o) {
-  check_options(o);
-  check_checkpoint_options(o);
+  // Under mpirun every rank checks; a flag one rank refuses ends every rank (mpi/rank_errors.h).
+  Communicator& ranks = world();
+  on_every_rank(ranks, [&] {
+    check_options(o);
+    check_checkpoint_options(o);
+  });
+  if (wants_data_parallel(o)) return run_train_data_parallel(o);
   if (o.replicas > 1 || !o.sweeps.empty()) return run_train_replicas(o);
+  // One network over several ranks is --data-parallel's; without it, refused rather than trained once
+  // per rank (each rank writing the same --save).
+  if (ranks.size() > 1)
+    throw JobError("one network under mpirun with " + std::to_string(ranks.size()) +
+                       " ranks: give --data-parallel to train it over the ranks, or --replicas/--sweep to spread "
+                       "networks over them (or run it without mpirun)",
+                   2, ranks.rank() == 0);
   const TrainPlan plan = make_train_plan(o);
   const Model& start = plan.start;
   const NetworkSpec& spec = start.parameters.spec;
@@ -143,17 +157,10 @@ int run_train(const TrainOptions& o) {
     if (continuing)
       log << "# resumed from " << o.resume << " after epoch " << resume->progress.epochs_done << "\n";
     else
-      log << "epoch,train_" << loss << ",val_" << loss << ",samples_per_second,elapsed_seconds,lr\n";
+      log << epoch_log_header(loss);
   }
   std::function<void(const EpochReport&)> log_row;
-  if (log.is_open())
-    log_row = [&log](const EpochReport& r) {
-      log << r.epoch << ',' << format_number(r.train_loss, 9) << ','
-          << (std::isnan(r.validation_loss) ? "" : format_number(r.validation_loss, 9)) << ','
-          << format_number(r.samples_per_second, 6) << ',' << format_number(r.elapsed_seconds, 6) << ','
-          << format_number(r.lr, 9) << '\n';
-      log.flush();
-    };
+  if (log.is_open()) log_row = epoch_log_writer(log);
   CheckpointingObserver observer(o.epochs, loss, o.quiet, log_row, o.checkpoint, start, run);
 
   begin_interruptible();
@@ -304,6 +311,13 @@ Run add_train(CLI::App& app) {
                 "as it would have without the stop")
       ->check(not_empty());
   c->add_option("--verify-every", o->verify_every, "every N steps compare gradients with the fp64 reference (0: off)")
+      ->capture_default_str();
+  c->add_flag("--data-parallel", o->data_parallel,
+              "under mpirun: train one network on every rank's part of the data (--batch is the global batch; "
+              "--data with {rank} names one file per rank, else each rank reads its byte range of the file)");
+  c->add_option("--average-every", o->average_every,
+                "with --data-parallel: each rank steps on its own shard and the models are averaged every K steps "
+                "(local SGD) instead of summing the gradients every step")
       ->capture_default_str();
   c->add_flag("--quiet", o->quiet, "print nothing but errors");
   return [o, c] {

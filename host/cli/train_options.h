@@ -23,6 +23,10 @@ struct TrainOptions : RunOptions {
   std::string checkpoint, resume;
   int checkpoint_every = 1;
   bool quiet = false;
+  // One network over the ranks of an MPI job (train_data_parallel.cpp, train/data_parallel.h): the
+  // gradients summed every step, or with average_every K > 0 the models averaged every K steps.
+  bool data_parallel = false;
+  int average_every = 0;
 };
 
 // Usage errors in the flags, before any work: the run's (check_run_options) and the files'.
@@ -39,6 +43,10 @@ void end_interruptible();
 int interrupted_exit_code();
 // " (SIGTERM)" when that signal stopped the run, for its message; empty for Ctrl-C.
 std::string stopping_signal_text();
+
+// --data-parallel / --average-every: one network over the ranks of an MPI job (train_data_parallel.cpp).
+bool wants_data_parallel(const TrainOptions& o);
+int run_train_data_parallel(const TrainOptions& o);
 
 // --replicas R / --sweep: many networks at once (train_replicas.cpp).
 int run_train_replicas(const TrainOptions& o);

@@ -170,8 +170,11 @@ std::string read_standard_input() {
 class TextFile {
  public:
   explicit TextFile(const std::string& path)
-      : path_(data_source_name(path)), text_(is_standard_input(path) ? read_standard_input() : read_file(path)) {
-    if (text_.empty()) fail_file(is_standard_input(path) ? "no data (it is empty)" : "the file is empty");
+      : TextFile(data_source_name(path), is_standard_input(path) ? read_standard_input() : read_file(path),
+                 is_standard_input(path)) {}
+  // Text already read (a part of a file), called `name` in messages.
+  TextFile(std::string name, std::string text, bool standard_input = false) : path_(std::move(name)), text_(std::move(text)) {
+    if (text_.empty()) fail_file(standard_input ? "no data (it is empty)" : "the file is empty");
     // Windows' "Unicode text" is UTF-16, whose NUL bytes would otherwise read as "not a text file".
     if (text_.rfind("\xFF\xFE", 0) == 0 || text_.rfind("\xFE\xFF", 0) == 0)
       fail_file("the file is UTF-16 text (it starts with a UTF-16 byte order mark); save it as UTF-8");
@@ -510,6 +513,130 @@ Table read_table(const std::string& path, DataFormat format, const std::vector<s
     throw UsageError("--keep-columns: " + file.name() +
                      " is a FANN file, whose lines have no columns to keep (use CSV)");
   return parse_fann(file);
+}
+
+ByteRange byte_range_of_rank(size_t file_bytes, int rank, int ranks) {
+  return {file_bytes / size_t(ranks) * size_t(rank) + file_bytes % size_t(ranks) * size_t(rank) / size_t(ranks),
+          file_bytes / size_t(ranks) * size_t(rank + 1) + file_bytes % size_t(ranks) * size_t(rank + 1) / size_t(ranks)};
+}
+
+namespace {
+
+// Where the first line starting at or after byte `at` starts: `at` itself where a line ends just
+// before it (or at the file's start), else just after the next '\n' (the file's size where none).
+size_t line_start_at_or_after(std::ifstream& in, size_t at, size_t file_bytes) {
+  if (at == 0) return 0;
+  if (at >= file_bytes) return file_bytes;
+  in.clear();
+  in.seekg(std::streamoff(at - 1));
+  char c = 0;
+  for (size_t position = at - 1; in.get(c); ++position)
+    if (c == '\n') return position + 1;
+  return file_bytes;
+}
+
+std::string read_bytes(std::ifstream& in, size_t begin, size_t end) {
+  std::string text(end - begin, '\0');
+  in.clear();
+  in.seekg(std::streamoff(begin));
+  in.read(text.data(), std::streamsize(text.size()));
+  return text;
+}
+
+std::string part_name(const std::string& path, size_t begin, size_t end) {
+  return path + " (bytes " + std::to_string(begin) + "-" + std::to_string(end) + ")";
+}
+
+bool has_content(std::string_view text) {
+  return std::any_of(text.begin(), text.end(), [](char c) { return !std::isspace(static_cast<unsigned char>(c)); });
+}
+
+// A FANN file's samples are two lines each after its header, so where a line starts a sample is known
+// only by counting the content lines before it: the file is read as a stream up to the part's end
+// (holding only the part), and the part's samples go after a header that counts them.
+Table read_fann_rows_in(const std::string& path, std::ifstream& in, size_t file_bytes, ByteRange range) {
+  in.clear();
+  in.seekg(0);
+  std::string line, header, kept;
+  size_t position = 0, content_lines = 0, samples_kept = 0, samples_in_file = 0;
+  long long declared = -1;
+  bool in_range_sample = false;
+  while (position < file_bytes && std::getline(in, line)) {
+    const size_t line_start = position;
+    position += line.size() + 1;
+    if (!has_content(line)) continue;
+    if (content_lines++ == 0) {
+      header = line;
+      std::vector<std::string_view> values;
+      split_values(header, values);
+      if (values.empty() || !parse_count(values[0], declared)) declared = -1;
+      continue;
+    }
+    const bool inputs_line = (content_lines - 2) % 2 == 0;
+    if (inputs_line) {
+      ++samples_in_file;
+      in_range_sample = line_start >= range.begin && line_start < range.end;
+      if (in_range_sample) ++samples_kept;
+      if (line_start >= range.end && range.end < file_bytes) break;  // (past the part: the rest is others')
+    }
+    if (in_range_sample) kept += line + "\n";
+  }
+  if (header.empty()) throw InputError(located(path, 0, 0, "no data rows"));
+  std::vector<std::string_view> values;
+  split_values(header, values);
+  if (values.size() != 3) {  // the reader's own message for a header that is not one
+    TextFile header_only(path, header + "\n");
+    parse_fann(header_only);
+  }
+  // The part that reaches the file's end checks the header's count against the file's samples.
+  if (range.end >= file_bytes && declared >= 0 && size_t(declared) != samples_in_file)
+    throw InputError(located(path, 0, 0, "the header says " + count_of(declared, "sample") + " but the file has " +
+                                             std::to_string(samples_in_file)));
+  Table table;
+  table.path = part_name(path, range.begin, range.end);
+  if (samples_kept == 0) return table;
+  // The part reads as a FANN file of its own: the header with the part's count, then its samples.
+  std::string text = std::to_string(samples_kept) + " " + std::string(values[1]) + " " + std::string(values[2]) + "\n";
+  TextFile file(table.path, text + kept);
+  return parse_fann(file);
+}
+
+}  // namespace
+
+Table read_table_rows_in(const std::string& path, DataFormat format, ByteRange range) {
+  if (is_standard_input(path)) throw UsageError("a part of standard input cannot be read: give a file");
+  std::error_code error;
+  const size_t file_bytes = size_t(std::filesystem::file_size(path, error));
+  std::ifstream in(path, std::ios::binary);
+  if (error || !in) throw InputError(located(path, 0, 0, "cannot read the file"));
+  if (file_bytes == 0) throw InputError(located(path, 0, 0, "the file is empty"));
+  if (format == DataFormat::automatic) {
+    const std::string extension = std::filesystem::path(path).extension().string();
+    format = extension == ".data" || extension == ".DATA" ? DataFormat::fann : DataFormat::csv;
+  }
+  range.end = std::min(range.end, file_bytes);
+  if (format == DataFormat::fann) return read_fann_rows_in(path, in, file_bytes, range);
+  // CSV: the lines whose first byte is in the range, read from where they start (a seek).
+  const size_t begin = line_start_at_or_after(in, range.begin, file_bytes);
+  const size_t end = line_start_at_or_after(in, range.end, file_bytes);
+  Table empty;
+  empty.path = part_name(path, range.begin, range.end);
+  if (begin >= end) return empty;
+  std::string text = read_bytes(in, begin, end);
+  // A part of header, comments and blank lines only holds no rows (the header goes with the first part).
+  TextFile probe(empty.path, text);
+  bool any_row = false;
+  for (bool first = true; probe.next_content_line(true); first = false) {
+    std::vector<std::string_view> fields;
+    split_csv_fields(probe.line(), fields);
+    if (!first || std::any_of(fields.begin(), fields.end(), looks_numeric)) {
+      any_row = true;
+      break;
+    }
+  }
+  if (!any_row) return empty;
+  TextFile file(empty.path, std::move(text));
+  return parse_csv(file, {});
 }
 
 Dataset dataset_from_table(const Table& table, const NetworkSpec& spec, bool targets_optional) {

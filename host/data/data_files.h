@@ -56,6 +56,22 @@ Table read_fann(const std::string& path);
 Table read_table(const std::string& path, DataFormat format = DataFormat::automatic,
                  const std::vector<std::string>& keep = {});
 
+// One rank's part of a data file read by byte ranges (data-parallel training over ranks): the file's
+// bytes [begin, end), and the rows whose first byte lies there. Rank r of R takes [S·r/R, S·(r+1)/R)
+// of S bytes, so every row is read by exactly one rank, and the parts in rank order are the file.
+struct ByteRange {
+  size_t begin = 0;
+  size_t end = 0;
+};
+ByteRange byte_range_of_rank(size_t file_bytes, int rank, int ranks);
+// The rows of `path` that start in `range`, as a Table (rows 0, columns 0 where none does). CSV: the
+// lines that start there, read from where they start; a header line is one of the first part's lines,
+// and a part's first line is a header only where none of its fields is a number. FANN: the samples
+// whose inputs line starts there (the file is read as a stream up to the part's end, to count lines;
+// the part reaching the file's end checks the header's count). Messages name "path (bytes b-e)", with
+// line numbers counted from the part's first line.
+Table read_table_rows_in(const std::string& path, DataFormat format, ByteRange range);
+
 // Splits a table into a Dataset for `spec`: the first n0 columns are the inputs and the last nL the
 // targets. With `targets_optional`, a table of exactly n0 columns is accepted too (outputs = 0), for
 // prediction. Throws InputError naming the file when the columns do not match the network.

@@ -28,21 +28,29 @@ Dataset select_rows(const Dataset& d, const std::vector<size_t>& rows) {
 constexpr uint64_t kValidationSplitSeed = 0x5EED'0F'7A11DA7Eull;
 
 TrainValidation split_validation(const Dataset& d, double fraction) {
+  return split_validation_part(d, fraction, 0, d.size);
+}
+
+TrainValidation split_validation_part(const Dataset& d, double fraction, size_t first_row, size_t total_rows) {
   if (!(fraction >= 0.0 && fraction < 1.0))
     throw UsageError("--val-split must be in [0, 1), got " + std::to_string(fraction));
-  const size_t held_out = size_t(std::floor(fraction * double(d.size)));
-  if (held_out >= d.size)
+  const size_t held_out = size_t(std::floor(fraction * double(total_rows)));
+  if (held_out >= total_rows)
     throw UsageError("--val-split " + std::to_string(fraction) + " leaves no sample of " + d.name +
                      " to train on");
-  const std::vector<uint32_t> order = epoch_permutation(d.size, kValidationSplitSeed);
-  std::vector<size_t> validation_rows(order.begin(), order.begin() + held_out);
+  // The first held_out positions of the permutation, a run at a time; the rows among them that are
+  // this part's are its validation rows.
+  const EpochShuffle order = make_epoch_shuffle(total_rows, true, kValidationSplitSeed);
   std::vector<bool> is_validation(d.size, false);
-  for (size_t r : validation_rows) is_validation[r] = true;
-  std::sort(validation_rows.begin(), validation_rows.end());  // keep the file order
-  std::vector<size_t> train_rows;
-  train_rows.reserve(d.size - held_out);
-  for (size_t r = 0; r < d.size; ++r)
-    if (!is_validation[r]) train_rows.push_back(r);
+  std::vector<uint32_t> rows(std::min<size_t>(held_out, size_t(1) << 16));
+  for (size_t first = 0; first < held_out; first += rows.size()) {
+    const size_t count = std::min(rows.size(), held_out - first);
+    epoch_rows(order, first, count, rows.data());
+    for (size_t k = 0; k < count; ++k)
+      if (rows[k] - first_row < d.size) is_validation[rows[k] - first_row] = true;  // (unsigned: below wraps)
+  }
+  std::vector<size_t> train_rows, validation_rows;  // in file order
+  for (size_t r = 0; r < d.size; ++r) (is_validation[r] ? validation_rows : train_rows).push_back(r);
   return {select_rows(d, train_rows), select_rows(d, validation_rows)};
 }
 

@@ -35,6 +35,12 @@ struct TrainValidation {
   Dataset validation;  // size 0 when fraction == 0
 };
 TrainValidation split_validation(const Dataset& d, double fraction);
+// The same split of a data set held in parts (one per rank of a job, data-parallel training): `part`
+// holds rows [first_row, first_row + part.size) of the whole set's total_rows. The rule is the one
+// above on the whole set (a row is held out where its position in the fixed permutation of total_rows
+// is below floor(fraction · total_rows)), so every rank count, and a single process, hold out the same
+// rows; each part returns its own, in file order.
+TrainValidation split_validation_part(const Dataset& part, double fraction, size_t first_row, size_t total_rows);
 
 // Built-in synthetic sets, sized by `samples`, drawn from `seed`:
 //   sine: x uniform in [-2, 2]², y = sin(x1)·cos(x2)     (2 inputs, 1 output; variance ≈ 0.24)

@@ -9,19 +9,24 @@ namespace sigtrain {
 namespace {
 
 // Mean and population standard deviation of each of `columns` columns of a column-major n × N block
-// (a Dataset's x or y), in double; a column with no spread gets scale 1.
+// (a Dataset's x or y), in double; a column with no spread gets scale 1. sum_over_parts (may be empty:
+// the block is the whole set) sums the column sums, and then the squared deviations, over the parts
+// of a set held in parts; N is then the whole set's.
 void fit_columns(const std::vector<float>& values, int columns, size_t N, std::vector<double>& mean,
-                 std::vector<double>& scale) {
+                 std::vector<double>& scale, const std::function<void(double*, size_t)>& sum_over_parts = {}) {
+  const size_t n = values.size() / size_t(columns);  // this part's rows (N without parts)
   mean.assign(size_t(columns), 0.0);
   scale.assign(size_t(columns), 0.0);
-  for (size_t s = 0; s < N; ++s)
+  for (size_t s = 0; s < n; ++s)
     for (int c = 0; c < columns; ++c) mean[c] += values[s * columns + c];
+  if (sum_over_parts) sum_over_parts(mean.data(), mean.size());
   for (int c = 0; c < columns; ++c) mean[c] /= double(N);
-  for (size_t s = 0; s < N; ++s)
+  for (size_t s = 0; s < n; ++s)
     for (int c = 0; c < columns; ++c) {
       const double d = values[s * columns + c] - mean[c];
       scale[c] += d * d;
     }
+  if (sum_over_parts) sum_over_parts(scale.data(), scale.size());
   for (int c = 0; c < columns; ++c) {
     scale[c] = std::sqrt(scale[c] / double(N));
     if (!(scale[c] > 0.0) || !std::isfinite(scale[c])) scale[c] = 1.0;
@@ -74,6 +79,21 @@ Standardization Standardization::fit(const Dataset& train, StandardizeWhat what)
     fit_columns(train.x, train.inputs, train.size, s.input_mean, s.input_scale);
   if (what == StandardizeWhat::targets || what == StandardizeWhat::both)
     fit_columns(train.y, train.outputs, train.size, s.target_mean, s.target_scale);
+  return s;
+}
+
+Standardization Standardization::fit(const Dataset& train, StandardizeWhat what,
+                                     const std::function<void(double*, size_t)>& sum_over_parts) {
+  Standardization s;
+  if (what == StandardizeWhat::none) return s;
+  double rows = double(train.size);
+  sum_over_parts(&rows, 1);
+  const size_t N = size_t(rows);
+  if (N == 0) throw UsageError("--standardize needs training data to fit on");
+  if (what == StandardizeWhat::inputs || what == StandardizeWhat::both)
+    fit_columns(train.x, train.inputs, N, s.input_mean, s.input_scale, sum_over_parts);
+  if (what == StandardizeWhat::targets || what == StandardizeWhat::both)
+    fit_columns(train.y, train.outputs, N, s.target_mean, s.target_scale, sum_over_parts);
   return s;
 }
 

@@ -91,13 +91,16 @@ void check_init_network(const RunOptions& o, const std::string& init_name, const
     mismatch("has a " + name_of(model.output) + " output", "--output says " + o.output);
 }
 
-// bce's targets are probabilities: every one in [0, 1] (an error in the data, so exit 1).
+}  // namespace
+
 void check_probability_targets(const Dataset& d) {
   for (size_t k = 0; k < d.y.size(); ++k)
     if (!(d.y[k] >= 0.0f && d.y[k] <= 1.0f))
       throw InputError(d.name + ": --loss bce needs targets in [0, 1], but sample " +
                        std::to_string(k / size_t(d.outputs) + 1) + " has target " + format_number(d.y[k]));
 }
+
+namespace {
 
 // The run's sizes for the memory estimate (train/memory_estimate.h): `rows` of data (a file not read
 // yet: 0, its size counted instead).
@@ -183,14 +186,17 @@ TrainPlan make_train_plan(const RunOptions& o, const PlanInputs& inputs) {
   check_memory(o, inputs, spec, optimizer.kind, data.size);  // with the rows read
   plan.data_name = data.name;
   if (start.setup.loss == Loss::bce) check_probability_targets(data);
-  TrainValidation split = split_validation(data, o.val_split);
+  const DataPart part = inputs.part_of ? inputs.part_of(data) : DataPart{};
+  TrainValidation split = inputs.part_of ? split_validation_part(data, o.val_split, part.first_row, part.total_rows)
+                                         : split_validation(data, o.val_split);
   const StandardizeWhat standardize = parse_standardize(o.standardize);
   if (init) {
     if (o.is_given("standardize") && standardize != model.standardization.what())
       throw UsageError("--standardize " + o.standardize + ": " + inputs.init_name + " was trained with --standardize " +
                        name_of(model.standardization.what()) + ", which a run from it keeps");
   } else {
-    start.standardization = Standardization::fit(split.train, standardize);
+    start.standardization = inputs.part_of ? Standardization::fit(split.train, standardize, part.sum_over_parts)
+                                           : Standardization::fit(split.train, standardize);
   }
   if (start.setup.loss == Loss::bce && start.standardization.targets())
     throw UsageError("--loss bce does not go with standardised targets: its targets are probabilities in [0, 1]");

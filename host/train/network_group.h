@@ -43,6 +43,10 @@ class NetworkGroup {
   // the trainer's copy of the models after an epoch, in one call. Here network after network; a group
   // on a device overrides it with one copy of each buffer for all networks (FusedNetworks).
   virtual void snapshot(std::vector<Parameters>& parameters, std::vector<OptimizerState>& states) const;
+  // The rows of the data set `part` is a part of: part.size here; a group whose data are split over the
+  // ranks of a job (train/data_parallel.h) counts every rank's part (a collective). The trainer's epoch
+  // covers that many positions, and validates where the validation set has any row on any rank.
+  virtual size_t rows_in_all_parts(const Dataset& part) { return part.size; }
 };
 
 // Backends, each one network of the group, stepped one after another at each call.

@@ -107,7 +107,10 @@ std::vector<TrainResult> run_training(NetworkGroup& group, const std::vector<con
   const size_t R = group.size();
   if (initial.size() != R || settings.size() != R || (!initial_states.empty() && initial_states.size() != R))
     throw std::invalid_argument("train_group: one initial model (and optimizer state) and one setting per network");
-  if ((config.patience > 0 || config.keep_best) && validation.size == 0)
+  // The rows the epochs cover and validate on: every rank's part where the data are split over the ranks
+  // of a job (NetworkGroup::rows_in_all_parts), else the data sets' own.
+  const size_t training_rows = group.rows_in_all_parts(train), validation_rows = group.rows_in_all_parts(validation);
+  if ((config.patience > 0 || config.keep_best) && validation_rows == 0)
     throw std::invalid_argument("early stopping and keeping the best model need a validation set");
   if ((config.progress_every > 0 || resume) && R != 1)
     throw std::invalid_argument("progress and resuming are for a single run");
@@ -189,13 +192,13 @@ std::vector<TrainResult> run_training(NetworkGroup& group, const std::vector<con
     for (size_t r = 0; r < R; ++r) orders.push_back({config.shuffle, epoch_seed(settings[r].seed, uint64_t(epoch - 1))});
     group.begin_epoch(orders);
     // The order as the backends compute it, needed here only to verify.
-    const EpochShuffle order = make_epoch_shuffle(train.size, config.shuffle, orders[0].seed);
+    const EpochShuffle order = make_epoch_shuffle(training_rows, config.shuffle, orders[0].seed);
 
     // Steps go to the group a call at a time: one step, or as many as it likes at once (the fused
     // kernel runs an epoch's steps in few launches); one step at a time while verifying.
     const size_t steps_per_call = verify ? 1 : std::max<size_t>(1, group.steps_per_call(config.batch));
-    for (size_t first = 0; first < train.size;) {
-      const size_t end = std::min(train.size, first + steps_per_call * config.batch);
+    for (size_t first = 0; first < training_rows;) {
+      const size_t end = std::min(training_rows, first + steps_per_call * config.batch);
       if (verify && step % config.verify_every == 0) {
         const VerifyReport report = verifier.compare(*verified, order, first, end - first, step);
         observer.on_verify(report);
@@ -214,7 +217,7 @@ std::vector<TrainResult> run_training(NetworkGroup& group, const std::vector<con
           if (training(r) && !std::isfinite(sums[r])) diverge(r, epoch, sums[r]);
         if (!any_training()) return finish();
       }
-      observer.on_step(epoch, end, train.size);
+      observer.on_step(epoch, end, training_rows);
       if (stop_requested()) break;
       first = end;
     }
@@ -243,7 +246,7 @@ std::vector<TrainResult> run_training(NetworkGroup& group, const std::vector<con
     }
     // Every network's validation in one call (one pass on the device for the fused group): those that
     // no longer train, or diverged in this epoch, are evaluated too and their figures left unused.
-    if (validation.size > 0 && any_training()) group.evaluate_all(validation, validations.data());
+    if (validation_rows > 0 && any_training()) group.evaluate_all(validation, validations.data());
     // Every network's model after the epoch, in one call (one copy of each buffer for a device group).
     if (any_training()) group.snapshot(now_parameters, now_states);
     for (size_t r = 0; r < R; ++r) {
@@ -257,9 +260,9 @@ std::vector<TrainResult> run_training(NetworkGroup& group, const std::vector<con
       report.network = r;
       report.epoch = epoch;
       report.lr = lrs[r];
-      report.train_loss = sums[r] / double(train.size);
-      report.validation_loss = validation.size > 0 ? validations[r].loss : std::numeric_limits<double>::quiet_NaN();
-      report.samples_per_second = double(train.size) * double(R) / std::max(epoch_seconds, 1e-9);
+      report.train_loss = sums[r] / double(training_rows);
+      report.validation_loss = validation_rows > 0 ? validations[r].loss : std::numeric_limits<double>::quiet_NaN();
+      report.samples_per_second = double(training_rows) * double(R) / std::max(epoch_seconds, 1e-9);
       report.elapsed_seconds = clock() - start;
       results[r].epochs.push_back(report);
       // The model to end with: the last finite one, or with keep_best the best by validation loss.

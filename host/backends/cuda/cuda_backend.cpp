@@ -2,6 +2,7 @@
 
 #include <cuda_runtime_api.h>
 
+#include <atomic>
 #include <stdexcept>
 
 #include "backends/cuda/cublas_backend.h"
@@ -36,9 +37,28 @@ bool current_device_has_code(std::string* why_not) {
   return false;
 }
 
+// The device of this process (one of several ranks on the machine), or −1: the runtime's default.
+std::atomic<int> g_process_device{-1};
+
+void enter_process_device() {
+  const int device = g_process_device.load();
+  if (device >= 0 && cudaSetDevice(device) != cudaSuccess) cudaGetLastError();  // (its calls then fail, named)
+}
+
 }  // namespace
 
+void use_cuda_device_for_rank(int local_rank) {
+  int count = 0;
+  if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) {
+    cudaGetLastError();
+    return;
+  }
+  g_process_device.store(local_rank % count);
+  enter_process_device();
+}
+
 bool cuda_device_usable(std::string* why_not, bool* device_present) {
+  enter_process_device();
   int count = 0;
   const cudaError_t error = cudaGetDeviceCount(&count);
   if (device_present) *device_present = error == cudaSuccess && count > 0;

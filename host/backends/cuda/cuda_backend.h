@@ -13,7 +13,10 @@ namespace sigtrain {
 
 // True when a CUDA device can be used; otherwise why not, in one line, and whether a device is
 // present all the same (one this build has no code for: cuda_code_missing_reason, choose.h).
+// (It first makes the process's device, where use_cuda_device_for_rank set one, this thread's.)
 bool cuda_device_usable(std::string* why_not, bool* device_present = nullptr);
+// use_cuda_device_of_rank (backend.h) where CUDA is built.
+void use_cuda_device_for_rank(int local_rank);
 // The current device's name ("" where it cannot be read), for the backends' descriptions.
 std::string cuda_device_name();
 

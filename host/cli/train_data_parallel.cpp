@@ -1,0 +1,182 @@
+// sigtrain train --data-parallel: one network trained by every rank of an MPI job on its part of the
+// data (train/data_parallel.h), the rest as a single run (train_command.cpp): rank 0 prints, logs and
+// saves; every rank computes. Each rank reads only its part of the data: --data with {rank} names one
+// file per rank, a single file is read by byte ranges, a built-in set is drawn whole and cut.
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "data/data_files.h"
+#include "model/model_file.h"
+#include "mpi/communicator.h"
+#include "mpi/rank_errors.h"
+#include "run/console.h"
+#include "run/train_run.h"
+#include "train/data_parallel.h"
+#include "train/data_shard.h"
+#include "train_options.h"
+#include "util/errors.h"
+#include "util/format.h"
+
+namespace sigtrain::cli {
+
+namespace {
+
+constexpr char kRankPattern[] = "{rank}";
+
+void check_data_parallel_options(const TrainOptions& o) {
+  if (!o.data_parallel) throw UsageError("--average-every goes with --data-parallel");
+  if (o.average_every < 0)
+    throw UsageError("--average-every must be 0 (sum the gradients every step) or more, got " +
+                     std::to_string(o.average_every));
+  if (o.many()) throw UsageError("--data-parallel trains one network; leave out --replicas/--sweep");
+  if (!o.checkpoint.empty() || !o.resume.empty() || o.verify_every > 0)
+    throw UsageError("--checkpoint, --resume and --verify-every are not there for --data-parallel runs yet");
+  if (is_standard_input(o.data.file))
+    throw UsageError("--data-parallel reads a file (or one per rank, with {rank} in its name), not standard input");
+}
+
+// This rank's part of the data (see the file's comment); its name in messages is the --data text.
+Dataset load_part(const DataOptions& d, const NetworkSpec& spec, Communicator& comm) {
+  const int rank = comm.rank(), ranks = comm.size();
+  if (d.file.empty()) {
+    const Dataset whole = load_data(d, spec);
+    const RowBlock mine = block_of_rank(whole.size, rank, ranks);
+    std::vector<size_t> rows(mine.count);
+    for (size_t k = 0; k < mine.count; ++k) rows[k] = mine.first + k;
+    return select_rows(whole, rows);
+  }
+  const size_t at = d.file.find(kRankPattern);
+  if (at != std::string::npos) {
+    const std::string path = std::string(d.file).replace(at, sizeof kRankPattern - 1, std::to_string(rank));
+    return dataset_from_table(read_table(path, parse_data_format(d.format)), spec);
+  }
+  std::error_code no_size;
+  const size_t bytes = size_t(std::filesystem::file_size(d.file, no_size));
+  Table part = read_table_rows_in(d.file, parse_data_format(d.format), byte_range_of_rank(no_size ? 0 : bytes, rank, ranks));
+  if (part.rows == 0) part.columns = spec.inputs() + spec.outputs();  // a part with no rows: an empty set
+  Dataset data = dataset_from_table(part, spec);
+  data.name = d.file;
+  return data;
+}
+
+// "val_mse in the data's units" over every rank's part of the validation set (console.h's line for one).
+std::string data_units_line_over_ranks(const TrainPlan& plan, const TrainResult& result, Backend& backend,
+                                       const Model& trained, Communicator& comm) {
+  const Model& start = plan.start;
+  if (!start.standardization.targets() || result.epochs.empty()) return "";
+  backend.set_parameters(trained.parameters);
+  const double n = double(plan.raw_validation.size);
+  const Evaluation e = n > 0 ? evaluate(plan.raw_validation, start.parameters.spec, start.setup.loss,
+                                        [&](const float* x, size_t count, double* z) { backend.predict_logits(x, count, z); },
+                                        &start.standardization)
+                             : Evaluation{};
+  double sums[2] = {e.mse * n, n};
+  comm.sum_in_rank_order(sums, 2);
+  return sums[1] > 0 ? "val_mse in the data's units: " + format_number(sums[0] / sums[1]) : "";
+}
+
+}  // namespace
+
+bool wants_data_parallel(const TrainOptions& o) { return o.data_parallel || o.is_given("average_every"); }
+
+int run_train_data_parallel(const TrainOptions& o) {
+  check_data_parallel_options(o);
+  Communicator& comm = world();
+  const bool printer = comm.rank() == 0;
+  const TrainPlan plan = [&] {
+    PlanInputs inputs;
+    // Every rank's reading agreed on before the next collective (part_of's).
+    inputs.load_data = [&](const NetworkSpec& spec) {
+      Dataset part;
+      on_every_rank(comm, [&] {
+        part = load_part(o.data, spec, comm);
+        if (o.loss == "bce") check_probability_targets(part);
+      });
+      return part;
+    };
+    inputs.part_of = [&](const Dataset& part) {
+      const JobRows job = rows_in_job(comm, part.size);
+      return DataPart{job.mine.first, job.total, [&comm](double* values, size_t n) { comm.sum_in_rank_order(values, n); }};
+    };
+    Model init;
+    if (!o.init.empty()) {
+      init = load_model(o.init);
+      inputs.init = &init;
+      inputs.init_name = o.init;
+    }
+    inputs.saves = !o.save.empty();
+    return sigtrain::make_train_plan(o, inputs);
+  }();
+  if (comm.size() > 1) use_cuda_device_of_rank(comm.local_rank());  // (as the replicas over ranks do)
+  // With --threads 0 (every hardware thread), the ranks on one machine share its cores.
+  TrainOptions mine = o;
+  if (o.threads <= 0) mine.threads = std::max(1, int(std::max(1u, std::thread::hardware_concurrency())) / comm.local_size());
+  RunBackend made;
+  on_every_rank(comm, [&] { made = make_run_backend(mine, plan); });
+  Backend& backend = *made.backend;
+  DataParallelGroup group(backend, comm, o.average_every, &g_stop_requested);
+  const bool report_times = std::getenv("SIGTRAIN_DATA_PARALLEL_TIMES") != nullptr;
+  group.measure_waiting(report_times);
+
+  if (printer && !o.quiet) {
+    const std::string how = o.average_every > 0 ? "parameters averaged every " + std::to_string(o.average_every) + " steps"
+                                                : "gradients summed every step";
+    std::printf("%s\n", run_header_line(o, plan, made.description).c_str());
+    std::printf("data-parallel over %d ranks (%s); the counts above are rank 0's part\n", comm.size(), how.c_str());
+    std::fflush(stdout);
+  }
+  const std::string loss = loss_label(plan);
+  std::ofstream log;
+  if (printer && !o.log.empty()) {
+    log.open(o.log, std::ios::trunc);
+    if (!log) throw InputError(o.log + ": cannot write the log");
+    log << epoch_log_header(loss);
+  }
+  std::function<void(const EpochReport&)> log_row;
+  if (log.is_open()) log_row = epoch_log_writer(log);
+  ConsoleObserver observer(o.epochs, loss, o.quiet || !printer, log_row);
+
+  begin_interruptible();
+  TrainResult result = std::move(train_group(group, {plan.start.parameters}, {{plan.config.seed, plan.config.lr}},
+                                             plan.split.train, plan.split.validation, plan.config, observer,
+                                             group.agreed_stop(), {plan.start.optimizer_state})[0]);
+  end_interruptible();
+  const Model trained = with_parameters(plan.start, result.parameters, result.optimizer_state);
+  const std::string units = data_units_line_over_ranks(plan, result, backend, trained, comm);
+  // For the scaling bench (bench/data_parallel.sh): rank 0's time in the sums themselves, and before
+  // them waiting for the slowest rank, over the run.
+  if (printer && report_times)
+    std::printf("communication: %ld sums, %s s in them, %s s waiting before them\n", group.sums(),
+                format_number(group.communication_seconds(), 6).c_str(), format_number(group.waiting_seconds(), 6).c_str());
+  if (log.is_open() && (result.outcome == TrainOutcome::interrupted || result.outcome == TrainOutcome::diverged))
+    log << "# " << result.message << "\n";
+  const bool diverged = result.outcome == TrainOutcome::diverged;
+  const std::string save_to = o.save.empty() ? "" : diverged ? last_finite_path(o.save) : o.save;
+  if (printer && !save_to.empty()) save_model(trained, save_to);
+  if (printer && !o.quiet) {
+    for (const std::string& line : {kept_model_line(plan, result), units,
+                                    result.outcome == TrainOutcome::stopped_early ? result.message : std::string()})
+      if (!line.empty()) std::printf("%s\n", line.c_str());
+  }
+  switch (result.outcome) {
+    case TrainOutcome::completed:
+    case TrainOutcome::stopped_early:
+      if (printer && !o.quiet && !o.save.empty()) std::printf("saved %s\n", o.save.c_str());
+      return 0;
+    case TrainOutcome::interrupted:
+      if (printer)
+        std::fprintf(stderr, "sigtrain: %s%s%s\n", result.message.c_str(), stopping_signal_text().c_str(),
+                     o.save.empty() ? "" : ("; saved the model to " + o.save).c_str());
+      return interrupted_exit_code();
+    case TrainOutcome::diverged:
+      throw InputError(result.message + (o.save.empty() ? "" : "; saved it to " + save_to + ", " + o.save + " left as it was"));
+  }
+  return 1;
+}
+
+}  // namespace sigtrain::cli

@@ -1,0 +1,38 @@
+#!/bin/sh
+# sigtrain train --data-parallel under mpirun (ctest's Mpi.DataParallelCli.npN): the program's wiring of
+# the library's parts (tests/mpi/test_data_parallel.cpp tests those): the split and standardisation of
+# the whole file, rank 0 saving. Catches a run that differs between two runs (cmp of the model files),
+# from the single process's beyond 1e-5 (every number of the model files), or that reads {rank} files
+# or byte ranges wrongly; and a rank given a missing file must fail the job, naming the rank.
+# Usage: data_parallel_cli.sh SIGTRAIN MPIEXEC RANKS FOLDER
+set -eu
+sigtrain=$1 mpiexec=$2 ranks=$3 dir=$4
+rm -rf "$dir" && mkdir -p "$dir" && cd "$dir"
+# 600 random rows (awk's seeded generator: never zeros, never the same twice), 3 inputs and 2 targets,
+# with a header; and the same rows cut into one file per rank at other rows than the byte ranges'.
+awk 'BEGIN { srand(7); print "a,b,c,y1,y2"; for (i = 0; i < 600; i++) printf "%.6f,%.6f,%.6f,%.6f,%.6f\n", 4*rand()-2, 4*rand()-2, 4*rand()-2, 2*rand()-1, 2*rand()-1 }' > whole.csv
+tail -n +2 whole.csv | awk -v R="$ranks" '{ r = (NR <= 250 || R == 1) ? 0 : 1 + int((NR - 251) * (R - 1) / 350); print > ("part" r ".csv") }'
+run() { "$mpiexec" --oversubscribe -np "$ranks" "$sigtrain" train --layers 3,8,2 --bias --epochs 5 --batch 40 \
+          --optimizer adam --lr 0.01 --standardize both --val-split 0.2 --backend cpu --quiet "$@"; }
+# every number of two model files within 1e-5 of the largest of the second's (relative difference)
+close() {
+  grep -oE -- '-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?' "$1" > a.numbers
+  grep -oE -- '-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?' "$2" > b.numbers
+  paste a.numbers b.numbers | awk -v what="$1 vs $2" '
+    { d = $1 - $2; if (d < 0) d = -d; if (d > worst) worst = d; m = $2 < 0 ? -$2 : $2; if (m > largest) largest = m; n++ }
+    END { if (n < 50 || worst > 1e-5 * largest) { printf "%s: %d numbers, relative difference %g\n", what, n, worst / largest; exit 1 } }'
+}
+"$sigtrain" train --layers 3,8,2 --bias --epochs 5 --batch 40 --optimizer adam --lr 0.01 --standardize both \
+  --val-split 0.2 --backend cpu --quiet --data whole.csv --save single.json
+run --data-parallel --data whole.csv --save first.json
+run --data-parallel --data whole.csv --save second.json
+cmp first.json second.json
+close first.json single.json
+run --data-parallel --data 'part{rank}.csv' --save parts.json
+close parts.json single.json
+if [ "$ranks" -gt 1 ]; then
+  rm "part$((ranks - 1)).csv"
+  if run --data-parallel --data 'part{rank}.csv' 2> error.txt; then echo "a missing file did not fail the job"; exit 1; fi
+  grep -q "rank $((ranks - 1))" error.txt || { echo "the error does not name rank $((ranks - 1)):"; cat error.txt; exit 1; }
+fi
+echo "data-parallel over $ranks ranks: the same model twice, within 1e-5 of the single process"
