@@ -11,6 +11,7 @@
 
 #include "data/dataset.h"
 #include "model/network.h"
+#include "run/train_plan.h"
 #include "train/trainer.h"
 #include "util/format.h"
 
@@ -56,6 +57,11 @@ void make_folder(const std::string& folder);
 // flushed whole: the log is read while it grows). Shared by single and data-parallel runs.
 std::string epoch_log_header(const std::string& loss);
 std::function<void(const EpochReport&)> epoch_log_writer(std::ofstream& log);
+
+// The end of a single network's log and plot, however its training ended (an interrupted or diverged
+// run shows the epochs it finished): the kept epoch's line in the log (where that is not simply the
+// last one; `log` may be closed), and --plot's chart (where `plot` is not empty).
+void finish_log_and_plot(std::ofstream& log, const std::string& plot, const TrainPlan& plan, const TrainResult& result);
 
 // Where a failed run puts the last model whose loss was finite, beside the `--save` target it leaves
 // alone: "m.json" → "m.last-finite.json".

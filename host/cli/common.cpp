@@ -8,6 +8,8 @@
 
 #include "commands.h"
 #include "data/data_files.h"
+#include "run/console.h"
+#include "tools/plot.h"
 #include "util/errors.h"
 #include "util/file_util.h"
 
@@ -126,6 +128,15 @@ std::function<void(const EpochReport&)> epoch_log_writer(std::ofstream& log) {
         << format_number(r.lr, 9) << '\n';
     log.flush();
   };
+}
+
+void finish_log_and_plot(std::ofstream& log, const std::string& plot, const TrainPlan& plan, const TrainResult& result) {
+  const std::string kept = kept_model_line(plan, result);
+  if (!kept.empty() && log.is_open()) log << "# " << kept << "\n";
+  if (!plot.empty())
+    write_file_atomically(plot, line_chart_svg(training_curves_chart(
+                                    result.epochs, "sigtrain train: " + plan.start.parameters.spec.to_string() + " on " +
+                                                       plan.data_name)));
 }
 
 std::string last_finite_path(const std::string& path) {

@@ -121,7 +121,6 @@ int run_train(const TrainOptions& o) {
                    2, ranks.rank() == 0);
   const TrainPlan plan = make_train_plan(o);
   const Model& start = plan.start;
-  const NetworkSpec& spec = start.parameters.spec;
   const TrainValidation& split = plan.split;
   RunBackend made = make_run_backend(o, plan);
   Backend& backend = *made.backend;
@@ -177,16 +176,10 @@ int run_train(const TrainOptions& o) {
   const bool diverged = result.outcome == TrainOutcome::diverged;
   const std::string save_to = o.save.empty() ? "" : diverged ? last_finite_path(o.save) : o.save;
   if (!save_to.empty()) save_model(trained, save_to);
-  // Which epoch's model the run ends with, where that is not simply the last one.
-  const std::string kept = kept_model_line(plan, result);
-  if (!kept.empty() && log.is_open()) log << "# " << kept << "\n";
+  finish_log_and_plot(log, o.plot, plan, result);
   // Then the kept epoch, the validation loss in the data's units and why the run stopped early.
   if (!o.quiet)
     for (const std::string& line : run_end_lines(plan, result, backend, trained)) std::printf("%s\n", line.c_str());
-  // Drawn however training ended: an interrupted or diverged run shows the epochs it finished.
-  if (!o.plot.empty())
-    write_file_atomically(o.plot, line_chart_svg(training_curves_chart(
-                                      result.epochs, "sigtrain train: " + spec.to_string() + " on " + plan.data_name)));
   switch (result.outcome) {
     case TrainOutcome::completed:
     case TrainOutcome::stopped_early:

@@ -123,11 +123,13 @@ int run_train_data_parallel(const TrainOptions& o) {
   const bool report_times = std::getenv("SIGTRAIN_DATA_PARALLEL_TIMES") != nullptr;
   group.measure_waiting(report_times);
 
+  // The job's samples, every rank's part (collectives: every rank counts).
+  const SampleCounts job{group.rows_in_all_parts(plan.split.train), group.rows_in_all_parts(plan.split.validation)};
   if (printer && !o.quiet) {
     const std::string how = o.average_every > 0 ? "parameters averaged every " + std::to_string(o.average_every) + " steps"
                                                 : "gradients summed every step";
-    std::printf("%s\n", run_header_line(o, plan, made.description).c_str());
-    std::printf("data-parallel over %d ranks (%s); the counts above are rank 0's part\n", comm.size(), how.c_str());
+    std::printf("%s\n", run_header_line(o, plan, made.description, &job).c_str());
+    std::printf("data-parallel over %d ranks (%s)\n", comm.size(), how.c_str());
     std::fflush(stdout);
   }
   const std::string loss = loss_label(plan);
@@ -158,6 +160,7 @@ int run_train_data_parallel(const TrainOptions& o) {
   const bool diverged = result.outcome == TrainOutcome::diverged;
   const std::string save_to = o.save.empty() ? "" : diverged ? last_finite_path(o.save) : o.save;
   if (printer && !save_to.empty()) save_model(trained, save_to);
+  if (printer) finish_log_and_plot(log, o.plot, plan, result);
   if (printer && !o.quiet) {
     for (const std::string& line : {kept_model_line(plan, result), units,
                                     result.outcome == TrainOutcome::stopped_early ? result.message : std::string()})

@@ -11,11 +11,13 @@
 
 namespace sigtrain {
 
-std::string run_header_line(const RunOptions& o, const TrainPlan& plan, const std::string& backend_text) {
-  const TrainValidation& split = plan.split;
+std::string run_header_line(const RunOptions& o, const TrainPlan& plan, const std::string& backend_text,
+                            const SampleCounts* rows) {
+  const SampleCounts own{plan.split.train.size, plan.split.validation.size};
+  if (!rows) rows = &own;
   char counts[160];
-  std::snprintf(counts, sizeof counts, " (%zu training, %zu validation samples); batch %lld, lr ", split.train.size,
-                split.validation.size, o.batch);
+  std::snprintf(counts, sizeof counts, " (%zu training, %zu validation samples); batch %lld, lr ", rows->training,
+                rows->validation, o.batch);
   return "sigtrain train: backend " + backend_text + "; network " + plan.start.parameters.spec.to_string() + "; data " +
          plan.data_name + counts + format_number(plan.config.lr) + ", " + std::to_string(o.epochs) + " epochs, seed " +
          std::to_string(o.seed) + (o.no_shuffle ? ", file order" : "") + describe_setup(plan);

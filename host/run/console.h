@@ -16,7 +16,13 @@
 namespace sigtrain {
 
 // "sigtrain train: backend …; network …; data … (N training, M validation samples); batch …, lr …, …"
-std::string run_header_line(const RunOptions& o, const TrainPlan& plan, const std::string& backend_text);
+// `rows`: the training and validation samples to name, where they are not the plan's own (a
+// data-parallel run names the whole job's, every rank's part).
+struct SampleCounts {
+  size_t training = 0, validation = 0;
+};
+std::string run_header_line(const RunOptions& o, const TrainPlan& plan, const std::string& backend_text,
+                            const SampleCounts* rows = nullptr);
 // The first line of a run of many networks (--replicas / --sweep).
 std::string replicas_header_line(const RunOptions& o, const TrainPlan& plan, size_t networks, int parallel,
                                  bool fused_kernel);

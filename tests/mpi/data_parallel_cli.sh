@@ -3,7 +3,8 @@
 # the library's parts (tests/mpi/test_data_parallel.cpp tests those): the split and standardisation of
 # the whole file, rank 0 saving. Catches a run that differs between two runs (cmp of the model files),
 # from the single process's beyond 1e-5 (every number of the model files), or that reads {rank} files
-# or byte ranges wrongly; and a rank given a missing file must fail the job, naming the rank.
+# or byte ranges wrongly, a first line counting one rank's samples, or
+# --log/--plot left incomplete; and a rank given a missing file must fail the job, naming the rank.
 # Usage: data_parallel_cli.sh SIGTRAIN MPIEXEC RANKS FOLDER
 set -eu
 sigtrain=$1 mpiexec=$2 ranks=$3 dir=$4
@@ -30,6 +31,14 @@ cmp first.json second.json
 close first.json single.json
 run --data-parallel --data 'part{rank}.csv' --save parts.json
 close parts.json single.json
+# The first line names the job's samples (every rank's part), as the single process's does.
+"$mpiexec" --oversubscribe -np "$ranks" "$sigtrain" train --layers 3,8,2 --epochs 1 --backend cpu --data-parallel \
+  --data whole.csv > header.txt
+grep -q "(480 training, 120 validation samples)" header.txt || { echo "the header does not count the job's samples:"; cat header.txt; exit 1; }
+# --log ends with the kept epoch's line and --plot is drawn, as for a single process (rank 0's files).
+run --data-parallel --data whole.csv --keep best --log log.csv --plot curves.svg
+tail -n 1 log.csv | grep -q "^# kept epoch" || { echo "the log has no kept line:"; cat log.csv; exit 1; }
+grep -q "<svg" curves.svg || { echo "--plot was not drawn"; exit 1; }
 if [ "$ranks" -gt 1 ]; then
   rm "part$((ranks - 1)).csv"
   if run --data-parallel --data 'part{rank}.csv' 2> error.txt; then echo "a missing file did not fail the job"; exit 1; fi
