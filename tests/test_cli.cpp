@@ -1307,12 +1307,12 @@ TEST(CliReplicas, BadSweepsAreUsageErrors) {
 }
 
 // Catches --data-parallel and --average-every taken where they cannot work (a second network, standard
-// input, a checkpoint) or --average-every without --data-parallel quietly ignored.
+// input, verification against the reference) or --average-every without --data-parallel quietly ignored.
 TEST(CliDataParallel, BadFlagsAreUsageErrors) {
   for (const std::vector<std::string>& args :
        {std::vector<std::string>{"train", "--average-every", "4"}, {"train", "--average-every", "0"},
         {"train", "--data-parallel", "--average-every", "-1"}, {"train", "--data-parallel", "--replicas", "2"},
-        {"train", "--data-parallel", "--data", "-"}, {"train", "--data-parallel", "--checkpoint", "c.json"},
+        {"train", "--data-parallel", "--data", "-"},
         {"train", "--data-parallel", "--verify-every", "5"}}) {
     const RunResult r = run(args);
     EXPECT_EQ(r.code, 2) << command_line(args) << "\n" << describe(r);

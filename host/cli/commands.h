@@ -5,14 +5,11 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdint>
-#include <fstream>
 #include <functional>
 #include <string>
 
 #include "data/dataset.h"
 #include "model/network.h"
-#include "run/train_plan.h"
-#include "train/trainer.h"
 #include "util/format.h"
 
 namespace sigtrain::cli {
@@ -52,16 +49,6 @@ void check_folder_writable(const std::string& flag, const std::string& folder);
 // Creates `folder` where it does not exist yet (one level, as check_folder_writable allowed); throws
 // InputError naming it otherwise.
 void make_folder(const std::string& folder);
-
-// The --log file (README "Files"): its first line, and a writer of an epoch's row to `log` (each row
-// flushed whole: the log is read while it grows). Shared by single and data-parallel runs.
-std::string epoch_log_header(const std::string& loss);
-std::function<void(const EpochReport&)> epoch_log_writer(std::ofstream& log);
-
-// The end of a single network's log and plot, however its training ended (an interrupted or diverged
-// run shows the epochs it finished): the kept epoch's line in the log (where that is not simply the
-// last one; `log` may be closed), and --plot's chart (where `plot` is not empty).
-void finish_log_and_plot(std::ofstream& log, const std::string& plot, const TrainPlan& plan, const TrainResult& result);
 
 // Where a failed run puts the last model whose loss was finite, beside the `--save` target it leaves
 // alone: "m.json" → "m.last-finite.json".

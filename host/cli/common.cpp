@@ -8,8 +8,6 @@
 
 #include "commands.h"
 #include "data/data_files.h"
-#include "run/console.h"
-#include "tools/plot.h"
 #include "util/errors.h"
 #include "util/file_util.h"
 
@@ -114,29 +112,6 @@ void make_folder(const std::string& folder) {
   const std::filesystem::path path = as_folder(folder);
   std::filesystem::create_directory(path, error);  // false without an error when it already exists
   if (error) throw InputError(path.string() + ": cannot create the folder: " + error.message());
-}
-
-std::string epoch_log_header(const std::string& loss) {
-  return "epoch,train_" + loss + ",val_" + loss + ",samples_per_second,elapsed_seconds,lr\n";
-}
-
-std::function<void(const EpochReport&)> epoch_log_writer(std::ofstream& log) {
-  return [&log](const EpochReport& r) {
-    log << r.epoch << ',' << format_number(r.train_loss, 9) << ','
-        << (std::isnan(r.validation_loss) ? "" : format_number(r.validation_loss, 9)) << ','
-        << format_number(r.samples_per_second, 6) << ',' << format_number(r.elapsed_seconds, 6) << ','
-        << format_number(r.lr, 9) << '\n';
-    log.flush();
-  };
-}
-
-void finish_log_and_plot(std::ofstream& log, const std::string& plot, const TrainPlan& plan, const TrainResult& result) {
-  const std::string kept = kept_model_line(plan, result);
-  if (!kept.empty() && log.is_open()) log << "# " << kept << "\n";
-  if (!plot.empty())
-    write_file_atomically(plot, line_chart_svg(training_curves_chart(
-                                    result.epochs, "sigtrain train: " + plan.start.parameters.spec.to_string() + " on " +
-                                                       plan.data_name)));
 }
 
 std::string last_finite_path(const std::string& path) {

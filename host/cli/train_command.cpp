@@ -17,7 +17,7 @@
 #include "mpi/rank_errors.h"
 #include "run/console.h"
 #include "run/train_run.h"
-#include "tools/plot.h"
+#include "run_files.h"
 #include "train/checkpoint.h"
 #include "train_options.h"
 #include "util/errors.h"
@@ -61,29 +61,6 @@ int interrupted_exit_code() {
 std::string stopping_signal_text() { return g_stop_signal.load() == SIGTERM ? " (SIGTERM)" : ""; }
 
 namespace {
-
-// ConsoleObserver that also writes the run's checkpoint (--checkpoint) whenever the trainer reports its
-// progress: every --checkpoint-every epochs, and when stopped.
-class CheckpointingObserver : public ConsoleObserver {
- public:
-  CheckpointingObserver(int epochs, std::string loss, bool quiet, std::function<void(const EpochReport&)> log,
-                        std::string path, const Model& like, RunSettings run)
-      : ConsoleObserver(epochs, std::move(loss), quiet, std::move(log)), path_(std::move(path)), like_(like), run_(std::move(run)) {}
-
-  void on_progress(const TrainProgress& progress) override {
-    save_checkpoint(path_, like_, progress, run_);
-    written_epoch_ = progress.epochs_done;
-  }
-
-  // The epochs done in the last checkpoint written (-1: none yet).
-  int written_epoch() const { return written_epoch_; }
-
- private:
-  std::string path_;
-  const Model& like_;
-  RunSettings run_;
-  int written_epoch_ = -1;
-};
 
 // The flags of --checkpoint and --resume, before any work.
 void check_checkpoint_options(const TrainOptions& o) {
@@ -143,33 +120,14 @@ int run_train(const TrainOptions& o) {
   std::fflush(stdout);  // the first epoch may take long: show the header now, also through a pipe
 
   const std::string loss = loss_label(plan);
-  // The log is written in place, not atomically as the models are: it is read while it grows (tail -f,
-  // a plot), and a killed run's log is the record of its epochs. Each row is flushed whole.
-  // A resumed run goes on in the log of the run it continues: its rows follow a line that says from
-  // which epoch (rows the stopped run wrote after its checkpoint stay, above that line).
-  std::ofstream log;
-  if (!o.log.empty()) {
-    std::error_code no_size;
-    const bool continuing = resume && std::filesystem::file_size(o.log, no_size) > 0 && !no_size;
-    log.open(o.log, continuing ? std::ios::app : std::ios::trunc);
-    if (!log) throw InputError(o.log + ": cannot write the log");
-    if (continuing)
-      log << "# resumed from " << o.resume << " after epoch " << resume->progress.epochs_done << "\n";
-    else
-      log << epoch_log_header(loss);
-  }
-  std::function<void(const EpochReport&)> log_row;
-  if (log.is_open()) log_row = epoch_log_writer(log);
-  CheckpointingObserver observer(o.epochs, loss, o.quiet, log_row, o.checkpoint, start, run);
+  std::ofstream log = open_run_log(o.log, loss, o.resume, resume ? &*resume : nullptr);
+  CheckpointingObserver observer(o.epochs, loss, o.quiet, epoch_log_writer(log), o.checkpoint, start, run);
 
   begin_interruptible();
   SingleRunResult ran = train_single(backend, plan, config, observer, &g_stop_requested, resume ? &resume->progress : nullptr);
   end_interruptible();
   const TrainResult& result = ran.result;
   const Model& trained = ran.trained;
-  // A run that ends early says why as the log's last line (the rows before it are complete).
-  if (log.is_open() && (result.outcome == TrainOutcome::interrupted || result.outcome == TrainOutcome::diverged))
-    log << "# " << result.message << "\n";
 
   // A diverged run fails (exit 1): the --save target keeps what it held, and the last finite model
   // goes beside it under its own name. Completed, stopped and interrupted runs save to --save.
@@ -185,15 +143,10 @@ int run_train(const TrainOptions& o) {
     case TrainOutcome::stopped_early:
       if (!o.quiet && !o.save.empty()) std::printf("saved %s\n", o.save.c_str());
       return 0;
-    case TrainOutcome::interrupted: {
-      const std::string checkpoint =
-          observer.written_epoch() < 0 ? ""
-                                       : "; checkpoint " + o.checkpoint + " (after epoch " +
-                                             std::to_string(observer.written_epoch()) + ") resumes it with --resume";
+    case TrainOutcome::interrupted:
       std::fprintf(stderr, "sigtrain: %s%s%s%s\n", result.message.c_str(), stopping_signal_text().c_str(),
-                   o.save.empty() ? "" : ("; saved the model to " + o.save).c_str(), checkpoint.c_str());
+                   o.save.empty() ? "" : ("; saved the model to " + o.save).c_str(), observer.resume_hint().c_str());
       return interrupted_exit_code();
-    }
     case TrainOutcome::diverged:
       throw InputError(result.message + (o.save.empty() ? "" : "; saved it to " + save_to + ", " + o.save + " left as it was"));
   }

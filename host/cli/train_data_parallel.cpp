@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <thread>
 
 #include "data/data_files.h"
@@ -16,6 +17,8 @@
 #include "mpi/rank_errors.h"
 #include "run/console.h"
 #include "run/train_run.h"
+#include "run_files.h"
+#include "train/checkpoint.h"
 #include "train/data_parallel.h"
 #include "train/data_shard.h"
 #include "train_options.h"
@@ -34,8 +37,7 @@ void check_data_parallel_options(const TrainOptions& o) {
     throw UsageError("--average-every must be 0 (sum the gradients every step) or more, got " +
                      std::to_string(o.average_every));
   if (o.many()) throw UsageError("--data-parallel trains one network; leave out --replicas/--sweep");
-  if (!o.checkpoint.empty() || !o.resume.empty() || o.verify_every > 0)
-    throw UsageError("--checkpoint, --resume and --verify-every are not there for --data-parallel runs yet");
+  if (o.verify_every > 0) throw UsageError("--verify-every is not there for --data-parallel runs yet");
   if (is_standard_input(o.data.file))
     throw UsageError("--data-parallel reads a file (or one per rank, with {rank} in its name), not standard input");
 }
@@ -78,6 +80,25 @@ std::string data_units_line_over_ranks(const TrainPlan& plan, const TrainResult&
   double sums[2] = {e.mse * n, n};
   comm.sum_in_rank_order(sums, 2);
   return sums[1] > 0 ? "val_mse in the data's units: " + format_number(sums[0] / sums[1]) : "";
+}
+
+// What a data-parallel run is, for a checkpoint (train/checkpoint.h): a single run's settings, with the
+// data every rank's part (each part's samples and fingerprints, in rank order) and how the ranks
+// combine. A resume must agree on all of it: the same parts over the same rank count.
+RunSettings job_run_settings(const TrainOptions& o, const TrainPlan& plan, const std::string& backend,
+                             Communicator& comm) {
+  RunSettings run = run_settings(plan.start, plan.config, o.val_split, plan.split.train, plan.split.validation, backend);
+  for (auto& [name, value] : run)
+    if (name == "data") {
+      std::string parts;
+      const std::vector<std::string> each = comm.all_gather(value);
+      for (size_t r = 0; r < each.size(); ++r) parts += (r ? "; rank " : "rank ") + std::to_string(r) + ": " + each[r];
+      value = parts;
+    }
+  run.push_back({"data-parallel", std::to_string(comm.size()) + " ranks, " +
+                                      (o.average_every > 0 ? "models averaged every " + std::to_string(o.average_every) + " steps"
+                                                           : "gradients summed every step")});
+  return run;
 }
 
 }  // namespace
@@ -123,30 +144,39 @@ int run_train_data_parallel(const TrainOptions& o) {
   const bool report_times = std::getenv("SIGTRAIN_DATA_PARALLEL_TIMES") != nullptr;
   group.measure_waiting(report_times);
 
+  // --checkpoint and --resume: at an epoch's end every rank holds the same network (local SGD averages
+  // there too), so the job's checkpoint is rank 0's, and every rank goes on from it (a file all ranks
+  // can read: a shared file system, as for --data).
+  RunSettings run;
+  std::optional<Checkpoint> resume;
+  if (!o.checkpoint.empty() || !o.resume.empty()) run = job_run_settings(o, plan, backend.name(), comm);
+  if (!o.resume.empty())
+    on_every_rank(comm, [&] {
+      resume = load_checkpoint(o.resume);
+      check_same_run(o.resume, resume->run, run);
+    });
+  TrainConfig config = plan.config;
+  config.progress_every = o.checkpoint.empty() ? 0 : o.checkpoint_every;
   // The job's samples, every rank's part (collectives: every rank counts).
   const SampleCounts job{group.rows_in_all_parts(plan.split.train), group.rows_in_all_parts(plan.split.validation)};
   if (printer && !o.quiet) {
     const std::string how = o.average_every > 0 ? "parameters averaged every " + std::to_string(o.average_every) + " steps"
                                                 : "gradients summed every step";
     std::printf("%s\n", run_header_line(o, plan, made.description, &job).c_str());
-    std::printf("data-parallel over %d ranks (%s)\n", comm.size(), how.c_str());
+    std::printf("data-parallel over %d rank%s (%s)\n", comm.size(), comm.size() == 1 ? "" : "s", how.c_str());
+    if (resume) std::printf("resuming from %s after epoch %d\n", o.resume.c_str(), resume->progress.epochs_done);
     std::fflush(stdout);
   }
   const std::string loss = loss_label(plan);
-  std::ofstream log;
-  if (printer && !o.log.empty()) {
-    log.open(o.log, std::ios::trunc);
-    if (!log) throw InputError(o.log + ": cannot write the log");
-    log << epoch_log_header(loss);
-  }
-  std::function<void(const EpochReport&)> log_row;
-  if (log.is_open()) log_row = epoch_log_writer(log);
-  ConsoleObserver observer(o.epochs, loss, o.quiet || !printer, log_row);
+  std::ofstream log = open_run_log(printer ? o.log : "", loss, o.resume, resume ? &*resume : nullptr);
+  CheckpointingObserver observer(o.epochs, loss, o.quiet || !printer, epoch_log_writer(log),
+                                 printer ? o.checkpoint : "", plan.start, run);
 
   begin_interruptible();
   TrainResult result = std::move(train_group(group, {plan.start.parameters}, {{plan.config.seed, plan.config.lr}},
-                                             plan.split.train, plan.split.validation, plan.config, observer,
-                                             group.agreed_stop(), {plan.start.optimizer_state})[0]);
+                                             plan.split.train, plan.split.validation, config, observer,
+                                             group.agreed_stop(), {plan.start.optimizer_state},
+                                             resume ? &resume->progress : nullptr)[0]);
   end_interruptible();
   const Model trained = with_parameters(plan.start, result.parameters, result.optimizer_state);
   const std::string units = data_units_line_over_ranks(plan, result, backend, trained, comm);
@@ -155,8 +185,6 @@ int run_train_data_parallel(const TrainOptions& o) {
   if (printer && report_times)
     std::printf("communication: %ld sums, %s s in them, %s s waiting before them\n", group.sums(),
                 format_number(group.communication_seconds(), 6).c_str(), format_number(group.waiting_seconds(), 6).c_str());
-  if (log.is_open() && (result.outcome == TrainOutcome::interrupted || result.outcome == TrainOutcome::diverged))
-    log << "# " << result.message << "\n";
   const bool diverged = result.outcome == TrainOutcome::diverged;
   const std::string save_to = o.save.empty() ? "" : diverged ? last_finite_path(o.save) : o.save;
   if (printer && !save_to.empty()) save_model(trained, save_to);
@@ -173,8 +201,8 @@ int run_train_data_parallel(const TrainOptions& o) {
       return 0;
     case TrainOutcome::interrupted:
       if (printer)
-        std::fprintf(stderr, "sigtrain: %s%s%s\n", result.message.c_str(), stopping_signal_text().c_str(),
-                     o.save.empty() ? "" : ("; saved the model to " + o.save).c_str());
+        std::fprintf(stderr, "sigtrain: %s%s%s%s\n", result.message.c_str(), stopping_signal_text().c_str(),
+                     o.save.empty() ? "" : ("; saved the model to " + o.save).c_str(), observer.resume_hint().c_str());
       return interrupted_exit_code();
     case TrainOutcome::diverged:
       throw InputError(result.message + (o.save.empty() ? "" : "; saved it to " + save_to + ", " + o.save + " left as it was"));

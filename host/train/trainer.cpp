@@ -315,11 +315,12 @@ TrainResult train(Backend& backend, const Parameters& initial, const Dataset& tr
 std::vector<TrainResult> train_group(NetworkGroup& group, const std::vector<Parameters>& initial,
                                      const std::vector<NetworkSettings>& settings, const Dataset& train,
                                      const Dataset& validation, const TrainConfig& config, TrainObserver& observer,
-                                     const std::atomic<bool>* stop, const std::vector<OptimizerState>& initial_states) {
+                                     const std::atomic<bool>* stop, const std::vector<OptimizerState>& initial_states,
+                                     const TrainProgress* resume) {
   std::vector<const Parameters*> models;
   for (const Parameters& p : initial) models.push_back(&p);
   return run_training(group, models, settings, train, validation, config, observer, stop, nullptr, initial_states,
-                      nullptr);
+                      resume);
 }
 
 }  // namespace sigtrain

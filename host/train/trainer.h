@@ -40,7 +40,7 @@ struct TrainConfig {
   // (The tests give one whose readings they know.)
   std::function<double()> clock;
   // Every N epochs, and when stopped (Ctrl-C), the observer gets the run's TrainProgress (a checkpoint
-  // to write: --checkpoint-every N); 0: never. A single run only (train(), not train_group()).
+  // to write: --checkpoint-every N); 0: never. A single network only (train(), or train_group() of one).
   int progress_every = 0;
 };
 
@@ -157,11 +157,13 @@ struct NetworkSettings {
 // (config's own seed and lr unused); results in network order. Network r ends exactly where the single
 // run with its settings ends. A network that diverges or stops early stops counting (the others go
 // on); training ends when every network has, or at `stop`. No --verify-every here: it needs one backend.
-// initial_states: each network's optimizer state to start from (empty: fresh optimizers).
+// initial_states: each network's optimizer state to start from (empty: fresh optimizers). resume: as
+// train()'s, for a group of one network (a data-parallel run: train/data_parallel.h).
 std::vector<TrainResult> train_group(NetworkGroup& group, const std::vector<Parameters>& initial,
                                      const std::vector<NetworkSettings>& settings, const Dataset& train,
                                      const Dataset& validation, const TrainConfig& config, TrainObserver& observer,
                                      const std::atomic<bool>* stop = nullptr,
-                                     const std::vector<OptimizerState>& initial_states = {});
+                                     const std::vector<OptimizerState>& initial_states = {},
+                                     const TrainProgress* resume = nullptr);
 
 }  // namespace sigtrain

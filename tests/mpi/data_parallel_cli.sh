@@ -3,8 +3,9 @@
 # the library's parts (tests/mpi/test_data_parallel.cpp tests those): the split and standardisation of
 # the whole file, rank 0 saving. Catches a run that differs between two runs (cmp of the model files),
 # from the single process's beyond 1e-5 (every number of the model files), or that reads {rank} files
-# or byte ranges wrongly, a first line counting one rank's samples, or
-# --log/--plot left incomplete; and a rank given a missing file must fail the job, naming the rank.
+# or byte ranges wrongly, a first line counting one rank's samples,
+# --log/--plot left incomplete, or a resumed run that does not end where the run without the stop ends;
+# and a rank given a missing file must fail the job, naming the rank.
 # Usage: data_parallel_cli.sh SIGTRAIN MPIEXEC RANKS FOLDER
 set -eu
 sigtrain=$1 mpiexec=$2 ranks=$3 dir=$4
@@ -39,6 +40,26 @@ grep -q "(480 training, 120 validation samples)" header.txt || { echo "the heade
 run --data-parallel --data whole.csv --keep best --log log.csv --plot curves.svg
 tail -n 1 log.csv | grep -q "^# kept epoch" || { echo "the log has no kept line:"; cat log.csv; exit 1; }
 grep -q "<svg" curves.svg || { echo "--plot was not drawn"; exit 1; }
+# --checkpoint/--resume: a run resumed from its checkpoint after epoch 3 of 5 saves the bytes of the run
+# that was not stopped (both ways of combining the ranks: at an epoch's end every rank holds the same
+# network); a resume over another rank count is refused, naming the setting.
+for combine in "" "--average-every 3"; do
+  # shellcheck disable=SC2086
+  run --data-parallel --data whole.csv $combine --save straight.json --checkpoint ck.json --checkpoint-every 3
+  rm -f resumed.csv
+  # shellcheck disable=SC2086
+  run --data-parallel --data whole.csv $combine --resume ck.json --save resumed.json --log resumed.csv
+  cmp straight.json resumed.json || { echo "resumed ($combine) is not the run without the stop"; exit 1; }
+  # (and it did resume: its log has epochs 4 and 5 only, where a run from scratch would have 1-5)
+  [ "$(tail -n +2 resumed.csv | cut -d, -f1 | tr '\n' ' ')" = "4 5 " ] || { echo "not resumed:"; cat resumed.csv; exit 1; }
+done
+if [ "$ranks" -gt 1 ]; then
+  if "$sigtrain" train --layers 3,8,2 --bias --epochs 5 --batch 40 --optimizer adam --lr 0.01 --standardize both \
+       --val-split 0.2 --backend cpu --quiet --average-every 3 --data-parallel --data whole.csv --resume ck.json 2> error.txt; then
+    echo "a resume over another rank count was not refused"; exit 1
+  fi
+  grep -q "data" error.txt || { echo "the refusal does not name the data:"; cat error.txt; exit 1; }
+fi
 if [ "$ranks" -gt 1 ]; then
   rm "part$((ranks - 1)).csv"
   if run --data-parallel --data 'part{rank}.csv' 2> error.txt; then echo "a missing file did not fail the job"; exit 1; fi
