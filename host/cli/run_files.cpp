@@ -1,8 +1,11 @@
 #include "run_files.h"
 
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 
+#include "model/model_file.h"
+#include "mpi/rank_errors.h"
 #include "tools/plot.h"
 #include "util/errors.h"
 #include "util/file_util.h"
@@ -64,6 +67,38 @@ void finish_log_and_plot(std::ofstream& log, const std::string& plot, const Trai
     write_file_atomically(plot, line_chart_svg(training_curves_chart(
                                     result.epochs, "sigtrain train: " + plan.start.parameters.spec.to_string() + " on " +
                                                        plan.data_name)));
+}
+
+int finish_single_run(const TrainOptions& o, const TrainPlan& plan, const TrainResult& result, const Model& trained,
+                      const std::vector<std::string>& end_lines, std::ofstream& log,
+                      const CheckpointingObserver& observer, bool writes, int ranks) {
+  const bool diverged = result.outcome == TrainOutcome::diverged;
+  const std::string save_to = o.save.empty() ? "" : diverged ? last_finite_path(o.save) : o.save;
+  if (writes) {
+    if (!save_to.empty()) save_model(trained, save_to);
+    finish_log_and_plot(log, o.plot, plan, result);
+    // Then the kept epoch, the validation loss in the data's units and why the run stopped early.
+    if (!o.quiet)
+      for (const std::string& line : end_lines) std::printf("%s\n", line.c_str());
+  }
+  switch (result.outcome) {
+    case TrainOutcome::completed:
+    case TrainOutcome::stopped_early:
+      if (writes && !o.quiet && !o.save.empty()) std::printf("saved %s\n", o.save.c_str());
+      return 0;
+    case TrainOutcome::interrupted:
+      if (writes)
+        std::fprintf(stderr, "sigtrain: %s%s%s%s\n", result.message.c_str(), stopping_signal_text().c_str(),
+                     o.save.empty() ? "" : ("; saved the model to " + o.save).c_str(), observer.resume_hint().c_str());
+      return interrupted_exit_code();
+    case TrainOutcome::diverged: {
+      const std::string message =
+          result.message + (o.save.empty() ? "" : "; saved it to " + save_to + ", " + o.save + " left as it was");
+      if (ranks > 1) throw JobError(message, 1, writes);  // (every rank diverged alike: the parameters are one)
+      throw InputError(message);
+    }
+  }
+  return 1;
 }
 
 }  // namespace sigtrain::cli

@@ -6,11 +6,13 @@
 #include <fstream>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "run/console.h"
 #include "run/train_plan.h"
 #include "train/checkpoint.h"
 #include "train/trainer.h"
+#include "train_options.h"
 
 namespace sigtrain::cli {
 
@@ -49,5 +51,15 @@ class CheckpointingObserver : public ConsoleObserver {
 // epochs it finished): why it ended early and the kept epoch's line (where that is not simply the last
 // one) in the log (`log` may be closed), and --plot's chart (where `plot` is not empty).
 void finish_log_and_plot(std::ofstream& log, const std::string& plot, const TrainPlan& plan, const TrainResult& result);
+
+// The end of a single network's run, however it ended: saves the model (a diverged run's last finite
+// one beside --save, which keeps what it held: last_finite_path), ends the log and the plot, prints
+// `end_lines` (run_end_lines's, or a data-parallel run's), and returns the exit status: 0, or 130/143
+// for an interrupted run (its line on stderr names the saved model and the checkpoint to resume from);
+// a diverged run throws, InputError in one process, or in a job of `ranks` ranks the JobError every rank
+// holds (rank 0 alone says it). Only where `writes` (a job's rank 0) are files written and lines printed.
+int finish_single_run(const TrainOptions& o, const TrainPlan& plan, const TrainResult& result, const Model& trained,
+                      const std::vector<std::string>& end_lines, std::ofstream& log,
+                      const CheckpointingObserver& observer, bool writes = true, int ranks = 1);
 
 }  // namespace sigtrain::cli

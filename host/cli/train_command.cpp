@@ -131,26 +131,7 @@ int run_train(const TrainOptions& o) {
 
   // A diverged run fails (exit 1): the --save target keeps what it held, and the last finite model
   // goes beside it under its own name. Completed, stopped and interrupted runs save to --save.
-  const bool diverged = result.outcome == TrainOutcome::diverged;
-  const std::string save_to = o.save.empty() ? "" : diverged ? last_finite_path(o.save) : o.save;
-  if (!save_to.empty()) save_model(trained, save_to);
-  finish_log_and_plot(log, o.plot, plan, result);
-  // Then the kept epoch, the validation loss in the data's units and why the run stopped early.
-  if (!o.quiet)
-    for (const std::string& line : run_end_lines(plan, result, backend, trained)) std::printf("%s\n", line.c_str());
-  switch (result.outcome) {
-    case TrainOutcome::completed:
-    case TrainOutcome::stopped_early:
-      if (!o.quiet && !o.save.empty()) std::printf("saved %s\n", o.save.c_str());
-      return 0;
-    case TrainOutcome::interrupted:
-      std::fprintf(stderr, "sigtrain: %s%s%s%s\n", result.message.c_str(), stopping_signal_text().c_str(),
-                   o.save.empty() ? "" : ("; saved the model to " + o.save).c_str(), observer.resume_hint().c_str());
-      return interrupted_exit_code();
-    case TrainOutcome::diverged:
-      throw InputError(result.message + (o.save.empty() ? "" : "; saved it to " + save_to + ", " + o.save + " left as it was"));
-  }
-  return 1;
+  return finish_single_run(o, plan, result, trained, run_end_lines(plan, result, backend, trained), log, observer);
 }
 
 }  // namespace

@@ -185,29 +185,10 @@ int run_train_data_parallel(const TrainOptions& o) {
   if (printer && report_times)
     std::printf("communication: %ld sums, %s s in them, %s s waiting before them\n", group.sums(),
                 format_number(group.communication_seconds(), 6).c_str(), format_number(group.waiting_seconds(), 6).c_str());
-  const bool diverged = result.outcome == TrainOutcome::diverged;
-  const std::string save_to = o.save.empty() ? "" : diverged ? last_finite_path(o.save) : o.save;
-  if (printer && !save_to.empty()) save_model(trained, save_to);
-  if (printer) finish_log_and_plot(log, o.plot, plan, result);
-  if (printer && !o.quiet) {
-    for (const std::string& line : {kept_model_line(plan, result), units,
-                                    result.outcome == TrainOutcome::stopped_early ? result.message : std::string()})
-      if (!line.empty()) std::printf("%s\n", line.c_str());
-  }
-  switch (result.outcome) {
-    case TrainOutcome::completed:
-    case TrainOutcome::stopped_early:
-      if (printer && !o.quiet && !o.save.empty()) std::printf("saved %s\n", o.save.c_str());
-      return 0;
-    case TrainOutcome::interrupted:
-      if (printer)
-        std::fprintf(stderr, "sigtrain: %s%s%s%s\n", result.message.c_str(), stopping_signal_text().c_str(),
-                     o.save.empty() ? "" : ("; saved the model to " + o.save).c_str(), observer.resume_hint().c_str());
-      return interrupted_exit_code();
-    case TrainOutcome::diverged:
-      throw InputError(result.message + (o.save.empty() ? "" : "; saved it to " + save_to + ", " + o.save + " left as it was"));
-  }
-  return 1;
+  std::vector<std::string> end_lines = {kept_model_line(plan, result), units,
+                                        result.outcome == TrainOutcome::stopped_early ? result.message : ""};
+  end_lines.erase(std::remove(end_lines.begin(), end_lines.end(), std::string()), end_lines.end());
+  return finish_single_run(o, plan, result, trained, end_lines, log, observer, printer, comm.size());
 }
 
 }  // namespace sigtrain::cli

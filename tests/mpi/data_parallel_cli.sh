@@ -4,7 +4,7 @@
 # the whole file, rank 0 saving. Catches a run that differs between two runs (cmp of the model files),
 # from the single process's beyond 1e-5 (every number of the model files), or that reads {rank} files
 # or byte ranges wrongly, a first line counting one rank's samples,
-# --log/--plot left incomplete, or a resumed run that does not end where the run without the stop ends;
+# --log/--plot left incomplete, a diverged run saying so once per rank, or a resumed run that does not end where the run without the stop ends;
 # and a rank given a missing file must fail the job, naming the rank.
 # Usage: data_parallel_cli.sh SIGTRAIN MPIEXEC RANKS FOLDER
 set -eu
@@ -60,6 +60,14 @@ if [ "$ranks" -gt 1 ]; then
   fi
   grep -q "data" error.txt || { echo "the refusal does not name the data:"; cat error.txt; exit 1; }
 fi
+# A diverging run: one line (rank 0's, not one per rank), exit 1, the last finite model beside --save.
+# (mpirun -q: its own banner about a non-zero exit would follow the line)
+if "$mpiexec" -q --oversubscribe -np "$ranks" "$sigtrain" train --layers 3,8,2 --epochs 2 --backend cpu --quiet \
+     --data-parallel --data whole.csv --lr 1e6 --save diverged.json 2> error.txt; then
+  echo "a diverged run exited 0"; exit 1
+fi
+[ "$(wc -l < error.txt)" = 1 ] && grep -q "became" error.txt || { echo "not one line for a diverged run:"; cat error.txt; exit 1; }
+[ -f diverged.last-finite.json ] && [ ! -e diverged.json ] || { echo "a diverged run saved in the wrong place"; exit 1; }
 if [ "$ranks" -gt 1 ]; then
   rm "part$((ranks - 1)).csv"
   if run --data-parallel --data 'part{rank}.csv' 2> error.txt; then echo "a missing file did not fail the job"; exit 1; fi
