@@ -71,7 +71,8 @@ void finish_log_and_plot(std::ofstream& log, const std::string& plot, const Trai
 
 int finish_single_run(const TrainOptions& o, const TrainPlan& plan, const TrainResult& result, const Model& trained,
                       const std::vector<std::string>& end_lines, std::ofstream& log,
-                      const CheckpointingObserver& observer, bool writes, int ranks) {
+                      const CheckpointingObserver& observer, Communicator& ranks) {
+  const bool writes = ranks.rank() == 0;
   const bool diverged = result.outcome == TrainOutcome::diverged;
   const std::string save_to = o.save.empty() ? "" : diverged ? last_finite_path(o.save) : o.save;
   if (writes) {
@@ -91,12 +92,9 @@ int finish_single_run(const TrainOptions& o, const TrainPlan& plan, const TrainR
         std::fprintf(stderr, "sigtrain: %s%s%s%s\n", result.message.c_str(), stopping_signal_text().c_str(),
                      o.save.empty() ? "" : ("; saved the model to " + o.save).c_str(), observer.resume_hint().c_str());
       return interrupted_exit_code();
-    case TrainOutcome::diverged: {
-      const std::string message =
-          result.message + (o.save.empty() ? "" : "; saved it to " + save_to + ", " + o.save + " left as it was");
-      if (ranks > 1) throw JobError(message, 1, writes);  // (every rank diverged alike: the parameters are one)
-      throw InputError(message);
-    }
+    case TrainOutcome::diverged:
+      fail_on_every_rank(ranks, result.message +
+                                    (o.save.empty() ? "" : "; saved it to " + save_to + ", " + o.save + " left as it was"));
   }
   return 1;
 }

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "mpi/communicator.h"
 #include "run/console.h"
 #include "run/train_plan.h"
 #include "train/checkpoint.h"
@@ -56,10 +57,10 @@ void finish_log_and_plot(std::ofstream& log, const std::string& plot, const Trai
 // one beside --save, which keeps what it held: last_finite_path), ends the log and the plot, prints
 // `end_lines` (run_end_lines's, or a data-parallel run's), and returns the exit status: 0, or 130/143
 // for an interrupted run (its line on stderr names the saved model and the checkpoint to resume from);
-// a diverged run throws, InputError in one process, or in a job of `ranks` ranks the JobError every rank
-// holds (rank 0 alone says it). Only where `writes` (a job's rank 0) are files written and lines printed.
+// a diverged run throws (fail_on_every_rank: in a job every rank holds the one network, diverged alike).
+// Only rank 0 of `ranks` (a data-parallel job's; one process: itself) writes files and prints.
 int finish_single_run(const TrainOptions& o, const TrainPlan& plan, const TrainResult& result, const Model& trained,
                       const std::vector<std::string>& end_lines, std::ofstream& log,
-                      const CheckpointingObserver& observer, bool writes = true, int ranks = 1);
+                      const CheckpointingObserver& observer, Communicator& ranks);
 
 }  // namespace sigtrain::cli

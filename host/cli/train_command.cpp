@@ -131,7 +131,8 @@ int run_train(const TrainOptions& o) {
 
   // A diverged run fails (exit 1): the --save target keeps what it held, and the last finite model
   // goes beside it under its own name. Completed, stopped and interrupted runs save to --save.
-  return finish_single_run(o, plan, result, trained, run_end_lines(plan, result, backend, trained), log, observer);
+  return finish_single_run(o, plan, result, trained, run_end_lines(plan, result, backend, trained), log, observer,
+                           ranks);
 }
 
 }  // namespace

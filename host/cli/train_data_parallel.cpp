@@ -188,7 +188,7 @@ int run_train_data_parallel(const TrainOptions& o) {
   std::vector<std::string> end_lines = {kept_model_line(plan, result), units,
                                         result.outcome == TrainOutcome::stopped_early ? result.message : ""};
   end_lines.erase(std::remove(end_lines.begin(), end_lines.end(), std::string()), end_lines.end());
-  return finish_single_run(o, plan, result, trained, end_lines, log, observer, printer, comm.size());
+  return finish_single_run(o, plan, result, trained, end_lines, log, observer, comm);
 }
 
 }  // namespace sigtrain::cli

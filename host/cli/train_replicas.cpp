@@ -143,11 +143,7 @@ int run_train_replicas(const TrainOptions& o) {
                                         " networks did not run").c_str());
     return exit_code;
   }
-  if (best < 0) {
-    const std::string why = "every network diverged (try a smaller --lr)";
-    if (ranks.size() > 1) throw JobError(why, 1, rank0);
-    throw InputError(why);
-  }
+  if (best < 0) fail_on_every_rank(ranks, "every network diverged (try a smaller --lr)");
   return 0;
 }
 

@@ -515,9 +515,13 @@ Table read_table(const std::string& path, DataFormat format, const std::vector<s
   return parse_fann(file);
 }
 
+size_t share_start(size_t n, int rank, int ranks) {
+  // n = q·R + m: ⌊n·r/R⌋ = q·r + ⌊m·r/R⌋, where m·r < R² fits
+  return n / size_t(ranks) * size_t(rank) + n % size_t(ranks) * size_t(rank) / size_t(ranks);
+}
+
 ByteRange byte_range_of_rank(size_t file_bytes, int rank, int ranks) {
-  return {file_bytes / size_t(ranks) * size_t(rank) + file_bytes % size_t(ranks) * size_t(rank) / size_t(ranks),
-          file_bytes / size_t(ranks) * size_t(rank + 1) + file_bytes % size_t(ranks) * size_t(rank + 1) / size_t(ranks)};
+  return {share_start(file_bytes, rank, ranks), share_start(file_bytes, rank + 1, ranks)};
 }
 
 namespace {

@@ -64,6 +64,9 @@ struct ByteRange {
   size_t end = 0;
 };
 ByteRange byte_range_of_rank(size_t file_bytes, int rank, int ranks);
+// Where rank `rank`'s equal share of n things (bytes, rows) starts: ⌊n·rank/ranks⌋, computed without
+// overflowing n·rank. Rank r's share is [share_start(n, r, R), share_start(n, r + 1, R)).
+size_t share_start(size_t n, int rank, int ranks);
 // The rows of `path` that start in `range`, as a Table (rows 0, columns 0 where none does). CSV: the
 // lines that start there, read from where they start; a header line is one of the first part's lines,
 // and a part's first line is a header only where none of its fields is a number. FANN: the samples

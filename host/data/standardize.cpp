@@ -71,23 +71,12 @@ StandardizeWhat Standardization::what() const {
   return StandardizeWhat::none;
 }
 
-Standardization Standardization::fit(const Dataset& train, StandardizeWhat what) {
-  Standardization s;
-  if (what == StandardizeWhat::none) return s;
-  if (train.size == 0) throw UsageError("--standardize needs training data to fit on");
-  if (what == StandardizeWhat::inputs || what == StandardizeWhat::both)
-    fit_columns(train.x, train.inputs, train.size, s.input_mean, s.input_scale);
-  if (what == StandardizeWhat::targets || what == StandardizeWhat::both)
-    fit_columns(train.y, train.outputs, train.size, s.target_mean, s.target_scale);
-  return s;
-}
-
 Standardization Standardization::fit(const Dataset& train, StandardizeWhat what,
                                      const std::function<void(double*, size_t)>& sum_over_parts) {
   Standardization s;
   if (what == StandardizeWhat::none) return s;
   double rows = double(train.size);
-  sum_over_parts(&rows, 1);
+  if (sum_over_parts) sum_over_parts(&rows, 1);
   const size_t N = size_t(rows);
   if (N == 0) throw UsageError("--standardize needs training data to fit on");
   if (what == StandardizeWhat::inputs || what == StandardizeWhat::both)

@@ -30,14 +30,13 @@ struct Standardization {
   bool none() const { return !inputs() && !targets(); }
   StandardizeWhat what() const;
 
-  // Fitted on `train` (mean and population standard deviation per column, in double).
-  static Standardization fit(const Dataset& train, StandardizeWhat what);
-  // The same fitted on a training set held in parts (one per rank of a job): `train` is this rank's,
-  // and sum_over_parts(values, n) sums n values over the parts, the same on every rank (the
-  // communicator's sum in rank order). The column sums, then the sums of squared deviations from the
-  // common mean, are summed: the figures of the whole set, within rounding (summed in another order).
+  // Fitted on `train` (mean and population standard deviation per column, in double). For a training
+  // set held in parts (one per rank of a job), `train` is this rank's, and sum_over_parts(values, n)
+  // sums n values over the parts, the same on every rank (the communicator's sum in rank order): the
+  // column sums, then the sums of squared deviations from the common mean, are summed, giving the
+  // figures of the whole set within rounding (summed in another order). Empty: `train` is the whole set.
   static Standardization fit(const Dataset& train, StandardizeWhat what,
-                             const std::function<void(double*, size_t)>& sum_over_parts);
+                             const std::function<void(double*, size_t)>& sum_over_parts = {});
 
   // The data set with its inputs and targets standardised (a copy; targets only where it has them).
   Dataset apply(const Dataset& d) const;

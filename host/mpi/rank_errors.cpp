@@ -51,4 +51,9 @@ void on_every_rank(Communicator& ranks, const std::function<void()>& work) {
   throw JobError(line, failure[0] == '2' ? 2 : 1, ranks.rank() == 0);
 }
 
+void fail_on_every_rank(Communicator& ranks, const std::string& why) {
+  if (ranks.size() > 1) throw JobError(why, 1, ranks.rank() == 0);
+  throw InputError(why);
+}
+
 }  // namespace sigtrain

@@ -34,4 +34,9 @@ class JobError : public std::runtime_error {
 // exit status: 2 for a UsageError, 1 otherwise (InputError, out of memory, anything else).
 void on_every_rank(Communicator& ranks, const std::function<void()>& work);
 
+// An error every rank meets alike, without a collective (every rank holds the same figures: a run
+// whose every network diverged): InputError (exit 1) in one process, as ever; in a job the JobError
+// every rank holds, which rank 0 alone says.
+[[noreturn]] void fail_on_every_rank(Communicator& ranks, const std::string& why);
+
 }  // namespace sigtrain

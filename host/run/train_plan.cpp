@@ -186,17 +186,16 @@ TrainPlan make_train_plan(const RunOptions& o, const PlanInputs& inputs) {
   check_memory(o, inputs, spec, optimizer.kind, data.size);  // with the rows read
   plan.data_name = data.name;
   if (start.setup.loss == Loss::bce) check_probability_targets(data);
-  const DataPart part = inputs.part_of ? inputs.part_of(data) : DataPart{};
-  TrainValidation split = inputs.part_of ? split_validation_part(data, o.val_split, part.first_row, part.total_rows)
-                                         : split_validation(data, o.val_split);
+  // (whole data are the one part of themselves)
+  const DataPart part = inputs.part_of ? inputs.part_of(data) : DataPart{0, data.size, {}};
+  TrainValidation split = split_validation_part(data, o.val_split, part.first_row, part.total_rows);
   const StandardizeWhat standardize = parse_standardize(o.standardize);
   if (init) {
     if (o.is_given("standardize") && standardize != model.standardization.what())
       throw UsageError("--standardize " + o.standardize + ": " + inputs.init_name + " was trained with --standardize " +
                        name_of(model.standardization.what()) + ", which a run from it keeps");
   } else {
-    start.standardization = inputs.part_of ? Standardization::fit(split.train, standardize, part.sum_over_parts)
-                                           : Standardization::fit(split.train, standardize);
+    start.standardization = Standardization::fit(split.train, standardize, part.sum_over_parts);
   }
   if (start.setup.loss == Loss::bce && start.standardization.targets())
     throw UsageError("--loss bce does not go with standardised targets: its targets are probabilities in [0, 1]");

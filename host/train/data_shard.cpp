@@ -2,14 +2,14 @@
 
 #include <algorithm>
 
+#include "data/data_files.h"
 #include "data/epoch_order.h"
 
 namespace sigtrain {
 
 RowBlock block_of_rank(size_t n, int rank, int ranks) {
-  // (n·r fits: n < 2³² by kMaxTrainingRows, ranks < 2³¹)
-  const size_t first = n * size_t(rank) / size_t(ranks), end = n * size_t(rank + 1) / size_t(ranks);
-  return {first, end - first};
+  const size_t first = share_start(n, rank, ranks);
+  return {first, share_start(n, rank + 1, ranks) - first};
 }
 
 EpochShard epoch_shard(const EpochShuffle& order, size_t batch, RowBlock mine) {
