@@ -86,7 +86,14 @@ echo "device check: commit $commit, GPU: ${gpu:-none found}, $(nproc) cores"
 if [ "$build" = 1 ]; then
   generator=()
   command -v ninja >/dev/null && generator=(-G Ninja)
-  cmake -S . -B "$build_dir" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 >/dev/null ||
+  # NCCL (the data-parallel sums on the GPU, run here at one rank): the CUDA toolkit's, else the one the
+  # machine's PyTorch brings (the nvidia-nccl package: include/ and lib/).
+  nccl=()
+  if [ ! -f /usr/local/cuda/include/nccl.h ]; then
+    nccl_root=$(python3 -c 'import nvidia.nccl as n; print(list(n.__path__)[0])' 2>/dev/null || true)
+    [ -n "$nccl_root" ] && nccl=(-DSIGTRAIN_NCCL_ROOT="$nccl_root")
+  fi
+  cmake -S . -B "$build_dir" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 "${nccl[@]}" >/dev/null ||
     { echo "device check: configure failed"; exit 1; }
   cmake --build "$build_dir" -j "$(nproc)" || { echo "device check: build failed"; exit 1; }
 fi
@@ -321,6 +328,10 @@ time_train cpu-1m 1 30000000 30 90 log --backend cpu --threads 1 --batch 256 --s
 wide=(--backend cuda --kernel cublas --layers 2,1024,1024,1 --batch 4096 --samples 204800 --val-split 0 --epochs 20 --lr 1e-4)
 time_train wide-fp32 1 4096000 20 60 log "${wide[@]}"
 time_train wide-tf32 1 4096000 20 60 log "${wide[@]}" --tf32
+# The same run data-parallel at one rank: with NCCL built, its sums on the GPU (issue 13); the first
+# line in train.out says which. Against wide-fp32: what the data-parallel step costs on one GPU.
+time_train wide-data-parallel 1 4096000 20 60 log "${wide[@]}" --data-parallel
+grep -m1 '^data-parallel' "$work/train.out" || true
 summarise "after the train commands"
 
 # 3c. The peers on the same machine. Work per repeat as sigtrain bench's --work (per network).

@@ -174,11 +174,23 @@ TEST_P(DataParallelOneRank, EqualsTheSingleProcessRun) {
             1e-2);
 }
 
+// The group's branch for sums kept on the device (a stand-in on the host) against the host branch.
+TEST(DataParallelOneRankDeviceSums, TheBranchGivesTheHostBranchsBits) {
+  testing::expect_device_branch_gives_host_branchs_bits(world(), testing::data_parallel_data(), random_dataset(4, 2, 101, 12));
+}
+
+// The cuda backend's cuBLAS path with NCCL's sums on the GPU, at one rank (skipped without a GPU or NCCL).
+TEST(DataParallelOneRankDeviceSums, NcclOnTheGpuEqualsTheSingleProcessRun) {
+  std::string why_not;
+  if (!testing::nccl_runs_here(world(), &why_not)) GTEST_SKIP() << why_not;
+  testing::expect_nccl_run_equals_the_single_process_run(world());
+}
+
 std::vector<testing::DataParallelCase> one_rank_cases() {
   std::vector<testing::DataParallelCase> cases;
   for (const char* backend : {"cpu", "reference"})
     for (OptimizerKind optimizer : {OptimizerKind::sgd, OptimizerKind::adam})
-      for (int average_every : {0, 3}) cases.push_back({backend, optimizer, average_every});
+      for (int average_every : {0, 3}) cases.push_back({backend, optimizer, average_every, ""});
   return cases;
 }
 

@@ -22,6 +22,10 @@ void Backend::train_steps(size_t first, size_t end, size_t batch, double lr) {
   for (size_t step = first; step < end; step += batch) train_step(step, std::min(batch, end - step), lr);
 }
 
+void Backend::data_parallel_step(const Batch&, size_t, double, DeviceRankSum&) {
+  throw std::logic_error("the " + name() + " backend keeps no sums on a device (steps_with_device_sums)");
+}
+
 Backend::Backend(const NetworkSpec& spec, const TrainingSetup& setup) : spec_(spec), setup_(setup) {
   check_head(setup.loss, spec.output);
 }
@@ -122,6 +126,14 @@ void use_cuda_device_of_rank(int local_rank) {
   use_cuda_device_for_rank(local_rank);
 #else
   (void)local_rank;
+#endif
+}
+
+int cuda_device_count() {
+#ifdef SIGTRAIN_HAVE_CUDA
+  return cuda_devices();
+#else
+  return 0;
 #endif
 }
 

@@ -20,6 +20,8 @@
 
 namespace sigtrain {
 
+class DeviceRankSum;  // mpi/device_rank_sum.h
+
 // A batch held by the caller: X is n0 × B and Y is nL × B, column-major (sample b's values contiguous).
 struct Batch {
   const float* x = nullptr;
@@ -86,6 +88,15 @@ class Backend {
   // (same layout as Parameters; resized to the spec).
   virtual double loss_and_gradients(const Batch& batch, Parameters& grad) = 0;
 
+  // Data-parallel training with the sums kept on the device (train/data_parallel.h given a
+  // DeviceRankSum: NCCL): whether this backend can, and one such step. Its gradient and loss sums over
+  // `batch` (this rank's shard of a global batch of global_count samples; an empty shard adds zeros)
+  // are summed over the ranks by `sum` on the device, then the optimizer steps with g = ΣG/global_count
+  // at rate lr; the job's loss sum of the step is added to the epoch's (epoch_loss_sum), which
+  // begin_epoch resets even where no training set was given. Backends that cannot: logic_error.
+  virtual bool steps_with_device_sums() const { return false; }
+  virtual void data_parallel_step(const Batch& batch, size_t global_count, double lr, DeviceRankSum& sum);
+
   // The loss and MSE over a whole data set (in the units the backend trains in).
   Evaluation evaluate(const Dataset& d);
 
@@ -151,5 +162,7 @@ bool cuda_backend_available(std::string* why_not = nullptr, bool* device_present
 // on this thread and on every thread that chooses a cuda backend after (CUDA's current device is per
 // thread). Nothing without CUDA or a device.
 void use_cuda_device_of_rank(int local_rank);
+// The CUDA devices this process sees (0 without CUDA or a device).
+int cuda_device_count();
 
 }  // namespace sigtrain

@@ -14,6 +14,7 @@
 #include "data/data_files.h"
 #include "model/model_file.h"
 #include "mpi/communicator.h"
+#include "mpi/device_rank_sum.h"
 #include "mpi/rank_errors.h"
 #include "run/console.h"
 #include "run/train_run.h"
@@ -140,7 +141,14 @@ int run_train_data_parallel(const TrainOptions& o) {
   RunBackend made;
   on_every_rank(comm, [&] { made = make_run_backend(mine, plan); });
   Backend& backend = *made.backend;
-  DataParallelGroup group(backend, comm, o.average_every, &g_stop_requested);
+  // Gradients summed every step by a backend that keeps them on the GPU (the cuBLAS path): NCCL sums
+  // them there, where the build has it and every rank on a machine has a GPU of its own (NCCL takes
+  // one rank per GPU); otherwise the host's MPI sum (every rank decides alike: same flags and build).
+  std::unique_ptr<DeviceRankSum> device_sum;
+  if (o.average_every == 0 && backend.steps_with_device_sums() && built_with_nccl() &&
+      comm.local_size() <= cuda_device_count())
+    on_every_rank(comm, [&] { device_sum = make_nccl_rank_sum(comm); });
+  DataParallelGroup group(backend, comm, o.average_every, &g_stop_requested, device_sum.get());
   const bool report_times = std::getenv("SIGTRAIN_DATA_PARALLEL_TIMES") != nullptr;
   group.measure_waiting(report_times);
 
@@ -161,7 +169,8 @@ int run_train_data_parallel(const TrainOptions& o) {
   const SampleCounts job{group.rows_in_all_parts(plan.split.train), group.rows_in_all_parts(plan.split.validation)};
   if (printer && !o.quiet) {
     const std::string how = o.average_every > 0 ? "parameters averaged every " + std::to_string(o.average_every) + " steps"
-                                                : "gradients summed every step";
+                            : device_sum       ? "gradients summed every step on the GPUs, by " + device_sum->name()
+                                               : "gradients summed every step";
     std::printf("%s\n", run_header_line(o, plan, made.description, &job).c_str());
     std::printf("data-parallel over %d rank%s (%s)\n", comm.size(), comm.size() == 1 ? "" : "s", how.c_str());
     if (resume) std::printf("resuming from %s after epoch %d\n", o.resume.c_str(), resume->progress.epochs_done);

@@ -14,6 +14,8 @@
 
 #include <climits>
 #include <cstdint>
+
+#include "math/rank_sum.h"
 #endif
 
 namespace sigtrain {
@@ -127,26 +129,26 @@ class MpiWorld : public Communicator {
   // every rank (MPI_Allgatherv). Each element is summed by one rank in one fixed order, so the bits are
   // those of a serial sum in rank order on every rank; the traffic is that of a ring all-reduce (2n
   // per rank) and the memory n doubles beside the values.
+  // math/rank_sum.h's reduce-scatter (MPI_Alltoallv of the slices), each slice summed in rank order,
+  // and all-gather (MPI_Allgatherv): the same code as the device's (kernels/rank_sum.cu).
   void sum_in_rank_order(double* values, size_t n) override {
     if (size_ == 1 || n == 0) return;
     as_count(n, "sum_in_rank_order");
     const size_t ranks = size_t(size_);
     std::vector<int> slice_counts(ranks), slice_offsets(ranks);
     for (int k = 0; k < size_; ++k) {
-      const size_t begin = n * size_t(k) / size_t(size_), end = n * size_t(k + 1) / size_t(size_);
-      slice_offsets[size_t(k)] = int(begin);
-      slice_counts[size_t(k)] = int(end - begin);
+      slice_offsets[size_t(k)] = int(rank_slice_begin(n, size_, k));
+      slice_counts[size_t(k)] = int(rank_slice_count(n, size_, k));
     }
     const int mine = slice_counts[size_t(rank_)];
-    std::vector<double> received(size_t(mine) * size_t(size_));
+    std::vector<double> received(size_t(mine) * ranks);
     std::vector<int> receive_counts(ranks, mine), receive_offsets(ranks);
     for (int k = 0; k < size_; ++k) receive_offsets[size_t(k)] = k * mine;
     check(MPI_Alltoallv(values, slice_counts.data(), slice_offsets.data(), MPI_DOUBLE, received.data(),
                         receive_counts.data(), receive_offsets.data(), MPI_DOUBLE, MPI_COMM_WORLD),
           "MPI_Alltoallv");
-    std::vector<double> summed(received.begin(), received.begin() + mine);
-    for (int k = 1; k < size_; ++k)
-      for (int i = 0; i < mine; ++i) summed[size_t(i)] += received[size_t(k) * size_t(mine) + size_t(i)];
+    std::vector<double> summed(static_cast<size_t>(mine));
+    for (size_t i = 0; i < summed.size(); ++i) summed[i] = sum_over_ranks_in_order(received.data(), size_, size_t(mine), i);
     check(MPI_Allgatherv(summed.data(), mine, MPI_DOUBLE, values, slice_counts.data(), slice_offsets.data(),
                          MPI_DOUBLE, MPI_COMM_WORLD),
           "MPI_Allgatherv");

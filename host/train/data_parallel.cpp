@@ -12,9 +12,12 @@
 namespace sigtrain {
 
 DataParallelGroup::DataParallelGroup(Backend& backend, Communicator& communicator, int average_every,
-                                     const std::atomic<bool>* stop)
-    : backend_(backend), comm_(communicator), average_every_(average_every), stop_(stop) {
+                                     const std::atomic<bool>* stop, DeviceRankSum* device_sum)
+    : backend_(backend), comm_(communicator), average_every_(average_every), stop_(stop), device_sum_(device_sum) {
   if (average_every < 0) throw std::invalid_argument("average_every must be 0 (every step's gradients) or more");
+  if (device_sum && (average_every > 0 || !backend.steps_with_device_sums()))
+    throw std::invalid_argument("sums on the device need gradients every step and a backend that keeps them there (" +
+                                backend.name() + ")");
 }
 
 void DataParallelGroup::set_parameters(size_t, const Parameters& p) {
@@ -23,7 +26,7 @@ void DataParallelGroup::set_parameters(size_t, const Parameters& p) {
 }
 
 Parameters DataParallelGroup::parameters(size_t) const {
-  return average_every_ == 0 ? params_ : backend_.parameters();
+  return host_model() ? params_ : backend_.parameters();
 }
 
 void DataParallelGroup::set_optimizer_state(size_t, const OptimizerState& state) {
@@ -32,7 +35,7 @@ void DataParallelGroup::set_optimizer_state(size_t, const OptimizerState& state)
 }
 
 OptimizerState DataParallelGroup::optimizer_state(size_t) const {
-  return average_every_ == 0 ? state_ : backend_.optimizer_state();
+  return host_model() ? state_ : backend_.optimizer_state();
 }
 
 size_t DataParallelGroup::rows_in_all_parts(const Dataset& part) {
@@ -65,6 +68,7 @@ void DataParallelGroup::begin_epoch(const std::vector<EpochOrder>& orders) {
   order_ = make_epoch_shuffle(global_rows_, orders.at(0).shuffle, orders.at(0).seed);
   shard_batch_ = 0;  // the shard is made at the epoch's first step, which gives the batch
   epoch_loss_ = 0;
+  if (device_sum_) backend_.begin_epoch({false, 0});  // (the backend's epoch loss: the job's, see header)
 }
 
 void DataParallelGroup::make_shard(size_t batch) {
@@ -92,16 +96,18 @@ void DataParallelGroup::train_steps(size_t first, size_t end, size_t batch) {
   if (shard_batch_ != batch) make_shard(batch);
   for (size_t at = first; at < end; at += batch) {
     const size_t step = at / batch;
-    if (average_every_ == 0)
-      gradient_step(step, std::min(batch, end - at));
-    else
+    if (average_every_ > 0)
       local_step(step);
+    else if (device_sum_)
+      device_gradient_step(step, std::min(batch, end - at));
+    else
+      gradient_step(step, std::min(batch, end - at));
   }
 }
 
-void DataParallelGroup::gradient_step(size_t step, size_t global_count) {
+void DataParallelGroup::gather_step_rows(size_t step) {
   const Dataset& d = *part_;
-  const size_t count = shard_.count(step), P = params_.values.size();
+  const size_t count = shard_.count(step);
   x_.resize(count * size_t(d.inputs));
   y_.resize(count * size_t(d.outputs));
   for (size_t k = 0; k < count; ++k) {
@@ -109,6 +115,11 @@ void DataParallelGroup::gradient_step(size_t step, size_t global_count) {
     std::copy_n(d.x_of(row), d.inputs, x_.data() + k * size_t(d.inputs));
     std::copy_n(d.y_of(row), d.outputs, y_.data() + k * size_t(d.outputs));
   }
+}
+
+void DataParallelGroup::gradient_step(size_t step, size_t global_count) {
+  gather_step_rows(step);
+  const size_t count = shard_.count(step), P = params_.values.size();
   // [G_r (P), F_r, stop]: the shard's sums (its means times its count; zeros for an empty shard)
   buffer_.assign(P + 2, 0.0);
   if (count > 0) {
@@ -121,6 +132,13 @@ void DataParallelGroup::gradient_step(size_t step, size_t global_count) {
   reference::optimizer_update(backend_.setup().optimizer, lr_, state_, params_.values.data(), buffer_.data(), P);
   backend_.set_parameters(params_);
   epoch_loss_ += buffer_[P];
+}
+
+void DataParallelGroup::device_gradient_step(size_t step, size_t global_count) {
+  gather_step_rows(step);
+  buffer_.assign(1, 0.0);  // [stop]
+  sum(buffer_);
+  backend_.data_parallel_step({x_.data(), y_.data(), shard_.count(step)}, global_count, lr_, *device_sum_);
 }
 
 void DataParallelGroup::local_step(size_t step) {
@@ -152,8 +170,10 @@ void DataParallelGroup::average_models(double* loss_sum) {
 }
 
 void DataParallelGroup::epoch_loss_sums(double* sums) {
-  if (average_every_ == 0) {
+  if (host_model()) {
     sums[0] = epoch_loss_;
+  } else if (device_sum_) {
+    sums[0] = backend_.epoch_loss_sum();  // (the job's: see the header)
   } else {
     // The end of the epoch: one network again (validation and the kept model see it), and the loss.
     average_models(&sums[0]);

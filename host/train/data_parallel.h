@@ -15,6 +15,14 @@
 // whole batch. The parameters and the optimizer's state are kept here in fp64, identical on every
 // rank; the backend gets θ after every update. Per step: one sum of P + 2 doubles.
 //
+// Gradients every step, on the device (given a DeviceRankSum, mpi/device_rank_sum.h: NCCL, for a
+// backend that steps_with_device_sums: the cuda backend's cuBLAS path). The same sums, G_r and F_r,
+// never leave the GPU: the backend packs them, the DeviceRankSum adds them in rank order with the host
+// sum's code (math/rank_sum.h), and the backend's own optimizer kernel steps its fp32 parameters with
+// g = G / |batch| (Backend::data_parallel_step), identically on every rank. The parameters, the
+// optimizer's state and the epoch's loss are the backend's; only the stop flag goes through the
+// communicator each step (one double).
+//
 // Local SGD (average_every = K > 0): each rank steps its backend on its own shard of each global step
 // (the backend's ordinary train_step: each shard's mean, at the rank's own parameters), and every K
 // steps, and at the end of every epoch (so that validation and the kept model see one network), the
@@ -31,6 +39,7 @@
 
 #include "backends/backend.h"
 #include "mpi/communicator.h"
+#include "mpi/device_rank_sum.h"
 #include "train/data_shard.h"
 #include "train/network_group.h"
 
@@ -47,9 +56,10 @@ JobRows rows_in_job(Communicator& communicator, size_t rows);
 class DataParallelGroup : public NetworkGroup {
  public:
   // `backend` computes on this rank's part; `stop` is this rank's own stop flag (null: none), and
-  // agreed_stop() the one to give the trainer.
+  // agreed_stop() the one to give the trainer. With device_sum (gradients every step only, and a
+  // backend that steps_with_device_sums; else invalid_argument), the sums stay on the device.
   DataParallelGroup(Backend& backend, Communicator& communicator, int average_every,
-                    const std::atomic<bool>* stop = nullptr);
+                    const std::atomic<bool>* stop = nullptr, DeviceRankSum* device_sum = nullptr);
 
   const std::atomic<bool>* agreed_stop() const { return &agreed_stop_; }
   // Seconds spent in the communicator's sums so far (the bench's communication time), and how many.
@@ -74,13 +84,17 @@ class DataParallelGroup : public NetworkGroup {
   void epoch_loss_sums(double* sums) override;
   // With gradients every step the loss sum is known after each step (it came with the gradients);
   // local SGD's needs a sum of its own, taken at the end of the epoch only.
-  bool loss_is_cheap_to_read() const override { return average_every_ == 0; }
+  bool loss_is_cheap_to_read() const override { return host_model(); }
   size_t rows_in_all_parts(const Dataset& part) override;
   Evaluation evaluate(size_t r, const Dataset& part) override;  // over every rank's part
   void evaluate_all(const Dataset& part, Evaluation* out) override { out[0] = evaluate(0, part); }
 
  private:
+  // Gradients every step with the sums on the host: the model is kept here, in fp64.
+  bool host_model() const { return average_every_ == 0 && !device_sum_; }
+  void gather_step_rows(size_t step);  // the rows of this rank's shard of the step into x_, y_
   void gradient_step(size_t step, size_t global_count);
+  void device_gradient_step(size_t step, size_t global_count);
   void local_step(size_t step);
   void make_shard(size_t batch);
   // Local SGD: every rank's parameters and optimizer state replaced by their mean over the ranks (and,
@@ -94,6 +108,7 @@ class DataParallelGroup : public NetworkGroup {
   Communicator& comm_;
   const int average_every_;
   const std::atomic<bool>* stop_;
+  DeviceRankSum* const device_sum_;
   std::atomic<bool> agreed_stop_{false};
   double lr_ = 0;
   const Dataset* part_ = nullptr;

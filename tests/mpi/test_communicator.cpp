@@ -4,13 +4,21 @@
 // the collectives meet; a test that failed on one rank only would hang, which ctest's timeout ends.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <memory>
 #include <cstdlib>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "backends/backend.h"
 #include "mpi/communicator.h"
+#include "mpi/device_rank_sum.h"
+
+#ifdef SIGTRAIN_HAVE_NCCL
+#include <cuda_runtime_api.h>
+#endif
 
 namespace sigtrain {
 namespace {
@@ -110,6 +118,33 @@ TEST(Communicator, SumInRankOrderIsTheSerialSumInRankOrderBitForBit) {
       EXPECT_FALSE(bits_of(reversed) == bits_of(serial));
     }
   }
+}
+
+// NCCL's sum on the GPUs (mpi/device_rank_sum.h) against the host's, on the same values: the same bits
+// (catches slices sent to the wrong rank or placed at the wrong offset, a sum in NCCL's own order or
+// not in rank order, empty slices mishandled). One GPU per rank: skipped, on every rank alike, where
+// the machine has fewer GPUs than ranks, no GPU, or the build no NCCL.
+TEST(Communicator, NcclSumOnTheGpusGivesTheHostSumsBits) {
+  Communicator& world = sigtrain::world();
+  if (!built_with_nccl()) GTEST_SKIP() << "built without NCCL";
+  std::string why_not;
+  if (!cuda_backend_available(&why_not)) GTEST_SKIP() << why_not;
+  if (world.local_size() > cuda_device_count()) GTEST_SKIP() << "fewer GPUs than ranks on this machine";
+#ifdef SIGTRAIN_HAVE_NCCL
+  use_cuda_device_of_rank(world.local_rank());
+  const std::unique_ptr<DeviceRankSum> nccl = make_nccl_rank_sum(world);
+  for (size_t n : {size_t(1001), size_t(2), size_t(1), size_t(0)}) {
+    std::vector<double> host = values_of(world.rank(), n), device_result(n);
+    double* device = nullptr;
+    ASSERT_EQ(cudaMalloc(reinterpret_cast<void**>(&device), std::max<size_t>(n, 1) * sizeof(double)), cudaSuccess);
+    ASSERT_EQ(cudaMemcpy(device, host.data(), n * sizeof(double), cudaMemcpyHostToDevice), cudaSuccess);
+    nccl->sum_in_rank_order(device, n, nullptr);  // (the legacy default stream)
+    ASSERT_EQ(cudaMemcpy(device_result.data(), device, n * sizeof(double), cudaMemcpyDeviceToHost), cudaSuccess);
+    cudaFree(device);
+    world.sum_in_rank_order(host.data(), n);
+    EXPECT_TRUE(bits_of(device_result) == bits_of(host)) << "n " << n;
+  }
+#endif
 }
 
 TEST(Communicator, LocalRanksNumberTheRanksOfThisMachine) {

@@ -64,7 +64,7 @@ std::vector<DataParallelCase> cases() {
   std::vector<DataParallelCase> all;
   for (const char* backend : {"cpu", "reference"})
     for (OptimizerKind optimizer : {OptimizerKind::sgd, OptimizerKind::adam})
-      for (int average_every : {0, 4}) all.push_back({backend, optimizer, average_every});
+      for (int average_every : {0, 4}) all.push_back({backend, optimizer, average_every, ""});
   return all;
 }
 
@@ -73,6 +73,23 @@ INSTANTIATE_TEST_SUITE_P(Cases, DataParallel, ::testing::ValuesIn(cases()),
                            return info.param.backend + "_" + name_of(info.param.optimizer) +
                                   (info.param.average_every ? "_local_sgd" : "");
                          });
+
+// The group's branch for sums kept on the device, run on the host by a stand-in (data_parallel_test_util.h)
+// whose arithmetic is the host branch's: the same bits as the host branch, every epoch's losses too.
+TEST(DataParallelDeviceSums, TheBranchGivesTheHostBranchsBits) {
+  Communicator& comm = world();
+  const Dataset whole = testing::data_parallel_data();
+  const Dataset part = testing::rows_of(whole, block_of_rank(whole.size, comm.rank(), comm.size()));
+  const Dataset validation = testing::rows_of(random_dataset(4, 2, 101, 12), block_of_rank(101, comm.rank(), comm.size()));
+  testing::expect_device_branch_gives_host_branchs_bits(comm, part, validation);
+}
+
+// The cuda backend's cuBLAS path with NCCL's sums on the GPUs (skipped without a GPU per rank or NCCL).
+TEST(DataParallelDeviceSums, NcclOnTheGpusEqualsTheSingleProcessRun) {
+  std::string why_not;
+  if (!testing::nccl_runs_here(world(), &why_not)) GTEST_SKIP() << why_not;
+  testing::expect_nccl_run_equals_the_single_process_run(world());
+}
 
 // A folder every rank sees (one machine): made by rank 0, named by the rank count.
 std::filesystem::path shared_folder(const std::string& name) {
@@ -123,7 +140,7 @@ TEST(DataParallelFiles, RankFilesAndByteRangesGiveTheWholeFilesModel) {
   const Dataset whole = dataset_from_table(read_table(whole_path), spec);
   const TrainValidation whole_split = split_validation(whole, 0.2);
   const Standardization whole_standardization = Standardization::fit(whole_split.train, StandardizeWhat::both);
-  const DataParallelCase c{"reference", OptimizerKind::adam, 0};
+  const DataParallelCase c{"reference", OptimizerKind::adam, 0, ""};
   const TrainResult single = testing::train_whole(c, whole_standardization.apply(whole_split.train),
                                                   whole_standardization.apply(whole_split.validation));
 

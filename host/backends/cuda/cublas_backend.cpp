@@ -8,6 +8,8 @@
 #include "backends/cuda/device_copies.h"
 #include "backends/cuda/fused_host.h"
 #include "data/epoch_order.h"
+#include "mpi/device_rank_sum.h"
+#include "rank_sum.h"
 #include "step_kernels.h"
 
 namespace sigtrain {
@@ -227,10 +229,10 @@ void CublasBackend::set_training_data(const Dataset& train) {
 }
 
 void CublasBackend::begin_epoch(const EpochOrder& order) {
-  if (!train_) throw std::logic_error("set_training_data must be called before training");
   CUDA_CHECK(cudaMemsetAsync(epoch_loss_.get(), 0, sizeof(double), stream_.get()));
   CUDA_CHECK(kernels::set_position(position_.get(), 0, stream_.get()));
   expected_position_ = 0;
+  if (!train_) return;  // (data_parallel_step trains on batches given; train_step refuses to run)
   const EpochShuffle shuffle = make_epoch_shuffle(train_->size, order.shuffle, order.seed);
   if (!streaming_) {  // data, not a new graph: the captured gathers read it when they run
     CUDA_CHECK(cudaMemcpyAsync(shuffle_.get(), &shuffle, sizeof shuffle, cudaMemcpyHostToDevice, stream_.get()));
@@ -348,6 +350,31 @@ double CublasBackend::loss_and_gradients(const Batch& batch, Parameters& grad) {
   CUDA_CHECK(cudaStreamSynchronize(stream_.get()));
   grad = Parameters::from_float(spec(), values.data());
   return loss_sum / double(B);
+}
+
+void CublasBackend::data_parallel_step(const Batch& batch, size_t global_count, double lr, DeviceRankSum& sum) {
+  const size_t B = batch.count, P = spec().parameter_count();
+  rank_sums_.reserve(P + 1, "the sums over the ranks");
+  CUDA_CHECK(cudaMemsetAsync(scratch_loss_.get(), 0, sizeof(double), stream_.get()));
+  if (B > 0) {  // the shard's mean gradient in grads_ and its loss sum, as loss_and_gradients makes them
+    reserve(B);
+    CUDA_CHECK(cudaMemcpyAsync(A_[0].get(), batch.x, B * spec().inputs() * sizeof(float), cudaMemcpyHostToDevice,
+                               stream_.get()));
+    CUDA_CHECK(cudaMemcpyAsync(Y_batch_.get(), batch.y, B * spec().outputs() * sizeof(float), cudaMemcpyHostToDevice,
+                               stream_.get()));
+    enqueue_forward(B, /*training=*/true, scratch_loss_.get());
+    enqueue_backward(B);
+  }
+  CUDA_CHECK(kernels::gradient_sums_of_shard(grads_.get(), P, B, scratch_loss_.get(), rank_sums_.get(), stream_.get()));
+  sum.sum_in_rank_order(rank_sums_.get(), P + 1, stream_.get());
+  CUDA_CHECK(kernels::mean_gradient_of_job(rank_sums_.get(), P, global_count, grads_.get(), epoch_loss_.get(),
+                                           stream_.get()));
+  set_learning_rate(lr);
+  CUDA_CHECK(kernels::optimizer_update(setup().optimizer, params_.get(), grads_.get(), optimizer_state_.get(), P,
+                                       lr_.get(), steps_.get(), stream_.get()));
+  CUDA_CHECK(kernels::finish_step(position_.get(), 0, steps_.get(), stream_.get()));  // t += 1
+  // Nothing waits here: the batch's copies are from pageable memory, which cudaMemcpyAsync has staged
+  // before it returns, so the caller may reuse it; epoch_loss_sum waits for the device.
 }
 
 }  // namespace sigtrain

@@ -57,6 +57,11 @@ class CublasBackend : public Backend {
   bool loss_is_cheap_to_read() const override { return false; }
   void predict_logits(const float* x, size_t count, double* z) override;
   double loss_and_gradients(const Batch& batch, Parameters& grad) override;
+  // Data parallel with NCCL: the batch's gradient through the same forward and backward, its sums
+  // packed beside the loss (kernels/rank_sum.h), summed over the ranks on the device, the job's mean
+  // gradient unpacked into grads_ and the optimizer's kernel: nothing leaves the device but the batch in.
+  bool steps_with_device_sums() const override { return true; }
+  void data_parallel_step(const Batch& batch, size_t global_count, double lr, DeviceRankSum& sum) override;
 
   // How many times a step has been captured as a CUDA graph (once per batch shape and data buffer).
   size_t graph_captures() const { return graph_captures_; }
@@ -115,6 +120,7 @@ class CublasBackend : public Backend {
   DeviceBuffer<EpochShuffle> shuffle_;  // resident: the epoch's order (one; the graphs read it)
   DeviceBuffer<unsigned long long> position_;
   DeviceBuffer<double> epoch_loss_, scratch_loss_;
+  DeviceBuffer<double> rank_sums_;  // data parallel: [G_r (P), F_r], then the job's sums
   size_t expected_position_ = 0;  // what *position_ holds after the steps enqueued so far
 
   // Streaming: two device chunks filled from two pinned staging buffers on copy_stream_.

@@ -47,12 +47,18 @@ void enter_process_device() {
 
 }  // namespace
 
-void use_cuda_device_for_rank(int local_rank) {
+int cuda_devices() {
   int count = 0;
-  if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) {
-    cudaGetLastError();
-    return;
+  if (cudaGetDeviceCount(&count) != cudaSuccess) {
+    cudaGetLastError();  // clear the error of the failed query
+    return 0;
   }
+  return count;
+}
+
+void use_cuda_device_for_rank(int local_rank) {
+  const int count = cuda_devices();
+  if (count == 0) return;
   g_process_device.store(local_rank % count);
   enter_process_device();
 }

@@ -17,6 +17,8 @@ namespace sigtrain {
 bool cuda_device_usable(std::string* why_not, bool* device_present = nullptr);
 // use_cuda_device_of_rank (backend.h) where CUDA is built.
 void use_cuda_device_for_rank(int local_rank);
+// cuda_device_count (backend.h) where CUDA is built.
+int cuda_devices();
 // The current device's name ("" where it cannot be read), for the backends' descriptions.
 std::string cuda_device_name();
 
