@@ -59,7 +59,11 @@ class DeviceSumsStandIn : public Backend {
   void train_step(size_t, size_t, double) override { throw std::logic_error("the stand-in trains on given batches only"); }
   double epoch_loss_sum() override { return epoch_loss_; }
   void predict_logits(const float* x, size_t count, double* z) override { inner_->predict_logits(x, count, z); }
-  double loss_and_gradients(const Batch& batch, Parameters& grad) override { return inner_->loss_and_gradients(batch, grad); }
+  // The device branch asks for data_parallel_step only: a group that took the host branch (or asked
+  // for host gradients beside the device step) fails here.
+  double loss_and_gradients(const Batch&, Parameters&) override {
+    throw std::logic_error("the device-sums branch asked for host gradients");
+  }
   bool steps_with_device_sums() const override { return true; }
   void data_parallel_step(const Batch& batch, size_t global_count, double lr, DeviceRankSum& sum) override {
     const size_t P = params_.values.size();

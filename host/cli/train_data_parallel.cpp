@@ -142,11 +142,16 @@ int run_train_data_parallel(const TrainOptions& o) {
   on_every_rank(comm, [&] { made = make_run_backend(mine, plan); });
   Backend& backend = *made.backend;
   // Gradients summed every step by a backend that keeps them on the GPU (the cuBLAS path): NCCL sums
-  // them there, where the build has it and every rank on a machine has a GPU of its own (NCCL takes
-  // one rank per GPU); otherwise the host's MPI sum (every rank decides alike: same flags and build).
+  // them there, where the build has it and every rank on its machine has a GPU of its own (NCCL takes
+  // one rank per GPU); otherwise the host's MPI sum. The ranks agree first (a rank whose GPU was not
+  // usable took the cpu backend under --backend auto; machines may differ), so all take one path.
   std::unique_ptr<DeviceRankSum> device_sum;
-  if (o.average_every == 0 && backend.steps_with_device_sums() && built_with_nccl() &&
-      comm.local_size() <= cuda_device_count())
+  double can_sum_on_device = o.average_every == 0 && backend.steps_with_device_sums() && built_with_nccl() &&
+                                     comm.local_size() <= cuda_device_count()
+                                 ? 1.0
+                                 : 0.0;
+  comm.sum_in_rank_order(&can_sum_on_device, 1);
+  if (can_sum_on_device == double(comm.size()))
     on_every_rank(comm, [&] { device_sum = make_nccl_rank_sum(comm); });
   DataParallelGroup group(backend, comm, o.average_every, &g_stop_requested, device_sum.get());
   const bool report_times = std::getenv("SIGTRAIN_DATA_PARALLEL_TIMES") != nullptr;
@@ -192,8 +197,9 @@ int run_train_data_parallel(const TrainOptions& o) {
   // For the scaling bench (bench/data_parallel.sh): rank 0's time in the sums themselves, and before
   // them waiting for the slowest rank, over the run.
   if (printer && report_times)
-    std::printf("communication: %ld sums, %s s in them, %s s waiting before them\n", group.sums(),
-                format_number(group.communication_seconds(), 6).c_str(), format_number(group.waiting_seconds(), 6).c_str());
+    std::printf("communication: %ld sums, %s s in them, %s s waiting before them%s\n", group.sums(),
+                format_number(group.communication_seconds(), 6).c_str(), format_number(group.waiting_seconds(), 6).c_str(),
+                device_sum ? " (the host's: the stop flag only; NCCL's sums on the GPUs are not in these)" : "");
   std::vector<std::string> end_lines = {kept_model_line(plan, result), units,
                                         result.outcome == TrainOutcome::stopped_early ? result.message : ""};
   end_lines.erase(std::remove(end_lines.begin(), end_lines.end(), std::string()), end_lines.end());

@@ -44,6 +44,7 @@ CublasBackend::CublasBackend(const NetworkSpec& spec, const TrainingSetup& setup
     chunk.copied = make_cuda_event();
     chunk.consumed = make_cuda_event();
   }
+  batch_copied_ = make_cuda_event();
 }
 
 CublasBackend::~CublasBackend() {
@@ -358,10 +359,21 @@ void CublasBackend::data_parallel_step(const Batch& batch, size_t global_count, 
   CUDA_CHECK(cudaMemsetAsync(scratch_loss_.get(), 0, sizeof(double), stream_.get()));
   if (B > 0) {  // the shard's mean gradient in grads_ and its loss sum, as loss_and_gradients makes them
     reserve(B);
-    CUDA_CHECK(cudaMemcpyAsync(A_[0].get(), batch.x, B * spec().inputs() * sizeof(float), cudaMemcpyHostToDevice,
-                               stream_.get()));
-    CUDA_CHECK(cudaMemcpyAsync(Y_batch_.get(), batch.y, B * spec().outputs() * sizeof(float), cudaMemcpyHostToDevice,
-                               stream_.get()));
+    // The batch through page-locked staging, so that its copies are truly asynchronous and the caller
+    // may refill its own memory at once: the staging is reused once the last step's copies are done.
+    const size_t nx = B * size_t(spec().inputs()), ny = B * size_t(spec().outputs());
+    CUDA_CHECK(cudaEventSynchronize(batch_copied_.get()));
+    if (nx + ny > batch_staging_floats_) {
+      batch_staging_floats_ = 0;  // (until the allocation has succeeded)
+      batch_staging_.allocate(nx + ny);
+      batch_staging_floats_ = nx + ny;
+    }
+    float* staged = batch_staging_.get();
+    std::copy(batch.x, batch.x + nx, staged);
+    std::copy(batch.y, batch.y + ny, staged + nx);
+    CUDA_CHECK(cudaMemcpyAsync(A_[0].get(), staged, nx * sizeof(float), cudaMemcpyHostToDevice, stream_.get()));
+    CUDA_CHECK(cudaMemcpyAsync(Y_batch_.get(), staged + nx, ny * sizeof(float), cudaMemcpyHostToDevice, stream_.get()));
+    CUDA_CHECK(cudaEventRecord(batch_copied_.get(), stream_.get()));
     enqueue_forward(B, /*training=*/true, scratch_loss_.get());
     enqueue_backward(B);
   }
@@ -373,8 +385,7 @@ void CublasBackend::data_parallel_step(const Batch& batch, size_t global_count, 
   CUDA_CHECK(kernels::optimizer_update(setup().optimizer, params_.get(), grads_.get(), optimizer_state_.get(), P,
                                        lr_.get(), steps_.get(), stream_.get()));
   CUDA_CHECK(kernels::finish_step(position_.get(), 0, steps_.get(), stream_.get()));  // t += 1
-  // Nothing waits here: the batch's copies are from pageable memory, which cudaMemcpyAsync has staged
-  // before it returns, so the caller may reuse it; epoch_loss_sum waits for the device.
+  // Nothing waits here (the batch was staged): epoch_loss_sum waits for the device.
 }
 
 }  // namespace sigtrain

@@ -121,6 +121,9 @@ class CublasBackend : public Backend {
   DeviceBuffer<unsigned long long> position_;
   DeviceBuffer<double> epoch_loss_, scratch_loss_;
   DeviceBuffer<double> rank_sums_;  // data parallel: [G_r (P), F_r], then the job's sums
+  PinnedBuffer batch_staging_;      // data parallel: the step's batch (X then Y), copied from here
+  size_t batch_staging_floats_ = 0;
+  CudaEvent batch_copied_;          // recorded after the staged batch's copies: the staging is free again
   size_t expected_position_ = 0;  // what *position_ holds after the steps enqueued so far
 
   // Streaming: two device chunks filled from two pinned staging buffers on copy_stream_.

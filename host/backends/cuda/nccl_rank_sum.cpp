@@ -8,6 +8,7 @@
 #include <nccl.h>
 
 #include <algorithm>
+#include <exception>
 #include <string>
 #include <type_traits>
 
@@ -80,12 +81,17 @@ class NcclRankSum : public DeviceRankSum {
     nccl_check(ncclGroupEnd(), "ncclGroupEnd");
   }
 
+  // ncclCommDestroy is a collective of the ranks on a machine: on an error that reached one rank only
+  // (its peers wait in the next sum), it would hang. While an exception unwinds, the communicator is
+  // left to the process's end (MPI_Abort or exit, rank_errors.h); otherwise destroyed.
   struct Destroy {
-    void operator()(ncclComm_t comm) const { ncclCommDestroy(comm); }
+    void operator()(ncclComm_t comm) const {
+      if (std::uncaught_exceptions() == 0) ncclCommDestroy(comm);
+    }
   };
   const int rank_, ranks_;
+  DeviceBuffer<double> received_, summed_;  // (before the communicator: freed after it)
   std::unique_ptr<std::remove_pointer_t<ncclComm_t>, Destroy> comm_;
-  DeviceBuffer<double> received_, summed_;
 };
 
 }  // namespace
