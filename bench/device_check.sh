@@ -130,7 +130,8 @@ fi
 #     on one block per network (5-64-64-3, B 256) and on clusters of 8 blocks that read each other's
 #     shared memory (3-17-2, B 4099); the shape-specialised kernel with a warp per network (2-3-3-1,
 #     B 32); and with a block of 8 warps (2-3-3-1, B 256, one step) and of 4 warps over 25 steps a
-#     launch (B 100: the double-buffered exchange between the warps, one barrier a step). A run is
+#     launch (B 100: the double-buffered exchange between the warps, one barrier a step); the tiled
+#     kernel (2-64-64-1) on clusters of 8 blocks (B 256, one step) and of 2 over 100 steps (B 33). A run is
 #     clean only when it exits 0, the sanitizer reports 0 errors, and every test of its filter ran and
 #     passed (a filter that matches nothing, or tests that skip, would otherwise be clean by checking
 #     nothing). Any other run, or a GPU without compute-sanitizer, makes the gate FAIL and the check
@@ -139,6 +140,7 @@ sanitizer_variants=(
   "runtime=Networks/CudaVsReference.OneStepForwardLossAndGradients/fused_5_64_64_3_nobias_B256:Networks/CudaVsReference.OneStepForwardLossAndGradients/fused_3_17_2_bias_B4099"
   "warp=Shapes/WarpOnGpuVsReference.OneStepLossAndGradients/2_3_3_1_bias_B32"
   "block=Networks/CudaVsReference.OneStepForwardLossAndGradients/fused_2_3_3_1_bias_B256:BlockShapes/WarpOnGpuVsReference.HundredStepsInFewLaunches/2_3_3_1_bias_B100"
+  "tiled=Shapes/TiledOnGpuVsReference.OneStepLossAndGradients/2_64_64_1_bias_B256:Shapes/TiledOnGpuVsReference.HundredStepsInFewLaunches/2_64_64_1_nobias_B33"
 )
 sanitizer_log=$results/sanitizer-$stamp.txt
 # One run's verdict from its exit status ($1), its filter's number of tests ($2) and its output ($3).
@@ -190,8 +192,8 @@ test_seconds=$(($(elapsed) - build_seconds))
 # policies in that order) and of the prediction kernels; and the group evaluation's default instance
 # (CUB's segmented reduction over evaluation_terms, kernels/evaluate_kernel.cu).
 cuobjdump --dump-resource-usage "$build_dir/host/libsigtrain_core.a" 2>/dev/null |
-  grep -A1 -E "fused_(train_kernel.*Sigmoid.*Identity.*Sgd|predict_kernel)|DeviceSegmentedReduceKernel.*PairTerms.*Sigmoid.*SquaredError.*Identity" |
-  head -n 28 \
+  grep -A1 -E "fused_((train|tiled)_kernel.*Sigmoid.*Identity.*Sgd|predict_kernel)|DeviceSegmentedReduceKernel.*PairTerms.*Sigmoid.*SquaredError.*Identity" |
+  head -n 56 \
   >"$results/ptxas-$stamp.txt" || true
 to_out "$results/ptxas-$stamp.txt"
 

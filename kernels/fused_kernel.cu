@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include "fused_kernel.h"
+#include "fused_tiled.h"
 #include "fused_warp.h"
 
 namespace sigtrain::kernels {
@@ -16,9 +17,12 @@ namespace sigtrain::kernels {
 namespace {
 
 // The cluster of blocks r·K … r·K + K − 1 trains network r (FusedBuffers). Launched with clusters of
-// K blocks when K > 1 (launch_fused_train below).
+// K blocks when K > 1 (launch_fused_train below). One block per SM at least, as for the warp kernel
+// below: without it ptxas held some instances (AdamW; bce) to 48 registers around the call of the
+// double pow of Adam's bias corrections and spilled up to 84 bytes; its workspace allows one block
+// per SM for most shapes anyway.
 template <class Act, class Head, class Optimizer>
-__global__ void __launch_bounds__(kFusedThreads)
+__global__ void __launch_bounds__(kFusedThreads, 1)
     fused_train_kernel(const __grid_constant__ FusedShape s,  // read in place (no local copy: -Xptxas -v)
                        const __grid_constant__ OptimizerSettings settings, int blocks_per_network, FusedBuffers buffers,
                        const float* X, const float* Y, const EpochShuffle* shuffles, size_t first, size_t end, size_t batch, const float* lrs, float* grads) {
@@ -55,6 +59,27 @@ __global__ void __launch_bounds__(kFusedBlockMaxWarps* kFusedWarp, 1)
                          buffers.steps + r, buffers.loss_slots + r * kFusedLossSlots};
   const EpochShuffle order = shuffles[r];  // in registers: every sample's row is computed from it
   fused_block_steps<Layout, Act, Head, Optimizer>(DeviceBlock{warps_per_network, warp % warps_per_network, partials},
+                                                  net, X, Y, order, first, end, batch, lrs[r], settings,
+                                                  grads ? grads + r * P : nullptr);
+}
+
+// The tiled kernel (fused_tiled.h): the cluster of blocks r·K … r·K + K − 1 trains network r, each
+// block 32 samples of every step, with TiledWorkspace<Layout>::floats floats of dynamic shared memory.
+// (No minimum of blocks per SM: ptxas then keeps it to 64 registers without spilling, where with one
+// it took up to 255, unrolling the 64-long loops; more clusters of replicas fit an SM at 64.)
+template <class Layout, class Act, class Head, class Optimizer>
+__global__ void __launch_bounds__(kFusedThreads)
+    fused_tiled_kernel(const __grid_constant__ OptimizerSettings settings, int blocks_per_network, FusedBuffers buffers,
+                       const float* X, const float* Y, const EpochShuffle* shuffles, size_t first, size_t end,
+                       size_t batch, const float* lrs, float* grads) {
+  extern __shared__ double workspace[];  // doubles: the per-thread loss terms need 8-byte alignment
+  const size_t r = blockIdx.x / unsigned(blocks_per_network);
+  constexpr size_t P = Layout::kParams, state_floats = size_t(Optimizer::kSlots) * P;
+  const FusedNetwork net{buffers.params + r * P, buffers.optimizer_states + r * state_floats,
+                         buffers.block_states + r * size_t(blocks_per_network - 1) * state_floats, buffers.steps + r,
+                         buffers.loss_slots + r * kFusedLossSlots};
+  const EpochShuffle order = shuffles[r];
+  fused_tiled_steps<Layout, Act, Head, Optimizer>(DeviceCluster{blocks_per_network, reinterpret_cast<float*>(workspace)},
                                                   net, X, Y, order, first, end, batch, lrs[r], settings,
                                                   grads ? grads + r * P : nullptr);
 }
@@ -138,6 +163,38 @@ cudaError_t launch_warp_instance(const OptimizerSettings& settings, size_t netwo
   return cudaGetLastError();
 }
 
+// A launch of `networks` networks × K blocks in clusters of K (a cluster's blocks are resident together
+// and reach each other's shared memory), `threads` threads and `smem` bytes each.
+cudaLaunchConfig_t cluster_launch(size_t networks, int K, int threads, size_t smem, cudaStream_t stream,
+                                  cudaLaunchAttribute& cluster) {
+  cudaLaunchConfig_t config{};
+  config.gridDim = dim3(unsigned(uint64_t(networks) * uint64_t(K)));
+  config.blockDim = dim3(unsigned(threads));
+  config.dynamicSmemBytes = smem;
+  config.stream = stream;
+  cluster = cudaLaunchAttribute{};
+  cluster.id = cudaLaunchAttributeClusterDimension;
+  cluster.val.clusterDim.x = unsigned(K);
+  cluster.val.clusterDim.y = 1;
+  cluster.val.clusterDim.z = 1;
+  config.attrs = &cluster;
+  config.numAttrs = K > 1 ? 1 : 0;
+  return config;
+}
+
+template <class Layout, class Act, class Head, class Optimizer>
+cudaError_t launch_tiled_instance(const OptimizerSettings& settings, size_t networks, int K, const FusedBuffers& buffers,
+                                  const float* X, const float* Y, const EpochShuffle* shuffles, size_t first,
+                                  size_t end, size_t batch, const float* lrs, float* grads, cudaStream_t stream) {
+  const auto kernel = fused_tiled_kernel<Layout, Act, Head, Optimizer>;
+  static DevicesDone done;
+  if (const cudaError_t attribute = allow_largest_workspace(kernel, done); attribute != cudaSuccess) return attribute;
+  cudaLaunchAttribute cluster{};
+  const cudaLaunchConfig_t config = cluster_launch(networks, K, kFusedThreads,
+                                                   size_t(TiledWorkspace<Layout>::floats) * sizeof(float), stream, cluster);
+  return cudaLaunchKernelEx(&config, kernel, settings, K, buffers, X, Y, shuffles, first, end, batch, lrs, grads);
+}
+
 template <class Act>
 cudaError_t launch_predict_instance(const FusedShape& s, const float* params, const float* X, size_t count, float* out,
                                     cudaStream_t stream) {
@@ -168,26 +225,22 @@ cudaError_t launch_fused_train(const FusedShape& s, const FusedPolicies& policie
     });
     return status;
   }
-  // Networks × K blocks, in clusters of K (a cluster's blocks are resident together and reach each
-  // other's shared memory).
-  const int K = fused_blocks_per_network(batch, s.chunk);
-  // A grid has at most 2³¹ − 1 blocks; the host refuses more networks than fit (check_backend_limits),
-  // and the product is taken in 64 bits so that no wrapped count is ever launched.
-  const uint64_t blocks = uint64_t(networks) * uint64_t(K);
-  if (blocks > uint64_t(INT_MAX)) return cudaErrorInvalidConfiguration;
-  cudaLaunchConfig_t config{};
-  config.gridDim = dim3(unsigned(blocks));
-  config.blockDim = dim3(unsigned(s.threads));
-  config.dynamicSmemBytes = workspace_bytes(s);
-  config.stream = stream;
-  cudaLaunchAttribute cluster{};
-  cluster.id = cudaLaunchAttributeClusterDimension;
-  cluster.val.clusterDim.x = unsigned(K);
-  cluster.val.clusterDim.y = 1;
-  cluster.val.clusterDim.z = 1;
-  config.attrs = &cluster;
-  config.numAttrs = K > 1 ? 1 : 0;
+  // Networks × K blocks, in clusters of K. A grid has at most 2³¹ − 1 blocks; the host refuses more
+  // networks than fit (check_backend_limits), and the product is taken in 64 bits so that no wrapped
+  // count is ever launched.
+  const int K = fused_cluster_blocks(s, policies, batch);
+  if (uint64_t(networks) * uint64_t(K) > uint64_t(INT_MAX)) return cudaErrorInvalidConfiguration;
   cudaError_t status = cudaSuccess;
+  // The tiled kernel where it is compiled for the network and the batch is at most 256 (fused_tiled.h).
+  if (fused_tiled_blocks(s, policies, batch) > 0) {
+    with_fused_tiled_instance(s, policies, [&](auto layout, auto act, auto head, auto optimizer) {
+      status = launch_tiled_instance<decltype(layout), decltype(act), decltype(head), decltype(optimizer)>(
+          policies.optimizer, networks, K, buffers, X, Y, shuffles, first, end, batch, lrs, grads, stream);
+    });
+    return status;
+  }
+  cudaLaunchAttribute cluster{};
+  const cudaLaunchConfig_t config = cluster_launch(networks, K, s.threads, workspace_bytes(s), stream, cluster);
   with_fused_policies(policies, [&](auto act, auto head, auto optimizer) {
     status = launch_train_instance<decltype(act), decltype(head), decltype(optimizer)>(
         config, s, policies.optimizer, K, buffers, X, Y, shuffles, first, end, batch, lrs, grads);

@@ -10,12 +10,14 @@
 #include <cstdint>
 
 #include "fused_step.h"
+#include "fused_tiled.h"
 
 namespace sigtrain::kernels {
 
 // Every network's buffers, network r's at r times its size: P floats of θ, kSlots × P of optimizer
 // state, one step count and kFusedLossSlots loss slots; block_states holds (K − 1) × kSlots × P floats
-// per network for the blocks beyond the first of a cluster (K = fused_blocks_per_network(batch, chunk)).
+// per network for the blocks beyond the first of a cluster (K = fused_cluster_blocks(s, policies, batch),
+// fused_tiled.h).
 struct FusedBuffers {
   float* params;
   float* optimizer_states;
@@ -28,7 +30,9 @@ struct FusedBuffers {
 // lrs[r] (device memory), over positions [first, end) of its epoch's order shuffles[r] (device memory). With grads (P floats per network), only the gradient of one step (fused_step.h).
 // Where fused_block_warps(s, policies, batch) = W > 0, the shape-specialised kernel (fused_warp.h) runs
 // the steps instead, W warps per network (a warp per network for batches up to 32, a block of W warps
-// up to 256): it uses the same buffers but for block_states, which it leaves alone.
+// up to 256): it uses the same buffers but for block_states, which it leaves alone. Else, where
+// fused_tiled_blocks(s, policies, batch) = K > 0, the tiled kernel (fused_tiled.h) runs them, K blocks
+// of 32 samples per network.
 cudaError_t launch_fused_train(const FusedShape& s, const FusedPolicies& policies, size_t networks,
                                const FusedBuffers& buffers, const float* X, const float* Y,
                                const EpochShuffle* shuffles, size_t first, size_t end, size_t batch, const float* lrs,

@@ -220,6 +220,73 @@ struct FusedNetwork {
   double* loss_slots;      // kFusedLossSlots
 };
 
+// ---- The phases every cluster kernel shares (this runtime-shaped one and fused_tiled.h's) ----------
+
+// Where a block's workspace holds θ, its dθ and its threads' running loss terms (doubles), in floats.
+struct ClusterPlaces {
+  int params, grads, loss;
+};
+
+// Block `rank`'s copy of the optimizer state: block 0's is the network's own, the others' in
+// net.block_states.
+SIGTRAIN_HD float* cluster_state(const FusedNetwork& net, int rank, int state_floats) {
+  return rank == 0 ? net.optimizer_state : net.block_states + size_t(rank - 1) * size_t(state_floats);
+}
+
+// A call's start: every block's θ, the other blocks' copies of the optimizer state (block 0 changes its
+// own only after the first barrier between blocks, in the first update), and each thread's loss slot.
+SIGTRAIN_HD_TEMPLATE
+template <class Cluster>
+SIGTRAIN_HD void cluster_load_network(const Cluster& cluster, ClusterPlaces at, const FusedNetwork& net, int P,
+                                      int state_floats, int threads) {
+  cluster.phase([&](int rank, int t) {
+    float* ws = cluster.workspace(rank);
+    for (int e = t; e < P; e += threads) ws[at.params + e] = net.params[e];
+    if (rank > 0)
+      for (int e = t; e < state_floats; e += threads) cluster_state(net, rank, state_floats)[e] = net.optimizer_state[e];
+    reinterpret_cast<double*>(ws + at.loss)[t] = net.loss_slots[rank * threads + t];
+  });
+}
+
+// A step's end, after the cluster's barrier that completes every block's dθ: each block adds the K
+// blocks' dθ in block order and takes the optimizer's step (math/optimizer.h) on its own copy of θ and
+// of the optimizer state, so the K copies stay identical; the thread that owns entry e updates θ_e
+// and its state. With grads_global, the last step's dθ goes there instead (block 0) and nothing is
+// updated. Then the second barrier: no block writes the next step's dθ while another still reads it.
+SIGTRAIN_HD_TEMPLATE
+template <class Optimizer, class Cluster>
+SIGTRAIN_HD void cluster_update(const Cluster& cluster, ClusterPlaces at, const FusedNetwork& net, int P,
+                                int threads, OptimizerStep<float> scalars, float* grads_global, bool last_step) {
+  const int K = cluster.ranks();
+  cluster.phase([&](int rank, int t) {
+    float* theta = cluster.workspace(rank) + at.params;
+    float* state = cluster_state(net, rank, Optimizer::kSlots * P);  // null for plain SGD; unread for gradients
+    for (int e = t; e < P; e += threads) {
+      float total = 0.0f;
+      for (int k = 0; k < K; ++k) total += cluster.workspace(k)[at.grads + e];
+      if (grads_global) {
+        if (last_step && rank == 0) grads_global[e] = total;
+      } else {
+        Optimizer::update(theta[e], total, Optimizer::kSlots ? state + e : nullptr, size_t(P), scalars);
+      }
+    }
+  });
+  cluster.sync_blocks();
+}
+
+// A call's end: each block its threads' loss slots; block 0 θ and t (the K copies are identical).
+SIGTRAIN_HD_TEMPLATE
+template <class Cluster>
+SIGTRAIN_HD void cluster_store_network(const Cluster& cluster, ClusterPlaces at, const FusedNetwork& net, int P,
+                                       int threads, uint64_t steps_taken) {
+  cluster.phase([&](int rank, int t) {
+    net.loss_slots[rank * threads + t] = reinterpret_cast<const double*>(cluster.workspace(rank) + at.loss)[t];
+    if (rank != 0) return;
+    for (int e = t; e < P; e += threads) net.params[e] = cluster.workspace(0)[at.params + e];
+    if (t == 0) *net.steps = steps_taken;
+  });
+}
+
 // Optimizer steps of `batch` samples over positions [first, end) of the epoch's order (row
 // order.row(position); math/epoch_shuffle.h: computed, not loaded) (the last step may be
 // partial), at learning rate lr, starting from and ending in the network's buffers (θ, the optimizer's
@@ -233,22 +300,12 @@ SIGTRAIN_HD void fused_train_steps(const Cluster& cluster, const FusedShape& s, 
                                    const float* Y, const EpochShuffle& order, size_t first, size_t end, size_t batch,
                                    float lr, const OptimizerSettings& settings, float* grads_global) {
   const int L = s.layers, T = s.threads, P = s.params, nL = s.widths[L], K = cluster.ranks();
-  const int state_floats = Optimizer::kSlots * P;
+  const ClusterPlaces at{s.ws_params, s.ws_grads, s.ws_loss};
   // Per thread, the running sum of its samples' loss terms, in shared memory for the call.
   const auto loss_terms = [&](int rank) { return reinterpret_cast<double*>(cluster.workspace(rank) + s.ws_loss); };
-  const auto state_of = [&](int rank) {
-    return rank == 0 ? net.optimizer_state : net.block_states + size_t(rank - 1) * size_t(state_floats);
-  };
   // Read before the first barrier between blocks; block 0 writes it back only after the last.
   uint64_t steps_taken = *net.steps;
-  cluster.phase([&](int rank, int t) {
-    float* theta = cluster.workspace(rank) + s.ws_params;
-    for (int e = t; e < P; e += T) theta[e] = net.params[e];
-    // Block 0 changes its copy only after the first barrier between blocks, in the first update.
-    if (rank > 0)
-      for (int e = t; e < state_floats; e += T) state_of(rank)[e] = net.optimizer_state[e];
-    loss_terms(rank)[t] = net.loss_slots[rank * T + t];
-  });
+  cluster_load_network(cluster, at, net, P, Optimizer::kSlots * P, T);
   for (size_t step = first; step < end; step += batch) {
     // An int: the host keeps batches within kMaxBatch = 2³⁰ (check_backend_limits, backends/backend.h).
     const int B = int(end - step < batch ? end - step : batch);
@@ -288,27 +345,9 @@ SIGTRAIN_HD void fused_train_steps(const Cluster& cluster, const FusedShape& s, 
     if (!grads_global) ++steps_taken;
     // The step's scalars (PyTorch's bias corrections), from t and lr in double, the same in every thread.
     const OptimizerStep<float> scalars = optimizer_step<float>(settings, double(lr), steps_taken);
-    cluster.phase([&](int rank, int t) {  // dθ = Σ over blocks in block order; the optimizer's update
-      float* theta = cluster.workspace(rank) + s.ws_params;
-      float* state = state_of(rank);  // null for plain SGD; not read in the gradient-only mode
-      for (int e = t; e < P; e += T) {
-        float total = 0.0f;
-        for (int k = 0; k < K; ++k) total += cluster.workspace(k)[s.ws_grads + e];
-        if (grads_global) {
-          if (last_step && rank == 0) grads_global[e] = total;
-        } else {
-          Optimizer::update(theta[e], total, Optimizer::kSlots ? state + e : nullptr, size_t(P), scalars);
-        }
-      }
-    });
-    cluster.sync_blocks();  // no block starts the next step's dθ while another still reads this one
+    cluster_update<Optimizer>(cluster, at, net, P, T, scalars, grads_global, last_step);
   }
-  cluster.phase([&](int rank, int t) {  // each block its own slots; block 0 θ and t (the K copies are identical)
-    net.loss_slots[rank * T + t] = loss_terms(rank)[t];
-    if (rank != 0) return;
-    for (int e = t; e < P; e += T) net.params[e] = cluster.workspace(0)[s.ws_params + e];
-    if (t == 0) *net.steps = steps_taken;
-  });
+  cluster_store_network(cluster, at, net, P, T, steps_taken);
 }
 
 // Z_L (the logits) for `count` samples starting at row `first` of X (no order), in passes, by one block

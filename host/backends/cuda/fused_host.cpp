@@ -83,10 +83,13 @@ FusedHostBackend::FusedHostBackend(const NetworkSpec& spec, const TrainingSetup&
   optimizer_state_.assign(size_t(optimizer_slots(setup.optimizer.kind)) * params_.size(), 0.0f);
 }
 
-HostCluster FusedHostBackend::cluster(int blocks) {
-  while (int(workspaces_.size()) < blocks) {
-    workspaces_.emplace_back((size_t(shape_.ws_floats) + 1) / 2, 0.0);
-    workspace_pointers_.push_back(reinterpret_cast<float*>(workspaces_.back().data()));
+HostCluster FusedHostBackend::cluster(int blocks, int floats) {
+  const size_t doubles = (size_t(floats > 0 ? floats : shape_.ws_floats) + 1) / 2;
+  while (int(workspaces_.size()) < blocks) workspaces_.emplace_back();
+  workspace_pointers_.resize(workspaces_.size());
+  for (size_t k = 0; k < workspaces_.size(); ++k) {
+    if (workspaces_[k].size() < doubles) workspaces_[k].resize(doubles, 0.0);
+    workspace_pointers_[k] = reinterpret_cast<float*>(workspaces_[k].data());
   }
   return HostCluster{blocks, shape_.threads, workspace_pointers_.data()};
 }
@@ -104,6 +107,15 @@ void FusedHostBackend::run_steps(const FusedNetwork& net, const float* X, const 
     });
     return;
   }
+  if (const int K = tiled_blocks_per_network(batch); K > 0) {  // the launcher's next choice
+    with_fused_tiled_instance(shape_, policies_, [&](auto layout, auto act, auto head, auto optimizer) {
+      using Layout = decltype(layout);
+      fused_tiled_steps<Layout, decltype(act), decltype(head), decltype(optimizer)>(
+          cluster(K, TiledWorkspace<Layout>::floats), net, X, Y, order, first, end, batch, lr_fp32,
+          policies_.optimizer, grads);
+    });
+    return;
+  }
   const int blocks = fused_blocks_per_network(batch, shape_.chunk);
   with_fused_policies(policies_, [&](auto act, auto head, auto optimizer) {
     fused_train_steps<decltype(act), decltype(head), decltype(optimizer)>(
@@ -112,6 +124,10 @@ void FusedHostBackend::run_steps(const FusedNetwork& net, const float* X, const 
 }
 
 int FusedHostBackend::warps_per_network(size_t batch) const { return fused_block_warps(shape_, policies_, batch); }
+
+int FusedHostBackend::tiled_blocks_per_network(size_t batch) const {
+  return warps_per_network(batch) > 0 ? 0 : fused_tiled_blocks(shape_, policies_, batch);
+}
 
 void FusedHostBackend::set_parameters(const Parameters& p) {
   p.check_spec(spec());
@@ -142,7 +158,7 @@ void FusedHostBackend::train_steps(size_t first, size_t end, size_t batch, doubl
 }
 
 FusedNetwork FusedHostBackend::network(size_t batch, double* loss_slots) {
-  block_states_.resize(size_t(fused_blocks_per_network(batch, shape_.chunk) - 1) * optimizer_state_.size());
+  block_states_.resize(size_t(fused_cluster_blocks(shape_, policies_, batch) - 1) * optimizer_state_.size());
   return FusedNetwork{params_.data(), optimizer_state_.data(), block_states_.data(), &steps_, loss_slots};
 }
 

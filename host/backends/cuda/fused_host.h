@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "fused_step.h"
+#include "fused_tiled.h"
 #include "fused_warp.h"
 #include "backends/host_backend.h"
 
@@ -27,9 +28,9 @@ size_t fused_steps_per_launch(size_t batch);
 
 // The host twin as a backend, for the tests: every step runs what the GPU runs for the batch — the
 // shape-specialised kernel's fused_block_steps with a HostBlock of W warps where fused_block_warps
-// gives W > 0, else fused_train_steps
-// with a HostCluster of as many blocks as the GPU would use for the batch, each with its own copy of
-// θ and of the optimizer state, as on the GPU.
+// gives W > 0, else the tiled kernel's fused_tiled_steps where fused_tiled_blocks gives K > 0, else
+// fused_train_steps — with a HostCluster of as many blocks as the GPU would use for the batch, each
+// with its own copy of θ and of the optimizer state, as on the GPU.
 class FusedHostBackend : public HostBackend {
  public:
   explicit FusedHostBackend(const NetworkSpec& spec, const TrainingSetup& setup = {});
@@ -48,10 +49,14 @@ class FusedHostBackend : public HostBackend {
   // The warps per network (1 … 8) with which steps of `batch` samples run the shape-specialised
   // kernel's code (fused_warp.h), as on the GPU; 0 where they run the runtime-shaped kernel's.
   int warps_per_network(size_t batch) const;
+  // The blocks per network with which steps of `batch` samples run the tiled kernel's code
+  // (fused_tiled.h), as on the GPU; 0 where they do not.
+  int tiled_blocks_per_network(size_t batch) const;
 
  private:
-  // The group of `blocks` host blocks, each with its own workspace.
-  HostCluster cluster(int blocks);
+  // The group of `blocks` host blocks, each with its own workspace of `floats` floats (0: the
+  // runtime-shaped kernel's, shape_.ws_floats).
+  HostCluster cluster(int blocks, int floats = 0);
   // The buffers of a call with batches of `batch` (the other blocks' copies of the state sized for it).
   FusedNetwork network(size_t batch, double* loss_slots);
   // fused_train_steps with the run's policies, as a cluster of as many blocks as the GPU takes for `batch`.

@@ -123,7 +123,7 @@ void FusedNetworks::set_learning_rates(const std::vector<double>& lrs) {
 
 void FusedNetworks::ensure_block_states(size_t networks, size_t batch) {
   check_backend_limits({0, batch, networks});  // the kernel's step size B is an int (fused_step.h)
-  const size_t needed = networks * size_t(fused_blocks_per_network(batch, shape_.chunk) - 1) * state_floats();
+  const size_t needed = networks * size_t(fused_cluster_blocks(shape_, policies_, batch) - 1) * state_floats();
   if (needed <= block_states_.size()) return;
   CUDA_CHECK(cudaStreamSynchronize(stream_.get()));  // the buffer about to be replaced may still be in use
   block_states_.allocate(needed, "the optimizer states of the clusters' other blocks");
