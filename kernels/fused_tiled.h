@@ -78,6 +78,14 @@ SIGTRAIN_HD int fused_tiled_blocks_for(size_t batch) {
 
 // ---- The phases' tiles -----------------------------------------------------------------------------
 
+// Which samples and units a forward or backward tile takes: consecutive tiles (a warp's threads) take
+// consecutive groups of samples first, so that in each step of a tile's sum the warp reads one or two
+// weights (a broadcast) and one value from each of 16 rows whose odd stride puts them in 16 banks;
+// units first would have the warp read 16 weights 4 rows apart, which a row of 64 floats puts in one
+// bank (16-way conflicts). (Worked out from the layout, not yet measured.)
+SIGTRAIN_HD int tiled_sample_group(int tile) { return tile % (kTiledRows / kTileSamples); }
+SIGTRAIN_HD int tiled_unit_group(int tile) { return tile / (kTiledRows / kTileSamples); }
+
 // Forward through layer l for tile `tile` of the block's 32 samples × n_l units: kTileSamples samples
 // × tile_units(n_l) units, z = b + Σ_j W[i][j]·a[j] (j rising), then f(z) for hidden layers.
 template <class Layout, int l, class Act>
@@ -85,7 +93,7 @@ SIGTRAIN_HD void tiled_forward_tile(float* ws, int tile) {
   using S = TiledWorkspace<Layout>;
   constexpr int n_in = Layout::width(l - 1), n_out = Layout::width(l), TU = tile_units(n_out);
   constexpr bool hidden = l < Layout::kLayers;
-  const int s0 = (tile / (n_out / TU)) * kTileSamples, i0 = (tile % (n_out / TU)) * TU;
+  const int s0 = tiled_sample_group(tile) * kTileSamples, i0 = tiled_unit_group(tile) * TU;
   const float* W = ws + S::params + Layout::weight_offset(l);
   const float* a_in = ws + S::acts(l - 1) + s0 * S::row(l - 1);
   float z[kTileSamples][TU];
@@ -118,7 +126,7 @@ template <class Layout, int l, class Act>
 SIGTRAIN_HD void tiled_backward_tile(float* ws, int tile) {
   using S = TiledWorkspace<Layout>;
   constexpr int n_in = Layout::width(l - 1), n_out = Layout::width(l), TU = tile_units(n_in);
-  const int s0 = (tile / (n_in / TU)) * kTileSamples, j0 = (tile % (n_in / TU)) * TU;
+  const int s0 = tiled_sample_group(tile) * kTileSamples, j0 = tiled_unit_group(tile) * TU;
   const float* W = ws + S::params + Layout::weight_offset(l);
   const float* delta = ws + S::deltas(l) + s0 * S::row(l);
   float sum[kTileSamples][TU];
@@ -157,7 +165,10 @@ struct TiledGradientTiles {
   static constexpr int count = kWeightTiles + (Layout::kBias ? kRowTiles : 0);
 };
 
-// Tile `tile` of layer l's gradient over the block's 32 samples (in order) into the block's dθ.
+// Tile `tile` of layer l's gradient over the block's 32 samples (in order) into the block's dθ: rows
+// i0 … i0 + TI − 1 and the columns jg, jg + C, jg + 2C, … (C = kColumnTiles column groups,
+// interleaved so that the warp's threads, consecutive jg, read a row's consecutive floats: distinct
+// banks; contiguous columns 4 apart would put threads 8 apart in one bank).
 template <class Layout, int l>
 SIGTRAIN_HD void tiled_gradient_tile(float* ws, int tile) {
   using S = TiledWorkspace<Layout>;
@@ -178,7 +189,7 @@ SIGTRAIN_HD void tiled_gradient_tile(float* ws, int tile) {
     for (int i = 0; i < G::TI; ++i) grads[Layout::bias_offset(l) + i0 + i] = sum[i];
     return;
   }
-  const int i0 = (tile / G::kColumnTiles) * G::TI, j0 = (tile % G::kColumnTiles) * G::TJ;
+  const int i0 = (tile / G::kColumnTiles) * G::TI, jg = tile % G::kColumnTiles;
   float sum[G::TI][G::TJ];
   SIGTRAIN_UNROLL
   for (int i = 0; i < G::TI; ++i)
@@ -189,7 +200,7 @@ SIGTRAIN_HD void tiled_gradient_tile(float* ws, int tile) {
     SIGTRAIN_UNROLL
     for (int i = 0; i < G::TI; ++i) d[i] = delta[s * S::row(l) + i0 + i];
     SIGTRAIN_UNROLL
-    for (int j = 0; j < G::TJ; ++j) a[j] = a_in[s * S::row(l - 1) + j0 + j];
+    for (int j = 0; j < G::TJ; ++j) a[j] = a_in[s * S::row(l - 1) + jg + j * G::kColumnTiles];
     SIGTRAIN_UNROLL
     for (int i = 0; i < G::TI; ++i)
       SIGTRAIN_UNROLL
@@ -198,7 +209,7 @@ SIGTRAIN_HD void tiled_gradient_tile(float* ws, int tile) {
   SIGTRAIN_UNROLL
   for (int i = 0; i < G::TI; ++i)
     SIGTRAIN_UNROLL
-    for (int j = 0; j < G::TJ; ++j) grads[Layout::weight_offset(l) + (i0 + i) * n_in + j0 + j] = sum[i][j];
+    for (int j = 0; j < G::TJ; ++j) grads[Layout::weight_offset(l) + (i0 + i) * n_in + jg + j * G::kColumnTiles] = sum[i][j];
 }
 
 // Every layer's gradient tiles numbered one after another, layer 1's first: tile u of the step.
