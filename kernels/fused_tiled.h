@@ -1,5 +1,5 @@
 // The tiled kernel: fused training of a network with compile-time widths too wide for registers
-// (16 … 64, fused_warp.h takes the narrower ones), batches up to 256, as a cluster of K = ⌈B/32⌉
+// (32 and 64: FusedTiledInstances; fused_warp.h takes the narrow ones), batches up to 256, as a cluster of K = ⌈B/32⌉
 // blocks that each take 32 samples of every step (issue 9, item 1: widths 32–64, spread over as many
 // SMs as the step's work needs). The runtime-shaped kernel (fused_step.h) gives a whole sample to a
 // thread, whose chain of 2·64·64 multiply-adds then sets the step's time; here each layer's products
@@ -300,12 +300,14 @@ SIGTRAIN_HD void fused_tiled_steps(const Cluster& cluster, const FusedNetwork& n
 // ---- The instances ---------------------------------------------------------------------------------
 
 // The shapes the tiled kernel is compiled for, with and without biases, with the notes' policies
-// (sigmoid hidden units, linear output, mse, sgd): 2 inputs, one or two hidden layers of 16, 32 or
-// 64 units, 1 output. (fused_warp.h's instance lists and their dispatch, with_warp_instances.)
+// (sigmoid hidden units, linear output, mse, sgd): 2 inputs, two hidden layers of 32 or 64 units, 1
+// output (fused_warp.h's instance lists and their dispatch, with_warp_instances). Only shapes with P >
+// 256, for which --kernel auto sends one network to cuBLAS (choose.cpp), until a device run has
+// measured the kernel: a single network's choice stays as measured. --kernel fused takes this kernel
+// for them, and so do many networks at once under auto (choose.cpp gives them the fused kernel: here
+// 8 blocks of 71 KB per 2-64-64-1 network where the runtime-shaped kernel took 2 of 171 KB).
 using FusedTiledInstances =
-    WarpInstanceList<WarpInstance<WarpShape<2, 16, 1>, false>, WarpInstance<WarpShape<2, 32, 1>, false>,
-                     WarpInstance<WarpShape<2, 64, 1>, false>, WarpInstance<WarpShape<2, 16, 16, 1>, false>,
-                     WarpInstance<WarpShape<2, 32, 32, 1>, false>, WarpInstance<WarpShape<2, 64, 64, 1>, false>>;
+    WarpInstanceList<WarpInstance<WarpShape<2, 32, 32, 1>, false>, WarpInstance<WarpShape<2, 64, 64, 1>, false>>;
 
 // Calls f(Layout{}, Act{}, Head{}, Optimizer{}) with the tiled kernel's instance for (s, p) and returns
 // true; false (and no call) where there is none.

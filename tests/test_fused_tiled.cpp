@@ -1,4 +1,4 @@
-// The tiled kernel (kernels/fused_tiled.h: compile-time widths 16 … 64, a cluster of K = ⌈B/32⌉ blocks
+// The tiled kernel (kernels/fused_tiled.h: compile-time widths 32 and 64, a cluster of K = ⌈B/32⌉ blocks
 // of 32 samples each, every layer's products cut into tiles over the block's threads), run on the
 // host by its twin (HostCluster: the very code of the CUDA kernel, block by block and thread by
 // thread) against the fp64 reference; and on the GPU where one is usable.
@@ -28,8 +28,8 @@ std::unique_ptr<FusedHostBackend> tiled_twin(const Case& c) {
 
 class TiledVsReference : public ::testing::TestWithParam<Case> {};
 
-// Catches a wrong tile of any phase — a tile's samples or units placed at the wrong offset (widths 16,
-// 32, 64 and the narrow input and output layers, whose tiles are 2 and 1 units wide), the forward's
+// Catches a wrong tile of any phase — a tile's samples or units placed at the wrong offset (widths 32
+// and 64 and the narrow input and output layers, whose tiles are 2 and 1 units wide), the forward's
 // bias or activation, the head's Δ_L scaled by 1/B with the rows past the batch's end left out (B 1,
 // 7, 33, 100: most rows of the last block empty), the backward's f', a gradient tile or a bias tile
 // (with and without biases) — or the blocks' sum of dθ (K = 1 … 8): one step's loss and every layer's
@@ -49,15 +49,14 @@ TEST_P(TiledVsReference, HundredStepsInFewLaunches) {
 }
 
 // The compiled shapes with the notes' policies: 2-64-64-1 (the case) with and without biases
-// at B 1, 33, 256 (1, 2 and 8 blocks); one hidden layer of 16, 32, 64 and two of 16, 32 at batches that
-// leave the last block part-empty.
+// at B 1, 33, 256 (1, 2 and 8 blocks); 2-32-32-1 at batches that leave the last block part-empty
+// (7, 100, 200) and full (32).
 std::vector<Case> tiled_cases() {
   std::vector<Case> cases;
   for (bool bias : {false, true})
     for (size_t batch : {1u, 33u, 256u}) cases.push_back(Case{{2, 64, 64, 1}, bias, batch});
-  for (const Case& c : {Case{{2, 16, 1}, true, 7}, Case{{2, 32, 1}, false, 64}, Case{{2, 64, 1}, true, 100},
-                        Case{{2, 16, 16, 1}, true, 100}, Case{{2, 32, 32, 1}, false, 200},
-                        Case{{2, 32, 32, 1}, true, 32}})
+  for (const Case& c : {Case{{2, 32, 32, 1}, true, 7}, Case{{2, 32, 32, 1}, false, 100},
+                        Case{{2, 32, 32, 1}, false, 200}, Case{{2, 32, 32, 1}, true, 32}})
     cases.push_back(c);
   return cases;
 }
@@ -80,7 +79,8 @@ TEST(FusedTiledPath, TakenForCompiledShapesAndBatchesUpTo256) {
   TrainingSetup adam;
   adam.optimizer.kind = OptimizerKind::adam;
   EXPECT_EQ(FusedHostBackend(wide, adam).tiled_blocks_per_network(64), 0);
-  EXPECT_EQ(FusedHostBackend(NetworkSpec{{2, 48, 1}, true}).tiled_blocks_per_network(64), 0);
+  EXPECT_EQ(FusedHostBackend(NetworkSpec{{2, 48, 48, 1}, true}).tiled_blocks_per_network(64), 0);
+  EXPECT_EQ(FusedHostBackend(NetworkSpec{{2, 64, 1}, true}).tiled_blocks_per_network(64), 0);  // one hidden layer: none
   EXPECT_EQ(FusedHostBackend(NetworkSpec{{3, 64, 64, 1}, true}).tiled_blocks_per_network(64), 0);
   EXPECT_EQ(FusedHostBackend(NetworkSpec{{2, 3, 3, 1}, true}).tiled_blocks_per_network(64), 0);  // the warp kernel's
   NetworkSpec tanh{{2, 32, 32, 1}, true};
