@@ -7,17 +7,19 @@
 #      packages are missing (make it first with bench/prepare_device_deps.sh and carry it: see
 #      bench/README.md); --no-build uses the build folder as it is;
 #   2. runs the whole ctest suite, GPU tests included (they must run, not skip), and the sanitizer gate:
-#      compute-sanitizer (memcheck, racecheck, synccheck) on the runtime-shaped, warp and block fused
-#      kernels, which must all be clean, else the summary says FAIL and the check exits non-zero;
+#      compute-sanitizer (memcheck, racecheck, synccheck) on the runtime-shaped, warp, block and tiled
+#      fused kernels, which must all be clean, else the summary says FAIL and the check exits non-zero;
 #      --no-tests skips both (for a rerun of the measurements alone);
 #   3. measures every row of issue 9's "Targets" table side by side, most important first:
 #      a. `sigtrain bench`: 2-3-3-1 at batches 32, 256, 4096 (cuda paths and cpu-all), 1,024 networks
-#         at batch 256 and 16,384 at batch 32 (fused kernel), 2-64-64-1 at 256 (fused and cuBLAS),
+#         at batch 256 and 16,384 at batch 32 (fused kernel), 2-64-64-1 at 256 (fused: the tiled
+#         kernel, and cuBLAS),
 #         2-1024-1024-1 at 4096 (cuBLAS, with and without graphs);
 #      b. timed `sigtrain train` commands: the default run with --backend auto and --backend cpu (3
 #         runs each, alternating), 1,024 networks (`--replicas 1024 --batch 256 --samples 100000
 #         --val-split 0`, 10 epochs and 40), the cpu backend on 1 M samples at batch 256 on one thread,
-#         and 2-1024-1024-1 at 4096 through the cuBLAS path in fp32 and with --tf32;
+#         and 2-1024-1024-1 at 4096 through the cuBLAS path in fp32, with --tf32, and --data-parallel
+#         at one rank (its sums on the GPU by NCCL where the build found it);
 #      c. the peers on the same GPU: PyTorch (one CUDA graph per step; `bmm` replicas, graph and
 #         eager), JAX (jit, the epoch as one lax.scan with a fresh permutation; vmap for replicas) and
 #         FANN incremental on one CPU thread; a peer that is missing says so in one line and is skipped;
