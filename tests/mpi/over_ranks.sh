@@ -29,6 +29,11 @@ awk 'BEGIN { srand(11); for (i = 0; i < 400; i++) { a = rand() * 2 - 1; b = rand
 sweep=(train --epochs 3 --batch 16 --backend cpu --sweep lr=0.05,0.4,80 --sweep seed=1-3)
 
 one_error_line() {  # $1: the expected pattern (grep -E); stderr has that line and nothing else
+  # ... but for libevent's own "[warn] Epoll …" lines, which Open MPI's runtime (not sigtrain) sometimes
+  # prints while a job it has signalled shuts down (seen in Mpi.sigterm.np3 on a loaded machine:
+  # "[warn] Epoll MOD(1) on fd 26 failed. … Bad file descriptor"). sigtrain's own stderr must
+  # still be exactly the one line.
+  if grep -q '^\[warn\] Epoll ' err; then grep -v '^\[warn\] Epoll ' err > err.sigtrain || true; mv err.sigtrain err; fi
   [ "$(wc -l < err)" = 1 ] || { cat err >&2; fail "stderr is not one line"; }
   grep -Eq "$1" err || { cat err >&2; fail "stderr does not match '$1'"; }
 }
