@@ -17,6 +17,7 @@
 #include "train/data_parallel.h"
 #include "train/data_shard.h"
 #include "train/trainer.h"
+#include "util/errors.h"
 
 namespace sigtrain::testing {
 
@@ -236,6 +237,71 @@ inline void expect_nccl_run_equals_the_single_process_run(Communicator& comm) {
     const std::string mine(reinterpret_cast<const char*>(first.parameters.values.data()),
                            first.parameters.values.size() * sizeof(double));
     for (const std::string& other : comm.all_gather(mine)) EXPECT_TRUE(other == mine) << "a rank's network differs";
+  }
+}
+
+// A cpu backend whose gradients are off by 0.1% (loss_and_gradients scales them by 1.001): what
+// --verify-every must catch.
+class ScaledGradientsBackend : public Backend {
+ public:
+  explicit ScaledGradientsBackend(std::unique_ptr<Backend> inner)
+      : Backend(inner->spec(), inner->setup()), inner_(std::move(inner)) {}
+  std::string name() const override { return "scaled-gradients"; }
+  void set_parameters(const Parameters& p) override { inner_->set_parameters(p); }
+  Parameters parameters() const override { return inner_->parameters(); }
+  void set_optimizer_state(const OptimizerState& state) override { inner_->set_optimizer_state(state); }
+  OptimizerState optimizer_state() const override { return inner_->optimizer_state(); }
+  void set_training_data(const Dataset& train) override { inner_->set_training_data(train); }
+  void begin_epoch(const EpochOrder& order) override { inner_->begin_epoch(order); }
+  void train_step(size_t first, size_t count, double lr) override { inner_->train_step(first, count, lr); }
+  double epoch_loss_sum() override { return inner_->epoch_loss_sum(); }
+  void predict_logits(const float* x, size_t count, double* z) override { inner_->predict_logits(x, count, z); }
+  double loss_and_gradients(const Batch& batch, Parameters& grad) override {
+    const double loss = inner_->loss_and_gradients(batch, grad);
+    for (double& g : grad.values) g *= 1.001;
+    return loss;
+  }
+
+ private:
+  std::unique_ptr<Backend> inner_;
+};
+
+// --verify-every 5 over `comm`'s ranks (gradients every step and local SGD): with the cpu backend every
+// 5th step of the 105 is reported (21 reports), within the tolerance, the same report on every rank;
+// with gradients off by 0.1% the run stops at step 0 with the InputError naming it, on every rank.
+// Catches a verification that checks nothing, checks only rank 0's shard, lets the ranks disagree
+// (one throwing while the others wait: a hang, which ctest's timeout ends), or counts steps wrongly.
+inline void expect_verify_every_over_ranks(Communicator& comm, const Dataset& part) {
+  const NetworkSpec spec = data_parallel_spec();
+  for (int average_every : {0, 4}) {
+    const DataParallelCase c{"cpu", OptimizerKind::sgd, average_every, ""};
+    TrainObserver quiet;
+    auto backend = data_parallel_backend(c);
+    DataParallelGroup group(*backend, comm, average_every);
+    std::vector<VerifyReport> reports;
+    group.verify_every(5, [&](const VerifyReport& r) { reports.push_back(r); });
+    const TrainConfig config = data_parallel_config(c);
+    train_group(group, {random_parameters(spec, 3)}, {{config.seed, config.lr}}, part, Dataset{}, config, quiet);
+    ASSERT_EQ(reports.size(), 21u) << "average every " << average_every;
+    std::string mine;
+    for (size_t k = 0; k < reports.size(); ++k) {
+      EXPECT_EQ(reports[k].step, long(5 * k));
+      EXPECT_LE(reports[k].gradient_difference, kVerifyTolerance);
+      EXPECT_GT(reports[k].gradient_difference, 0.0);  // (fp32 against fp64: never exactly 0)
+      for (const double d : {reports[k].gradient_difference, reports[k].loss_difference})
+        mine.append(reinterpret_cast<const char*>(&d), sizeof d);  // the bits, not a rounded text
+    }
+    for (const std::string& theirs : comm.all_gather(mine)) EXPECT_EQ(theirs, mine) << "the ranks' reports differ";
+
+    auto wrong = std::make_unique<ScaledGradientsBackend>(data_parallel_backend(c));
+    DataParallelGroup wrong_group(*wrong, comm, average_every);
+    wrong_group.verify_every(5, nullptr);
+    try {
+      train_group(wrong_group, {random_parameters(spec, 3)}, {{config.seed, config.lr}}, part, Dataset{}, config, quiet);
+      ADD_FAILURE() << "gradients off by 0.1% passed --verify-every";
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find("at step 0 the scaled-gradients backend differs"), std::string::npos) << e.what();
+    }
   }
 }
 

@@ -1307,13 +1307,12 @@ TEST(CliReplicas, BadSweepsAreUsageErrors) {
 }
 
 // Catches --data-parallel and --average-every taken where they cannot work (a second network, standard
-// input, verification against the reference) or --average-every without --data-parallel quietly ignored.
+// input) or --average-every without --data-parallel quietly ignored.
 TEST(CliDataParallel, BadFlagsAreUsageErrors) {
   for (const std::vector<std::string>& args :
        {std::vector<std::string>{"train", "--average-every", "4"}, {"train", "--average-every", "0"},
         {"train", "--data-parallel", "--average-every", "-1"}, {"train", "--data-parallel", "--replicas", "2"},
-        {"train", "--data-parallel", "--data", "-"},
-        {"train", "--data-parallel", "--verify-every", "5"}}) {
+        {"train", "--data-parallel", "--data", "-"}}) {
     const RunResult r = run(args);
     EXPECT_EQ(r.code, 2) << command_line(args) << "\n" << describe(r);
     EXPECT_EQ(lines_of(r.err).size(), 1u) << command_line(args) << "\n" << r.err;
@@ -1339,6 +1338,27 @@ TEST(CliDataParallel, OneRankSavesThePlainRunsModel) {
   EXPECT_EQ(a.standardization.input_mean, b.standardization.input_mean);
   EXPECT_EQ(a.standardization.target_scale, b.standardization.target_scale);
   EXPECT_EQ(a.optimizer_state.steps, b.optimizer_state.steps);
+}
+
+// Catches --verify-every refused or ignored with --data-parallel: at one rank the program prints the
+// same verify lines as the plain run (steps 0, 7, 14, …; the differences within the tolerance).
+TEST(CliDataParallel, VerifyEveryPrintsThePlainRunsLines) {
+  const std::vector<std::string> flags = {"train", "--synthetic", "sine", "--samples", "500", "--layers", "2,5,1",
+                                          "--epochs", "2", "--batch", "40", "--backend", "cpu", "--verify-every", "7"};
+  std::vector<std::string> parallel = flags;
+  parallel.push_back("--data-parallel");
+  const auto verify_lines = [](const std::string& out) {
+    std::vector<std::string> lines;
+    for (const std::string& line : lines_of(out))
+      if (line.rfind("verify step", 0) == 0) lines.push_back(line);
+    return lines;
+  };
+  const std::vector<std::string> plain_lines = verify_lines(run_ok(flags).out);
+  const std::vector<std::string> parallel_lines = verify_lines(run_ok(parallel).out);
+  ASSERT_FALSE(plain_lines.empty());
+  ASSERT_EQ(parallel_lines.size(), plain_lines.size());
+  for (size_t k = 0; k < plain_lines.size(); ++k)
+    EXPECT_EQ(parallel_lines[k].substr(0, parallel_lines[k].find(':')), plain_lines[k].substr(0, plain_lines[k].find(':')));
 }
 
 // Catches explain and train disagreeing on the default network: explain without --model shows the

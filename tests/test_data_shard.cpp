@@ -186,6 +186,10 @@ TEST(DataParallelOneRankDeviceSums, NcclOnTheGpuEqualsTheSingleProcessRun) {
   testing::expect_nccl_run_equals_the_single_process_run(world());
 }
 
+TEST(DataParallelOneRank, VerifyEveryReportsAndStopsAWrongBackend) {
+  testing::expect_verify_every_over_ranks(world(), testing::data_parallel_data());
+}
+
 std::vector<testing::DataParallelCase> one_rank_cases() {
   std::vector<testing::DataParallelCase> cases;
   for (const char* backend : {"cpu", "reference"})

@@ -38,7 +38,6 @@ void check_data_parallel_options(const TrainOptions& o) {
     throw UsageError("--average-every must be 0 (sum the gradients every step) or more, got " +
                      std::to_string(o.average_every));
   if (o.many()) throw UsageError("--data-parallel trains one network; leave out --replicas/--sweep");
-  if (o.verify_every > 0) throw UsageError("--verify-every is not there for --data-parallel runs yet");
   if (is_standard_input(o.data.file))
     throw UsageError("--data-parallel reads a file (or one per rank, with {rank} in its name), not standard input");
 }
@@ -185,6 +184,8 @@ int run_train_data_parallel(const TrainOptions& o) {
   std::ofstream log = open_run_log(printer ? o.log : "", loss, o.resume, resume ? &*resume : nullptr);
   CheckpointingObserver observer(o.epochs, loss, o.quiet || !printer, epoch_log_writer(log),
                                  printer ? o.checkpoint : "", plan.start, run);
+  // --verify-every: every rank compares its shard; the ranks' largest differences, printed by rank 0.
+  group.verify_every(o.verify_every, [&observer](const VerifyReport& report) { observer.on_verify(report); });
 
   begin_interruptible();
   TrainResult result = std::move(train_group(group, {plan.start.parameters}, {{plan.config.seed, plan.config.lr}},

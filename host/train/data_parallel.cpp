@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 
@@ -96,6 +97,8 @@ void DataParallelGroup::train_steps(size_t first, size_t end, size_t batch) {
   if (shard_batch_ != batch) make_shard(batch);
   for (size_t at = first; at < end; at += batch) {
     const size_t step = at / batch;
+    if (verify_every_ > 0 && steps_done_ % verify_every_ == 0) verify(step);
+    ++steps_done_;
     if (average_every_ > 0)
       local_step(step);
     else if (device_sum_)
@@ -139,6 +142,30 @@ void DataParallelGroup::device_gradient_step(size_t step, size_t global_count) {
   buffer_.assign(1, 0.0);  // [stop]
   sum(buffer_);
   backend_.data_parallel_step({x_.data(), y_.data(), shard_.count(step)}, global_count, lr_, *device_sum_);
+}
+
+void DataParallelGroup::verify(size_t step) {
+  gather_step_rows(step);
+  const size_t count = shard_.count(step);
+  ReferenceComparison mine;
+  mine.layers.assign(size_t(backend_.spec().num_layers()), 0.0);
+  if (count > 0) mine = compare_with_reference(backend_, {x_.data(), y_.data(), count});
+  // The largest of every rank's differences: [loss, layer 1, …, layer L] from each.
+  std::vector<double> values = {mine.loss};
+  values.insert(values.end(), mine.layers.begin(), mine.layers.end());
+  const std::string bytes(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(double));
+  const auto worse = [](double a, double b) { return std::isnan(b) || b > a ? b : a; };  // (a NaN stays)
+  ReferenceComparison all;
+  all.layers.assign(mine.layers.size(), 0.0);
+  for (const std::string& theirs : comm_.all_gather(bytes)) {
+    std::vector<double> v(values.size());
+    std::memcpy(v.data(), theirs.data(), std::min(theirs.size(), bytes.size()));
+    all.loss = worse(all.loss, v[0]);
+    for (size_t l = 0; l < all.layers.size(); ++l) all.layers[l] = worse(all.layers[l], v[l + 1]);
+  }
+  const VerifyReport report = verify_report(all, steps_done_);
+  if (report_) report_(report);
+  check_verify_report(report, backend_.name());
 }
 
 void DataParallelGroup::local_step(size_t step) {

@@ -29,12 +29,19 @@
 // parameters and the optimizer's state (momentum, Adam's moments; its step count too) are replaced by
 // their mean over the ranks. Per K steps: one sum of P·(1 + slots) + 2 doubles.
 //
+// --verify-every N (verify_every): before every N-th step of the run, each rank compares its backend
+// with the fp64 reference on its shard of the step, at the parameters the backend then holds (the
+// common ones; local SGD's own between averages), and the ranks take the largest differences over all
+// of them: every rank gets the same report (rank 0's observer prints it) and, past kVerifyTolerance,
+// throws the same InputError.
+//
 // The trainer's stop flag (Ctrl-C) is agreed at each sum (an OR over the ranks, carried in the same
 // sum), so every rank stops after the same step. Every rank must call everything here in the same
 // order, as the trainer does.
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <vector>
 
 #include "backends/backend.h"
@@ -42,6 +49,7 @@
 #include "mpi/device_rank_sum.h"
 #include "train/data_shard.h"
 #include "train/network_group.h"
+#include "train/trainer.h"
 
 namespace sigtrain {
 
@@ -69,6 +77,11 @@ class DataParallelGroup : public NetworkGroup {
   double waiting_seconds() const { return waiting_seconds_; }
   long sums() const { return sums_; }
   void measure_waiting(bool on) { measure_waiting_ = on; }
+  // --verify-every: every `every` steps of the run (0: never), report(step's report) on every rank.
+  void verify_every(int every, std::function<void(const VerifyReport&)> report) {
+    verify_every_ = every;
+    report_ = std::move(report);
+  }
 
   size_t size() const override { return 1; }
   void set_parameters(size_t r, const Parameters& p) override;
@@ -96,6 +109,7 @@ class DataParallelGroup : public NetworkGroup {
   void gradient_step(size_t step, size_t global_count);
   void device_gradient_step(size_t step, size_t global_count);
   void local_step(size_t step);
+  void verify(size_t step);  // the shard of `step` against the reference, over every rank (see above)
   void make_shard(size_t batch);
   // Local SGD: every rank's parameters and optimizer state replaced by their mean over the ranks (and,
   // where loss_sum is given, the ranks' epoch loss sums summed into it, in the same sum).
@@ -129,6 +143,9 @@ class DataParallelGroup : public NetworkGroup {
   double communication_seconds_ = 0, waiting_seconds_ = 0;
   bool measure_waiting_ = false;
   long sums_ = 0;
+  int verify_every_ = 0;
+  std::function<void(const VerifyReport&)> report_;
+  long steps_done_ = 0;  // this run's steps so far (--verify-every counts them)
 };
 
 }  // namespace sigtrain

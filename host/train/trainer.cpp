@@ -64,6 +64,31 @@ std::function<double()> clock_of(const TrainConfig& config) {
   return [] { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); };
 }
 
+}  // namespace
+
+VerifyReport verify_report(const ReferenceComparison& c, long step) {
+  VerifyReport report;
+  report.step = step;
+  report.loss_difference = c.loss;
+  for (int l = 1; l <= int(c.layers.size()); ++l)
+    if (c.layers[l - 1] > report.gradient_difference || report.worst_layer == 0) {
+      report.gradient_difference = c.layers[l - 1];
+      report.worst_layer = l;
+    }
+  return report;
+}
+
+void check_verify_report(const VerifyReport& report, const std::string& backend) {
+  if (report.loss_difference <= kVerifyTolerance && report.gradient_difference <= kVerifyTolerance) return;
+  throw InputError("--verify-every: at step " + std::to_string(report.step) + " the " + backend +
+                   " backend differs from the fp64 reference by " + std::to_string(report.gradient_difference) +
+                   " in the gradient of layer " + std::to_string(report.worst_layer) + " and " +
+                   std::to_string(report.loss_difference) + " in the loss (tolerance " +
+                   std::to_string(kVerifyTolerance) + ")");
+}
+
+namespace {
+
 // --verify-every: runs the reference on the batch the backend is about to step on, at the backend's
 // current parameters, and compares loss and gradients layer by layer.
 class Verifier {
@@ -79,16 +104,7 @@ class Verifier {
       std::copy(train_.x_of(row), train_.x_of(row) + n0, x_.begin() + b * n0);
       std::copy(train_.y_of(row), train_.y_of(row) + nL, y_.begin() + b * nL);
     }
-    const ReferenceComparison c = compare_with_reference(backend, {x_.data(), y_.data(), count});
-    VerifyReport report;
-    report.step = step;
-    report.loss_difference = c.loss;
-    for (int l = 1; l <= int(c.layers.size()); ++l)
-      if (c.layers[l - 1] > report.gradient_difference || report.worst_layer == 0) {
-        report.gradient_difference = c.layers[l - 1];
-        report.worst_layer = l;
-      }
-    return report;
+    return verify_report(compare_with_reference(backend, {x_.data(), y_.data(), count}), step);
   }
 
  private:
@@ -202,12 +218,7 @@ std::vector<TrainResult> run_training(NetworkGroup& group, const std::vector<con
       if (verify && step % config.verify_every == 0) {
         const VerifyReport report = verifier.compare(*verified, order, first, end - first, step);
         observer.on_verify(report);
-        if (!(report.loss_difference <= kVerifyTolerance && report.gradient_difference <= kVerifyTolerance))
-          throw InputError("--verify-every: at step " + std::to_string(step) + " the " + verified->name() +
-                           " backend differs from the fp64 reference by " + std::to_string(report.gradient_difference) +
-                           " in the gradient of layer " + std::to_string(report.worst_layer) + " and " +
-                           std::to_string(report.loss_difference) + " in the loss (tolerance " +
-                           std::to_string(kVerifyTolerance) + ")");
+        check_verify_report(report, verified->name());
       }
       group.train_steps(first, end, config.batch);
       step += long((end - first + config.batch - 1) / config.batch);

@@ -134,6 +134,11 @@ struct ReferenceComparison {
   double worst() const;        // the largest of them all
 };
 ReferenceComparison compare_with_reference(Backend& backend, const Batch& batch);
+// --verify-every's report of a comparison at `step` (the largest layer difference and its layer), and
+// its verdict: InputError naming the step, the layer and both differences where one exceeds
+// kVerifyTolerance (`backend`: the name of what was verified).
+VerifyReport verify_report(const ReferenceComparison& c, long step);
+void check_verify_report(const VerifyReport& report, const std::string& backend);
 
 // Trains `backend` from `initial` on `train`, validating on `validation` (may be empty). Stops early,
 // after the step in progress, when `stop` becomes true (Ctrl-C). Throws InputError when a verification

@@ -91,6 +91,13 @@ TEST(DataParallelDeviceSums, NcclOnTheGpusEqualsTheSingleProcessRun) {
   testing::expect_nccl_run_equals_the_single_process_run(world());
 }
 
+// --verify-every over the ranks: every rank's shard compared, one report and one verdict for all.
+TEST(DataParallelVerify, ReportsTheSameOnEveryRankAndStopsAWrongBackendOnEveryRank) {
+  Communicator& comm = world();
+  const Dataset whole = testing::data_parallel_data();
+  testing::expect_verify_every_over_ranks(comm, testing::rows_of(whole, block_of_rank(whole.size, comm.rank(), comm.size())));
+}
+
 // A folder every rank sees (one machine): made by rank 0, named by the rank count.
 std::filesystem::path shared_folder(const std::string& name) {
   const std::filesystem::path dir = std::filesystem::path(SIGTRAIN_TEST_TMPDIR) / "mpi" /
