@@ -4,8 +4,6 @@ namespace sigtrain::kernels {
 
 namespace {
 
-unsigned blocks_for(size_t count) { return unsigned((count + kBlockSize - 1) / kBlockSize); }
-
 // Sum of one value per thread over the block, in a fixed tree order (deterministic). All threads of
 // the block must call it; the result is valid in thread 0.
 template <typename T>

@@ -23,6 +23,10 @@ namespace sigtrain::kernels {
 
 constexpr int kBlockSize = 256;
 
+// Blocks of kBlockSize threads for one thread per value of `count` (the elementwise kernels here and
+// in rank_sum.cu).
+inline unsigned blocks_for(size_t count) { return unsigned((count + kBlockSize - 1) / kBlockSize); }
+
 // Blocks of kBlockSize threads that output_loss_delta uses for nL × B values (the size of `partials`).
 inline int loss_blocks(int n_out, size_t B) { return int((size_t(n_out) * B + kBlockSize - 1) / kBlockSize); }
 

@@ -38,6 +38,28 @@ inline void PrintTo(const DataParallelCase& c, std::ostream* os) {
       << (c.device_sums.empty() ? "" : ", device sums: " + c.device_sums);
 }
 
+// A case's name in the parameterised suites: backend_optimizer[_local_sgd][_nccl].
+inline std::string data_parallel_case_name(const ::testing::TestParamInfo<DataParallelCase>& info) {
+  const DataParallelCase& c = info.param;
+  return c.backend + "_" + name_of(c.optimizer) + (c.average_every ? "_local_sgd" : "") +
+         (c.device_sums == "nccl" ? "_nccl" : c.device_sums == "stand-in" ? "_stand_in" : "");
+}
+
+// Whether a case can run here, and if so each rank's GPU made current for a cuda case; else why not.
+// An NCCL case (the cuBLAS path with NCCL's sums on the GPUs) needs a build with NCCL, a usable GPU and
+// one for every rank on the machine (nccl_fits_ranks): the same answer on every rank, so that all skip.
+inline bool case_runs_here(const DataParallelCase& c, Communicator& comm, std::string* why_not) {
+  if (c.device_sums == "nccl") {
+    if (!cuda_backend_available(why_not)) return false;
+    if (!nccl_fits_ranks(comm)) {
+      *why_not = built_with_nccl() ? "fewer GPUs than ranks on this machine" : "built without NCCL";
+      return false;
+    }
+  }
+  if (c.backend == "cuda") use_cuda_device_of_rank(comm.local_rank());
+  return true;
+}
+
 // A backend that keeps its sums "on a device" (Backend::data_parallel_step), on the host: a wrapped
 // backend computes the shard's gradient, "device memory" is host memory, the DeviceRankSum is the
 // communicator's sum, and the step's arithmetic is the host branch's (sums in fp64, the reference's
@@ -194,51 +216,6 @@ inline void expect_device_branch_gives_host_branchs_bits(Communicator& comm, con
   }
 }
 
-// Whether NCCL's sums can run for `comm`'s ranks here: a build with NCCL, and a GPU for every rank on
-// this machine (NCCL takes one GPU per rank); if not, why. The same answer on every rank of a machine.
-inline bool nccl_runs_here(Communicator& comm, std::string* why_not) {
-  if (!built_with_nccl()) {
-    *why_not = "built without NCCL";
-    return false;
-  }
-  if (!cuda_backend_available(why_not)) return false;
-  if (comm.local_size() > cuda_device_count()) {
-    *why_not = "fewer GPUs than ranks on this machine";
-    return false;
-  }
-  return true;
-}
-
-// The cuda backend's cuBLAS path with NCCL's sums on the GPUs, over `comm`'s ranks (each on its GPU):
-// within 1e-5 of the single process (the same path on the whole set), the same bits on every rank and
-// in a second run (sgd and adam). Catches slices summed out of rank order or put back in the wrong
-// place, a gradient not averaged over the global batch, a loss or step count not carried on the device.
-inline void expect_nccl_run_equals_the_single_process_run(Communicator& comm) {
-  use_cuda_device_of_rank(comm.local_rank());
-  const Dataset whole = data_parallel_data();
-  const Dataset part = rows_of(whole, block_of_rank(whole.size, comm.rank(), comm.size()));
-  const Dataset all_validation = sigtrain::random_dataset(4, 2, 101, 12);
-  const Dataset validation = rows_of(all_validation, block_of_rank(101, comm.rank(), comm.size()));
-  for (OptimizerKind optimizer : {OptimizerKind::sgd, OptimizerKind::adam}) {
-    const DataParallelCase c{"cuda", optimizer, 0, "nccl"};
-    const TrainResult single = train_whole(c, whole, all_validation);
-    const TrainResult first = train_part(c, comm, part, validation);
-    const TrainResult second = train_part(c, comm, part, validation);
-    ASSERT_EQ(first.epochs.size(), single.epochs.size());
-    EXPECT_LE(parameters_difference(first, single), kDataParallelTolerance) << name_of(optimizer);
-    EXPECT_EQ(first.optimizer_state.steps, single.optimizer_state.steps);
-    for (size_t e = 0; e < single.epochs.size(); ++e) {
-      EXPECT_NEAR(first.epochs[e].train_loss, single.epochs[e].train_loss, kDataParallelTolerance * single.epochs[e].train_loss);
-      EXPECT_NEAR(first.epochs[e].validation_loss, single.epochs[e].validation_loss,
-                  kDataParallelTolerance * single.epochs[e].validation_loss);
-    }
-    EXPECT_EQ(first.parameters.values, second.parameters.values) << "two runs differ";
-    EXPECT_EQ(first.optimizer_state.values, second.optimizer_state.values);
-    const std::string mine(reinterpret_cast<const char*>(first.parameters.values.data()),
-                           first.parameters.values.size() * sizeof(double));
-    for (const std::string& other : comm.all_gather(mine)) EXPECT_TRUE(other == mine) << "a rank's network differs";
-  }
-}
 
 // A cpu backend whose gradients are off by 0.1% (loss_and_gradients scales them by 1.001): what
 // --verify-every must catch.

@@ -145,10 +145,7 @@ int run_train_data_parallel(const TrainOptions& o) {
   // one rank per GPU); otherwise the host's MPI sum. The ranks agree first (a rank whose GPU was not
   // usable took the cpu backend under --backend auto; machines may differ), so all take one path.
   std::unique_ptr<DeviceRankSum> device_sum;
-  double can_sum_on_device = o.average_every == 0 && backend.steps_with_device_sums() && built_with_nccl() &&
-                                     comm.local_size() <= cuda_device_count()
-                                 ? 1.0
-                                 : 0.0;
+  double can_sum_on_device = o.average_every == 0 && backend.steps_with_device_sums() && nccl_fits_ranks(comm) ? 1.0 : 0.0;
   comm.sum_in_rank_order(&can_sum_on_device, 1);
   if (can_sum_on_device == double(comm.size()))
     on_every_rank(comm, [&] { device_sum = make_nccl_rank_sum(comm); });

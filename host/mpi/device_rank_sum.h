@@ -24,6 +24,9 @@ class DeviceRankSum {
 // Whether this build has NCCL (SIGTRAIN_HAVE_NCCL: CUDA and nccl.h/libnccl found; MPI is needed only for
 // more than one rank).
 bool built_with_nccl();
+// Whether NCCL's sum can run for `comm`'s ranks on this machine: a build with NCCL, and a GPU of its
+// own for every rank here (NCCL takes one rank per GPU). The same answer on every rank of a machine.
+bool nccl_fits_ranks(Communicator& comm);
 // NCCL's sum over the ranks of `comm` (a collective: every rank calls it; each rank's GPU is its
 // current CUDA device, one GPU per rank), or null where this build has no NCCL.
 std::unique_ptr<DeviceRankSum> make_nccl_rank_sum(Communicator& comm);

@@ -32,10 +32,14 @@ class DataParallel : public ::testing::TestWithParam<DataParallelCase> {};
 
 // Catches gradients summed in an order that varies, shards that drop or repeat samples across ranks,
 // ranks that drift apart: within 1e-5 of the single process after 105 steps, on every rank the same
-// bits, and the same bits again in a second run.
+// bits, and the same bits again in a second run. The NCCL cases (the cuBLAS path with NCCL's sums on
+// the GPUs; skipped without a GPU per rank) also catch slices summed out of rank order or put back in
+// the wrong place, a gradient not averaged over the global batch, a loss or step count not carried.
 TEST_P(DataParallel, EqualsTheSingleProcessRunAndRepeatsBitForBit) {
   const DataParallelCase c = GetParam();
   Communicator& comm = world();
+  std::string why_not;
+  if (!testing::case_runs_here(c, comm, &why_not)) GTEST_SKIP() << why_not;
   const Dataset whole = testing::data_parallel_data();
   const Dataset part = testing::rows_of(whole, block_of_rank(whole.size, comm.rank(), comm.size()));
   const Dataset validation = testing::rows_of(random_dataset(4, 2, 101, 12), block_of_rank(101, comm.rank(), comm.size()));
@@ -45,6 +49,7 @@ TEST_P(DataParallel, EqualsTheSingleProcessRunAndRepeatsBitForBit) {
   ASSERT_EQ(first.epochs.size(), single.epochs.size());
   if (c.average_every == 0 || comm.size() == 1) {
     EXPECT_LE(testing::parameters_difference(first, single), kDataParallelTolerance) << comm.size() << " ranks";
+    EXPECT_EQ(first.optimizer_state.steps, single.optimizer_state.steps);
     for (size_t e = 0; e < single.epochs.size(); ++e)
       EXPECT_NEAR(first.epochs[e].validation_loss, single.epochs[e].validation_loss,
                   kDataParallelTolerance * single.epochs[e].validation_loss);
@@ -65,14 +70,11 @@ std::vector<DataParallelCase> cases() {
   for (const char* backend : {"cpu", "reference"})
     for (OptimizerKind optimizer : {OptimizerKind::sgd, OptimizerKind::adam})
       for (int average_every : {0, 4}) all.push_back({backend, optimizer, average_every, ""});
+  for (OptimizerKind optimizer : {OptimizerKind::sgd, OptimizerKind::adam}) all.push_back({"cuda", optimizer, 0, "nccl"});
   return all;
 }
 
-INSTANTIATE_TEST_SUITE_P(Cases, DataParallel, ::testing::ValuesIn(cases()),
-                         [](const ::testing::TestParamInfo<DataParallelCase>& info) {
-                           return info.param.backend + "_" + name_of(info.param.optimizer) +
-                                  (info.param.average_every ? "_local_sgd" : "");
-                         });
+INSTANTIATE_TEST_SUITE_P(Cases, DataParallel, ::testing::ValuesIn(cases()), testing::data_parallel_case_name);
 
 // The group's branch for sums kept on the device, run on the host by a stand-in (data_parallel_test_util.h)
 // whose arithmetic is the host branch's: the same bits as the host branch, every epoch's losses too.
@@ -82,13 +84,6 @@ TEST(DataParallelDeviceSums, TheBranchGivesTheHostBranchsBits) {
   const Dataset part = testing::rows_of(whole, block_of_rank(whole.size, comm.rank(), comm.size()));
   const Dataset validation = testing::rows_of(random_dataset(4, 2, 101, 12), block_of_rank(101, comm.rank(), comm.size()));
   testing::expect_device_branch_gives_host_branchs_bits(comm, part, validation);
-}
-
-// The cuda backend's cuBLAS path with NCCL's sums on the GPUs (skipped without a GPU per rank or NCCL).
-TEST(DataParallelDeviceSums, NcclOnTheGpusEqualsTheSingleProcessRun) {
-  std::string why_not;
-  if (!testing::nccl_runs_here(world(), &why_not)) GTEST_SKIP() << why_not;
-  testing::expect_nccl_run_equals_the_single_process_run(world());
 }
 
 // --verify-every over the ranks: every rank's shard compared, one report and one verdict for all.

@@ -333,16 +333,33 @@ void CublasBackend::predict_logits(const float* x, size_t count, double* yhat) {
   }
 }
 
-double CublasBackend::loss_and_gradients(const Batch& batch, Parameters& grad) {
+void CublasBackend::enqueue_batch_gradient(const Batch& batch) {
   const size_t B = batch.count;
-  reserve(B);
-  CUDA_CHECK(cudaMemcpyAsync(A_[0].get(), batch.x, B * spec().inputs() * sizeof(float), cudaMemcpyHostToDevice,
-                             stream_.get()));
-  CUDA_CHECK(cudaMemcpyAsync(Y_batch_.get(), batch.y, B * spec().outputs() * sizeof(float), cudaMemcpyHostToDevice,
-                             stream_.get()));
   CUDA_CHECK(cudaMemsetAsync(scratch_loss_.get(), 0, sizeof(double), stream_.get()));
+  if (B == 0) return;
+  reserve(B);
+  // Through page-locked staging, so that the copies are truly asynchronous and the caller may reuse its
+  // memory at once: the staging is reused once the last batch's copies are done.
+  const size_t nx = B * size_t(spec().inputs()), ny = B * size_t(spec().outputs());
+  CUDA_CHECK(cudaEventSynchronize(batch_copied_.get()));
+  if (nx + ny > batch_staging_floats_) {
+    batch_staging_floats_ = 0;  // (until the allocation has succeeded)
+    batch_staging_.allocate(nx + ny);
+    batch_staging_floats_ = nx + ny;
+  }
+  float* staged = batch_staging_.get();
+  std::copy(batch.x, batch.x + nx, staged);
+  std::copy(batch.y, batch.y + ny, staged + nx);
+  CUDA_CHECK(cudaMemcpyAsync(A_[0].get(), staged, nx * sizeof(float), cudaMemcpyHostToDevice, stream_.get()));
+  CUDA_CHECK(cudaMemcpyAsync(Y_batch_.get(), staged + nx, ny * sizeof(float), cudaMemcpyHostToDevice, stream_.get()));
+  CUDA_CHECK(cudaEventRecord(batch_copied_.get(), stream_.get()));
   enqueue_forward(B, /*training=*/true, scratch_loss_.get());
   enqueue_backward(B);
+}
+
+double CublasBackend::loss_and_gradients(const Batch& batch, Parameters& grad) {
+  const size_t B = batch.count;
+  enqueue_batch_gradient(batch);
   std::vector<float> values(spec().parameter_count());
   double loss_sum = 0.0;
   CUDA_CHECK(cudaMemcpyAsync(values.data(), grads_.get(), values.size() * sizeof(float), cudaMemcpyDeviceToHost,
@@ -356,27 +373,7 @@ double CublasBackend::loss_and_gradients(const Batch& batch, Parameters& grad) {
 void CublasBackend::data_parallel_step(const Batch& batch, size_t global_count, double lr, DeviceRankSum& sum) {
   const size_t B = batch.count, P = spec().parameter_count();
   rank_sums_.reserve(P + 1, "the sums over the ranks");
-  CUDA_CHECK(cudaMemsetAsync(scratch_loss_.get(), 0, sizeof(double), stream_.get()));
-  if (B > 0) {  // the shard's mean gradient in grads_ and its loss sum, as loss_and_gradients makes them
-    reserve(B);
-    // The batch through page-locked staging, so that its copies are truly asynchronous and the caller
-    // may refill its own memory at once: the staging is reused once the last step's copies are done.
-    const size_t nx = B * size_t(spec().inputs()), ny = B * size_t(spec().outputs());
-    CUDA_CHECK(cudaEventSynchronize(batch_copied_.get()));
-    if (nx + ny > batch_staging_floats_) {
-      batch_staging_floats_ = 0;  // (until the allocation has succeeded)
-      batch_staging_.allocate(nx + ny);
-      batch_staging_floats_ = nx + ny;
-    }
-    float* staged = batch_staging_.get();
-    std::copy(batch.x, batch.x + nx, staged);
-    std::copy(batch.y, batch.y + ny, staged + nx);
-    CUDA_CHECK(cudaMemcpyAsync(A_[0].get(), staged, nx * sizeof(float), cudaMemcpyHostToDevice, stream_.get()));
-    CUDA_CHECK(cudaMemcpyAsync(Y_batch_.get(), staged + nx, ny * sizeof(float), cudaMemcpyHostToDevice, stream_.get()));
-    CUDA_CHECK(cudaEventRecord(batch_copied_.get(), stream_.get()));
-    enqueue_forward(B, /*training=*/true, scratch_loss_.get());
-    enqueue_backward(B);
-  }
+  enqueue_batch_gradient(batch);  // the shard's mean gradient in grads_ and its loss sum (none: zeros below)
   CUDA_CHECK(kernels::gradient_sums_of_shard(grads_.get(), P, B, scratch_loss_.get(), rank_sums_.get(), stream_.get()));
   sum.sum_in_rank_order(rank_sums_.get(), P + 1, stream_.get());
   CUDA_CHECK(kernels::mean_gradient_of_job(rank_sums_.get(), P, global_count, grads_.get(), epoch_loss_.get(),

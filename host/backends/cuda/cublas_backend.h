@@ -83,6 +83,9 @@ class CublasBackend : public Backend {
   void gemm_weight_gradient(int l, size_t B, const float* A_in, const float* delta, float* dW);
   void gemm_input_gradient(int l, size_t B, const float* delta, float* dA_in);
 
+  // The batch's loss sum into scratch_loss_ (0 for no samples) and its mean gradient into grads_, the
+  // batch going in through batch_staging_ (loss_and_gradients, data_parallel_step).
+  void enqueue_batch_gradient(const Batch& batch);
   void enqueue_forward(size_t B, bool training, double* loss_accumulator);
   void enqueue_backward(size_t B);
   void enqueue_step(const DataSource& source, size_t B);
@@ -121,7 +124,7 @@ class CublasBackend : public Backend {
   DeviceBuffer<unsigned long long> position_;
   DeviceBuffer<double> epoch_loss_, scratch_loss_;
   DeviceBuffer<double> rank_sums_;  // data parallel: [G_r (P), F_r], then the job's sums
-  PinnedBuffer batch_staging_;      // data parallel: the step's batch (X then Y), copied from here
+  PinnedBuffer batch_staging_;      // a batch the caller holds (X then Y), copied to the device from here
   size_t batch_staging_floats_ = 0;
   CudaEvent batch_copied_;          // recorded after the staged batch's copies: the staging is free again
   size_t expected_position_ = 0;  // what *position_ holds after the steps enqueued so far
