@@ -6,7 +6,6 @@
 // The shape-specialised and the tiled kernels are in their own files (fused_warp_kernel.cu,
 // fused_tiled_kernel.cu), so that the three compile side by side; launch_fused_train picks.
 #include <algorithm>
-#include <atomic>
 #include <climits>
 #include <cstdint>
 

@@ -97,8 +97,12 @@ void DataParallelGroup::train_steps(size_t first, size_t end, size_t batch) {
   if (shard_batch_ != batch) make_shard(batch);
   for (size_t at = first; at < end; at += batch) {
     const size_t step = at / batch;
-    if (verify_every_ > 0 && steps_done_ % verify_every_ == 0) verify(step);
+    const bool verifying = verify_every_ > 0 && steps_done_ % verify_every_ == 0;
     ++steps_done_;
+    // This rank's rows of the step into x_, y_, once: for the verification and the gradient steps
+    // (local SGD's backend reads them from its own training set).
+    if (verifying || average_every_ == 0) gather_step_rows(step);
+    if (verifying) verify(step);
     if (average_every_ > 0)
       local_step(step);
     else if (device_sum_)
@@ -121,7 +125,6 @@ void DataParallelGroup::gather_step_rows(size_t step) {
 }
 
 void DataParallelGroup::gradient_step(size_t step, size_t global_count) {
-  gather_step_rows(step);
   const size_t count = shard_.count(step), P = params_.values.size();
   // [G_r (P), F_r, stop]: the shard's sums (its means times its count; zeros for an empty shard)
   buffer_.assign(P + 2, 0.0);
@@ -138,14 +141,12 @@ void DataParallelGroup::gradient_step(size_t step, size_t global_count) {
 }
 
 void DataParallelGroup::device_gradient_step(size_t step, size_t global_count) {
-  gather_step_rows(step);
   buffer_.assign(1, 0.0);  // [stop]
   sum(buffer_);
   backend_.data_parallel_step({x_.data(), y_.data(), shard_.count(step)}, global_count, lr_, *device_sum_);
 }
 
 void DataParallelGroup::verify(size_t step) {
-  gather_step_rows(step);
   const size_t count = shard_.count(step);
   ReferenceComparison mine;
   mine.layers.assign(size_t(backend_.spec().num_layers()), 0.0);
@@ -163,7 +164,7 @@ void DataParallelGroup::verify(size_t step) {
     all.loss = worse(all.loss, v[0]);
     for (size_t l = 0; l < all.layers.size(); ++l) all.layers[l] = worse(all.layers[l], v[l + 1]);
   }
-  const VerifyReport report = verify_report(all, steps_done_);
+  const VerifyReport report = verify_report(all, steps_done_ - 1);  // (this step's number; counted already)
   if (report_) report_(report);
   check_verify_report(report, backend_.name());
 }

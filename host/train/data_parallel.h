@@ -106,10 +106,11 @@ class DataParallelGroup : public NetworkGroup {
   // Gradients every step with the sums on the host: the model is kept here, in fp64.
   bool host_model() const { return average_every_ == 0 && !device_sum_; }
   void gather_step_rows(size_t step);  // the rows of this rank's shard of the step into x_, y_
+  // The steps and the verification work on the rows gather_step_rows put in x_, y_.
   void gradient_step(size_t step, size_t global_count);
   void device_gradient_step(size_t step, size_t global_count);
   void local_step(size_t step);
-  void verify(size_t step);  // the shard of `step` against the reference, over every rank (see above)
+  void verify(size_t step);  // the shard of `step` (in x_, y_) against the reference, over every rank (see above)
   void make_shard(size_t batch);
   // Local SGD: every rank's parameters and optimizer state replaced by their mean over the ranks (and,
   // where loss_sum is given, the ranks' epoch loss sums summed into it, in the same sum).
