@@ -7,7 +7,7 @@
 #      packages are missing (make it first with bench/prepare_device_deps.sh and carry it: see
 #      bench/README.md); --no-build uses the build folder as it is;
 #   2. runs the whole ctest suite, GPU tests included (they must run, not skip), and the sanitizer gate:
-#      compute-sanitizer (memcheck, racecheck, synccheck) on the runtime-shaped, warp, block and tiled
+#      compute-sanitizer (memcheck, racecheck, synccheck) on the runtime-shaped, warp, block, cluster and tiled
 #      fused kernels, which must all be clean, else the summary says FAIL and the check exits non-zero;
 #      --no-tests skips both (for a rerun of the measurements alone);
 #   3. measures every row of issue 9's "Targets" table side by side, most important first:
@@ -132,7 +132,9 @@ fi
 #     on one block per network (5-64-64-3, B 256) and on clusters of 8 blocks that read each other's
 #     shared memory (3-17-2, B 4099); the shape-specialised kernel with a warp per network (2-3-3-1,
 #     B 32); and with a block of 8 warps (2-3-3-1, B 256, one step) and of 4 warps over 25 steps a
-#     launch (B 100: the double-buffered exchange between the warps, one barrier a step); the tiled
+#     launch (B 100: the double-buffered exchange between the warps, one barrier a step), and with
+#     clusters of 8 warps a block (B 4096, one step: 8 blocks, two samples a lane; B 600 over 100
+#     steps with AdamW: 3 blocks reading each other's sums, the last barrier); the tiled
 #     kernel (2-64-64-1) on clusters of 8 blocks (B 256, one step) and of 2 over 100 steps (B 33). A run is
 #     clean only when it exits 0, the sanitizer reports 0 errors, and every test of its filter ran and
 #     passed (a filter that matches nothing, or tests that skip, would otherwise be clean by checking
@@ -142,6 +144,7 @@ sanitizer_variants=(
   "runtime=Networks/CudaVsReference.OneStepForwardLossAndGradients/fused_5_64_64_3_nobias_B256:Networks/CudaVsReference.OneStepForwardLossAndGradients/fused_3_17_2_bias_B4099"
   "warp=Shapes/WarpOnGpuVsReference.OneStepLossAndGradients/2_3_3_1_bias_B32"
   "block=Networks/CudaVsReference.OneStepForwardLossAndGradients/fused_2_3_3_1_bias_B256:BlockShapes/WarpOnGpuVsReference.HundredStepsInFewLaunches/2_3_3_1_bias_B100"
+  "cluster=ClusterShapes/WarpOnGpuVsReference.OneStepLossAndGradients/2_3_3_1_bias_B4096:ClusterShapes/WarpOnGpuVsReference.HundredStepsInFewLaunches/2_3_3_1_nobias_B600_adamw_wd"
   "tiled=Shapes/TiledOnGpuVsReference.OneStepLossAndGradients/2_64_64_1_bias_B256:Shapes/TiledOnGpuVsReference.HundredStepsInFewLaunches/2_64_64_1_nobias_B33"
 )
 sanitizer_log=$results/sanitizer-$stamp.txt

@@ -30,7 +30,8 @@ struct FusedBuffers {
 // lrs[r] (device memory), over positions [first, end) of its epoch's order shuffles[r] (device memory). With grads (P floats per network), only the gradient of one step (fused_step.h).
 // Where fused_block_warps(s, policies, batch) = W > 0, the shape-specialised kernel (fused_warp.h) runs
 // the steps instead, W warps per network (a warp per network for batches up to 32, a block of W warps
-// up to 256): it uses the same buffers but for block_states, which it leaves alone. Else, where
+// up to 256, a cluster of W/8 blocks beyond): it uses the same buffers but for block_states, which it
+// leaves alone. Else, where
 // fused_tiled_blocks(s, policies, batch) = K > 0, the tiled kernel (fused_tiled.h) runs them, K blocks
 // of 32 samples per network.
 cudaError_t launch_fused_train(const FusedShape& s, const FusedPolicies& policies, size_t networks,

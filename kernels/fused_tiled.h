@@ -324,10 +324,11 @@ inline int fused_tiled_blocks(const FusedShape& s, const FusedPolicies& p, size_
   return fused_tiled_blocks_for(batch);
 }
 
-// The blocks per network that steps of `batch` samples take on the path that runs them, the one
-// place the three paths' choice is made for the launcher and the host twin alike: 1 for the
-// shape-specialised kernel (fused_warp.h: one block, or a warp, per network), the tiled kernel's K,
-// else the runtime-shaped kernel's (fused_step.h). net.block_states holds K − 1 copies of the state.
+// The blocks per network that keep their own copy of the optimizer state in global memory for steps
+// of `batch` samples (net.block_states holds K − 1 copies), the one place the three paths' choice is
+// made for the launcher and the host twin alike: 1 for the shape-specialised kernel (fused_warp.h: a
+// warp, a block or a cluster per network, whose lanes keep their entries' state in registers), the
+// tiled kernel's K, else the runtime-shaped kernel's (fused_step.h), both their clusters' sizes.
 inline int fused_cluster_blocks(const FusedShape& s, const FusedPolicies& p, size_t batch) {
   if (fused_block_warps(s, p, batch) > 0) return 1;
   if (const int K = fused_tiled_blocks(s, p, batch); K > 0) return K;

@@ -1,47 +1,52 @@
-// The shape-specialised kernel: W = ⌈B/32⌉ warps (1 ≤ W ≤ 8, so B ≤ 256) train one small network of
-// a shape known at compile time, with θ, every sample's activations and deltas in registers (issue 9,
-// item 1). W = 1 is the warp kernel: one warp per network, no block barrier, several networks per
-// block; W > 1 a block per network, with one block barrier per step. Where the network's shape and
-// policies have an instance here (FusedWarpInstances) and the batch is at most 256, the fused
-// kernel's launcher and its host twin take this path (fused_block_warps decides for both);
-// everything else takes fused_train_steps (fused_step.h), the runtime-shaped kernel.
+// The shape-specialised kernel: W warps train one small network of a shape known at compile time,
+// with θ, every sample's activations and deltas in registers (issue 9, item 1). W = 1 is the warp
+// kernel: one warp per network, no block barrier, several networks per block; 1 < W ≤ 8 a block per
+// network, with one block barrier per step; W = 8·K (K = 2 … 8) a cluster of K blocks of 8 warps per
+// network, with one cluster barrier per step, the warps' sums exchanged through the cluster's
+// distributed shared memory. W = ⌈B/32⌉ for B ≤ 256, else 8·min(⌈B/256⌉, 8): a lane takes one sample
+// of a step, or R = ⌈B/(32·W)⌉ one after another beyond 2,048. Where the network's shape and policies
+// have an instance here (FusedWarpInstances), the fused kernel's launcher and its host twin take this
+// path (fused_block_warps decides for both); everything else takes the tiled kernel (fused_tiled.h)
+// or fused_train_steps (fused_step.h), the runtime-shaped kernel.
 //
 // Like fused_step.h, the algorithm is written once, as a template over the warps that run it: a
 // Block of Warps. DeviceWarp on the GPU (a lane is a thread, shfl_xor is __shfl_xor_sync), HostWarp
 // on the CPU (32 lanes run one after another, shfl_xor permutes the lanes as the hardware does);
-// DeviceBlock on the GPU (a thread runs its own warp, sync is __syncthreads, the exchange is in shared
-// memory), HostBlock on the CPU (each phase runs its W warps one after another). Every per-lane
-// computation is plain scalar float code in warp.each_lane(body): on the device body(lane) runs in
-// each thread; on the host body(k) runs for k = 0 … 31, each lane's values (WarpLanes) kept apart. So
-// the twin computes what the block computes, in the same order of sums, and the CPU tests check this
-// very code against the fp64 reference (tests/test_fused_warp.cpp).
+// DeviceBlock on the GPU (a thread runs its own warp, sync is __syncthreads or the cluster's barrier,
+// the exchange is in shared memory), HostBlock on the CPU (each phase runs its W warps one after
+// another). Every per-lane computation is plain scalar float code in warp.each_lane(body): on the
+// device body(lane) runs in each thread; on the host body(k) runs for k = 0 … 31, each lane's values
+// (WarpLanes) kept apart. So the twin computes what the block computes, in the same order of sums,
+// and the CPU tests check this very code against the fp64 reference (tests/test_fused_warp.cpp).
 //
-// One step over B samples (DESIGN.md §1), lane k of warp w taking sample 32·w + k of the step (lanes
-// past B a zero sample whose Δ is multiplied by 0):
+// One step over B samples (DESIGN.md §1), lane k of warp w taking samples r·32·W + 32·w + k of the
+// step, r = 0 … R − 1 (lanes past B a zero sample whose Δ is multiplied by 0):
 //   sample   forward through every layer with the lane's copy of θ (sample_math.h), Δ_L = Head::delta(z, y)/B
 //            and the loss term, Δ_{l-1} = (W_lᵀ Δ_l) ⊙ f'(a_{l-1}); then the lane's contribution to every
-//            entry of dθ (dW_l[i][j] = Δ_l[i]·a_{l-1}[j], db_l[i] = Δ_l[i]), in an array of P̄ floats (P
-//            padded to a multiple of 32, the padding 0)
+//            entry of dθ (dW_l[i][j] = Δ_l[i]·a_{l-1}[j], db_l[i] = Δ_l[i]), added over its R samples in
+//            an array of P̄ floats (P padded to a multiple of 32, the padding 0)
 //   reduce-scatter by recursive halving: at offset 16, 8, 4, 2, 1 each lane keeps the half of its array
 //            its lane bit names (upper when set), sends the other half to lane k ^ offset and adds what
 //            it receives: P̄/2 + P̄/4 + … shuffles (P̄ − P̄/32), where a butterfly per entry takes 5·P. Lane
 //            k ends with the warp's sums of entries k·m … k·m + m − 1 (m = P̄/32), added over lanes in a
 //            fixed tree
-//   exchange (W > 1 only) each warp writes its sums to shared memory (double-buffered by the step's
-//            parity), the block's one barrier of the step, and lane k of every warp adds the W warps'
-//            sums of its entries in warp order: all W warps get the same totals
+//   exchange (W > 1 only) each warp writes its sums to its block's shared memory (double-buffered by the
+//            step's parity), the block's (or the cluster's) one barrier of the step, and lane k of every
+//            warp adds the W warps' sums of its entries in warp order, reading other blocks' through the
+//            cluster: all W warps get the same totals
 //   update   lane k takes the optimizer's step (math/optimizer.h) on its m entries, whose θ (the master
 //            copy) and optimizer state it keeps in registers for the launch (each warp its own copy,
 //            updated alike; warp 0's is written back)
 //   all-gather by recursive doubling (offset 1, 2, …, 16: each lane's segment doubles) puts the new θ
 //            back into every lane of the warp: another P̄ − m shuffles
-// The next step's samples are loaded while this step computes. The loss terms go to the network's
-// loss slots 0 … 32·W − 1 (slot = 32·w + lane), in step order as fused_step.h's, so a network's epoch
-// loss is still fused_loss_sum of its slots.
+// The next sample is loaded while this one computes. The loss terms go to the network's loss slots 0
+// … 32·W − 1 (slot = 32·w + lane), in step order as fused_step.h's, so a network's epoch loss is still
+// fused_loss_sum of its slots.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <type_traits>
 
 #include "fused_step.h"
@@ -55,10 +60,11 @@
 
 namespace sigtrain {
 
-constexpr int kFusedBlockMaxWarps = 8;                                 // W: warps per network
-constexpr int kFusedBlockMaxBatch = kFusedBlockMaxWarps * kFusedWarp;  // samples per step: one per lane
+constexpr int kFusedBlockMaxWarps = 8;                                 // warps of a block
+constexpr int kFusedBlockMaxBatch = kFusedBlockMaxWarps * kFusedWarp;  // a block's samples per step: one per lane
+constexpr int kFusedClusterMaxWarps = kFusedBlockMaxWarps * kFusedMaxBlocksPerNetwork;  // W: warps per network
 constexpr int kFusedWarpNetworksPerBlock = 4;  // networks per block of the device launch where W = 1
-static_assert(kFusedLossSlots >= kFusedBlockMaxBatch, "a loss slot for every lane of a network's warps");
+static_assert(kFusedLossSlots >= kFusedClusterMaxWarps * kFusedWarp, "a loss slot for every lane of a network's warps");
 
 // ---- Shapes at compile time ------------------------------------------------------------------------
 
@@ -239,19 +245,21 @@ struct WarpStateFloats {
 // ---- The block of warps that runs a network --------------------------------------------------------
 
 // The W warps that train one network: each_warp(body) — one phase — runs body(warp, w) for the warps
-// w, sync() waits for all of them (a block barrier), and a per-lane value of each warp is a
-// BlockLanes<Block, T>. On the device a thread runs its own warp's body; on the host the W warps
-// run one after another, each warp's values kept apart (PerWarp), so a phase that follows sync()
-// sees what every warp wrote before it, as on the device.
+// w, sync() waits for all of them (a block or cluster barrier), partial(buffer, u, P̄) is where warp u
+// keeps its sums of a step for the others to read, finish() lets the network's blocks end, and a
+// per-lane value of each warp is a BlockLanes<Block, T>. On the device a thread runs its own warp's
+// body; on the host the W warps run one after another, each warp's values kept apart (PerWarp), so a
+// phase that follows sync() sees what every warp wrote before it, as on the device.
 template <class Block, class T>
 using BlockLanes = typename Block::template PerWarp<WarpLanes<typename Block::Warp, T>>;
 
 // W HostWarps, run warp after warp.
 struct HostBlock {
   using Warp = HostWarp;
+  // Up to 64 warps of 32 lanes of a network's θ and dθ: in heap memory, not on the caller's stack.
   template <class T>
   struct PerWarp {
-    T warp[kFusedBlockMaxWarps];
+    std::unique_ptr<T[]> warp{new T[kFusedClusterMaxWarps]};
   };
   int warps;        // W
   float* partials;  // the warps' exchange of partial sums: 2 × W × P̄ floats (fused_block_steps)
@@ -265,18 +273,22 @@ struct HostBlock {
     for (int w = 0; w < warps; ++w) body(HostWarp{}, w);
   }
   void sync() const {}  // each phase has already run every warp to its end
+  void finish() const {}
+  float* partial(int buffer, int u, int padded) const { return partials + (buffer * warps + u) * padded; }
 };
 
 #if defined(__CUDACC__)
-// This thread's warp w among the W warps of a network in one CUDA block (W = 1: a warp trains a
-// network alone, and a block holds several networks).
+// This thread's warp w among the W warps of a network: W = 1, a warp trains a network alone (a block
+// holds several networks); W ≤ 8, the network's one CUDA block; W = 8·K, a cluster of K blocks of 8
+// warps, warp w in block w / 8 of the cluster. Each block's shared memory holds its own warps'
+// partial sums, 2 × (warps of a block) × P̄ floats.
 struct DeviceBlock {
   using Warp = DeviceWarp;
   template <class T>
   using PerWarp = T;
   int warps;        // W
   int warp;         // w
-  float* partials;  // in shared memory: 2 × W × P̄ floats where W > 1
+  float* partials;  // this block's, in shared memory (where W > 1)
 
   template <class T>
   __device__ static T& of(T& v, int) {
@@ -286,15 +298,37 @@ struct DeviceBlock {
   __device__ void each_warp(Body&& body) const {
     body(DeviceWarp{}, warp);
   }
-  __device__ void sync() const { __syncthreads(); }  // only called where W > 1: then the block is the network's
+  __device__ bool clustered() const { return warps > kFusedBlockMaxWarps; }
+  // Only called where W > 1: then the block, or the cluster, is the network's. The cluster's barrier
+  // orders shared memory with release/acquire, as __syncthreads does within a block.
+  __device__ void sync() const {
+    if (clustered()) {
+      __cluster_barrier_arrive();
+      __cluster_barrier_wait();
+    } else {
+      __syncthreads();
+    }
+  }
+  // A block's shared memory ends with it: no block of a cluster may end while another may still read
+  // its sums of the last step, so the cluster meets once more.
+  __device__ void finish() const {
+    if (clustered()) sync();
+  }
+  __device__ float* partial(int buffer, int u, int padded) const {
+    const int per_block = clustered() ? kFusedBlockMaxWarps : warps;
+    float* local = partials + (buffer * per_block + u % per_block) * padded;
+    const int block = u / per_block;
+    if (block == warp / per_block) return local;
+    return static_cast<float*>(__cluster_map_shared_rank(local, unsigned(block)));
+  }
 };
 #endif
 
 // ---- The steps -------------------------------------------------------------------------------------
 
 // One lane's sample of a step: forward, Δ_L = Head::delta(z, y)·scale (scale 1/B, or 0 for a lane past
-// the batch's end), backward, and the sample's contribution to every entry of dθ in g (P̄ floats, the
-// padding 0). Returns the sample's loss term Σ_o ℓ(z_o, y_o).
+// the batch's end), backward, and the sample's contribution to every entry of dθ added to g (P̄
+// floats, the padding left as it is). Returns the sample's loss term Σ_o ℓ(z_o, y_o).
 SIGTRAIN_HD_TEMPLATE
 template <class Layout, class Act, class Head>
 SIGTRAIN_HD float warp_sample_gradient(const float* theta, const WarpSample<Layout::kInputs, Layout::kOutputs>& sample,
@@ -318,9 +352,7 @@ SIGTRAIN_HD float warp_sample_gradient(const float* theta, const WarpSample<Layo
     dense_backward_sample<Act>(theta + N::weight_offset(l), deltas + N::unit_offset(l), acts + N::unit_offset(l - 1),
                                deltas + N::unit_offset(l - 1), N::width(l - 1), N::width(l));
   });
-  SIGTRAIN_UNROLL
-  for (int e = 0; e < N::kPadded; ++e) g[e] = 0.0f;
-  static_for<1, L>([&](auto layer) {  // dW_l = Δ_l a_{l-1}ᵀ, db_l = Δ_l
+  static_for<1, L>([&](auto layer) {  // dW_l += Δ_l a_{l-1}ᵀ, db_l += Δ_l
     constexpr int l = decltype(layer)::value;
     add_gradient_sample(deltas + N::unit_offset(l), acts + N::unit_offset(l - 1), g + N::weight_offset(l),
                         N::kBias ? g + N::bias_offset(l) : nullptr, N::width(l - 1), N::width(l));
@@ -415,20 +447,22 @@ SIGTRAIN_HD void warp_store_owned(const Warp& warp, const WarpLanes<Warp, WarpAr
   });
 }
 
-// Lane k's totals of its entries over the W warps' partial sums (W rows of P̄ floats, warp u's at
-// u·P̄), added in warp order 0, 1, …, W − 1: every warp adds the same numbers in the same order, so
-// all W get the same totals, take the same optimizer step and keep identical copies of θ.
+// Lane k's totals of its entries over the W warps' partial sums of the step's `buffer` (warp u's
+// P̄ floats at block.partial(buffer, u, P̄)), added in warp order 0, 1, …, W − 1: every warp adds the
+// same numbers in the same order, so all W get the same totals, take the same optimizer step and keep
+// identical copies of θ.
 SIGTRAIN_HD_TEMPLATE
-template <class Layout, class Warp>
-SIGTRAIN_HD void warp_add_partials(const Warp& warp, const float* partials, int warps,
+template <class Layout, class Block, class Warp>
+SIGTRAIN_HD void warp_add_partials(const Block& block, const Warp& warp, int buffer,
                                    WarpLanes<Warp, WarpArray<Layout::kPadded>>& sums) {
   constexpr int m = Layout::kOwned;
   warp.each_lane([&](int k) {
     SIGTRAIN_UNROLL
-    for (int i = 0; i < m; ++i) {
-      float total = partials[k * m + i];
-      for (int u = 1; u < warps; ++u) total += partials[u * Layout::kPadded + k * m + i];
-      Warp::at(sums, k).v[i] = total;
+    for (int i = 0; i < m; ++i) Warp::at(sums, k).v[i] = block.partial(buffer, 0, Layout::kPadded)[k * m + i];
+    for (int u = 1; u < block.warps; ++u) {
+      const float* row = block.partial(buffer, u, Layout::kPadded);
+      SIGTRAIN_UNROLL
+      for (int i = 0; i < m; ++i) Warp::at(sums, k).v[i] += row[k * m + i];
     }
   });
 }
@@ -462,19 +496,21 @@ SIGTRAIN_HD void warp_update_owned(const Warp& warp, const WarpLanes<Warp, WarpA
 }
 
 // fused_train_steps's contract (fused_step.h) for one network of the shape Layout, run by the W =
-// block.warps warps of `block` (1 ≤ W ≤ 8): optimizer steps of `batch` ≤ 32·W samples over
-// positions [first, end) of the epoch's order (the last step may be partial), from and to the
-// network's buffers (θ, block 0's optimizer state — the only one this path uses —, t); lane k of warp
-// w takes sample 32·w + k of each step and adds its loss terms to loss slot 32·w + k. With
-// grads_global, only the gradient: the last step's dθ is written there, and θ, the optimizer's state
-// and t stay. Every warp keeps its own copy of θ and of the optimizer state of its lanes' entries and
-// updates it as the others do theirs; warp 0 writes the network back at the end.
+// block.warps warps of `block` (fused_block_warps: 1 … 8, or 16, 24, … 64 as a cluster): optimizer
+// steps of `batch` samples over positions [first, end) of the epoch's order (the last step may be
+// partial), from and to the network's buffers (θ, block 0's optimizer state — the only one this path
+// uses —, t); lane k of warp w takes samples r·32·W + 32·w + k of each step, r = 0 … R − 1, and adds
+// their loss terms to loss slot 32·w + k. With grads_global, only the gradient: the last step's dθ is
+// written there, and θ, the optimizer's state and t stay. Every warp keeps its own copy of θ and of
+// the optimizer state of its lanes' entries and updates it as the others do theirs; warp 0 writes the
+// network back at the end.
 //
-// A step: each warp forms its lanes' contributions and reduce-scatters them (lane k: the warp's sums
-// of entries k·m …); with W > 1 it writes those sums to partials[buffer][w] (P̄ floats), the block
-// meets at its one barrier of the step, and each warp adds partials[buffer][0 … W − 1] at its lanes'
-// entries (warp_add_partials); then every warp takes the optimizer's step on its lanes' entries and
-// all-gathers θ. With W = 1 (the warp kernel) there is no exchange and no barrier.
+// A step: each warp forms its lanes' contributions (R samples a lane, added in sample order) and
+// reduce-scatters them (lane k: the warp's sums of entries k·m …); with W > 1 it writes those sums to
+// block.partial(buffer, w), the block (or cluster) meets at its one barrier of the step, and each warp
+// adds the W warps' rows at its lanes' entries (warp_add_partials); then every warp takes the
+// optimizer's step on its lanes' entries and all-gathers θ. With W = 1 (the warp kernel) there is no
+// exchange and no barrier.
 SIGTRAIN_HD_TEMPLATE
 template <class Layout, class Act, class Head, class Optimizer, class Block>
 SIGTRAIN_HD void fused_block_steps(const Block& block, const FusedNetwork& net, const float* X, const float* Y,
@@ -485,13 +521,14 @@ SIGTRAIN_HD void fused_block_steps(const Block& block, const FusedNetwork& net, 
   using Sample = WarpSample<N::kInputs, N::kOutputs>;
   constexpr int Pbar = N::kPadded, m = N::kOwned;
   constexpr int kStateFloats = WarpStateFloats<Layout, Optimizer>::value;
-  const int W = block.warps;
+  const int W = block.warps, lanes = W * kFusedWarp;
+  const int R = int((batch + size_t(lanes) - 1) / size_t(lanes));  // samples per lane and step
   BlockLanes<Block, WarpArray<Pbar>> theta;          // every lane all of θ (the padding 0)
   BlockLanes<Block, WarpArray<m>> owned;             // lane k: θ of entries k·m + i, the copy it updates
   BlockLanes<Block, WarpArray<kStateFloats>> state;  // their optimizer state: slot q of entry i at q·m + i
   BlockLanes<Block, WarpArray<Pbar>> grad;           // the step's dθ: the lane's terms, then v[0, m) its sums
   BlockLanes<Block, double> loss;                    // the lane's running loss slot
-  BlockLanes<Block, Sample> next;                    // the next step's samples
+  BlockLanes<Block, Sample> next;                    // the lane's next sample
   uint64_t steps_taken = *net.steps;
   block.each_warp([&](const Warp& warp, int w) {
     warp_load_network<N, Optimizer>(warp, net, w * kFusedWarp, Block::of(theta, w), Block::of(owned, w),
@@ -510,23 +547,33 @@ SIGTRAIN_HD void fused_block_steps(const Block& block, const FusedNetwork& net, 
     const float inv_B = 1.0f / float(B);
     const bool last = step + batch >= end;
     block.each_warp([&](const Warp& warp, int w) {  // the warp's samples → its sums of dθ, to shared memory
-      const WarpLanes<Warp, Sample> samples = Block::of(next, w);
-      if (!last) warp_load_samples<N>(warp, Block::of(next, w), X, Y, order, step + batch, end, batch, w * kFusedWarp);
       warp.each_lane([&](int k) {
-        const bool inside = w * kFusedWarp + k < B;
-        const float term = warp_sample_gradient<N, Act, Head>(Warp::at(Block::of(theta, w), k).v, Warp::at(samples, k),
-                                                              inside ? inv_B : 0.0f, Warp::at(Block::of(grad, w), k).v);
-        if (inside) Warp::at(Block::of(loss, w), k) += term;
+        SIGTRAIN_UNROLL
+        for (int e = 0; e < Pbar; ++e) Warp::at(Block::of(grad, w), k).v[e] = 0.0f;
       });
+      for (int r = 0; r < R; ++r) {
+        const WarpLanes<Warp, Sample> samples = Block::of(next, w);
+        const int first_lane = r * lanes + w * kFusedWarp;  // lane 0's sample in the step
+        if (r + 1 < R)  // the lane's next sample: its next of this step, or its first of the next step
+          warp_load_samples<N>(warp, Block::of(next, w), X, Y, order, step, end, batch, first_lane + lanes);
+        else if (!last)
+          warp_load_samples<N>(warp, Block::of(next, w), X, Y, order, step + batch, end, batch, w * kFusedWarp);
+        warp.each_lane([&](int k) {
+          const bool inside = first_lane + k < B;
+          const float term = warp_sample_gradient<N, Act, Head>(Warp::at(Block::of(theta, w), k).v,
+                                                                Warp::at(samples, k), inside ? inv_B : 0.0f,
+                                                                Warp::at(Block::of(grad, w), k).v);
+          if (inside) Warp::at(Block::of(loss, w), k) += term;
+        });
+      }
       // Lane k: the warp's Σ of its m entries.
       warp_reduce_scatter<kFusedWarp / 2, Pbar / 2, Warp, Pbar>(warp, Block::of(grad, w));
-      if (W > 1) warp_store_owned<N>(warp, Block::of(grad, w), block.partials + (buffer * W + w) * Pbar, Pbar);
+      if (W > 1) warp_store_owned<N>(warp, Block::of(grad, w), block.partial(buffer, w, Pbar), Pbar);
     });
     if (W > 1) {
       block.sync();
-      block.each_warp([&](const Warp& warp, int w) {
-        warp_add_partials<N>(warp, block.partials + buffer * W * Pbar, W, Block::of(grad, w));
-      });
+      block.each_warp(
+          [&](const Warp& warp, int w) { warp_add_partials<N>(block, warp, buffer, Block::of(grad, w)); });
     }
     if (grads_global) {
       if (last)
@@ -550,6 +597,7 @@ SIGTRAIN_HD void fused_block_steps(const Block& block, const FusedNetwork& net, 
     warp_store_network<N, Optimizer>(warp, net, w * kFusedWarp, w == 0 && !grads_global, Block::of(owned, w),
                                      Block::of(state, w), Block::of(loss, w), steps_taken);
   });
+  if (W > 1 && first < end) block.finish();
 }
 
 // ---- The instances ---------------------------------------------------------------------------------
@@ -611,14 +659,17 @@ bool with_fused_warp_instance(const FusedShape& s, const FusedPolicies& p, F&& f
   return with_warp_instances(FusedWarpInstances{}, s, p, f);
 }
 
-// The warps per network (W = ⌈batch/32⌉, 1 … 8) with which steps of `batch` samples of the network
-// (s, p) run fused_block_steps, or 0 where they run the runtime-shaped kernel (fused_step.h): no
-// instance, or a batch over 256. The device launcher and the host twin both decide by this; a run's
-// batch fixes it, so its results are fixed too.
+// The warps per network W with which steps of `batch` samples of the network (s, p) run
+// fused_block_steps, or 0 where they run another kernel (no instance): ⌈batch/32⌉ up to 256 samples
+// (a warp, or one block), else a cluster of K = min(⌈batch/256⌉, 8) blocks of 8 warps, W = 8·K. The
+// device launcher and the host twin both decide by this; a run's batch fixes it, so its results are
+// fixed too.
 inline int fused_block_warps(const FusedShape& s, const FusedPolicies& p, size_t batch) {
-  if (batch < 1 || batch > size_t(kFusedBlockMaxBatch)) return 0;
+  if (batch < 1) return 0;
   if (!with_fused_warp_instance(s, p, [](auto, auto, auto, auto) {})) return 0;
-  return int((batch + kFusedWarp - 1) / kFusedWarp);
+  if (batch <= size_t(kFusedBlockMaxBatch)) return int((batch + kFusedWarp - 1) / kFusedWarp);
+  const size_t blocks = (batch + kFusedBlockMaxBatch - 1) / kFusedBlockMaxBatch;
+  return kFusedBlockMaxWarps * int(blocks < size_t(kFusedMaxBlocksPerNetwork) ? blocks : kFusedMaxBlocksPerNetwork);
 }
 
 }  // namespace sigtrain

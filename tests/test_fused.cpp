@@ -74,11 +74,11 @@ TEST_P(FusedVsReference, HundredStepsInFewLaunches) {
 // three blocks (B 700), where each block keeps its own copy of the optimizer state.
 std::vector<Case> fused_cases() {
   std::vector<Case> cases = {Case{{1, 1}, true, 1}, Case{{2, 3, 3, 1}, false, 1}, Case{{2, 3, 3, 1}, false, 256},
-                             Case{{2, 3, 3, 1}, true, 300}, Case{{3, 17, 4}, true, 31},
+                             Case{{2, 5, 5, 1}, true, 300}, Case{{3, 17, 4}, true, 31},
                              Case{{5, 64, 64, 3}, false, 100}, Case{{4, 64, 1}, true, 513},
                              Case{{2, 8, 8, 8, 2}, true, 77}, Case{{64, 33, 64}, false, 40},
                              // batches over one block: 3 and 8 blocks per network
-                             Case{{3, 17, 4}, true, 700}, Case{{2, 3, 3, 1}, false, 4096}};
+                             Case{{3, 17, 4}, true, 700}, Case{{3, 3, 3, 1}, false, 4096}};
   for (const Case& c : {Case{{3, 17, 4}, true, 31}, Case{{2, 8, 8, 8, 2}, true, 77}, Case{{3, 17, 4}, true, 700}})
     for (const Case& p : testing::policy_cases(c)) cases.push_back(p);
   return cases;
@@ -150,17 +150,19 @@ TEST(FusedHost, SameBitsWhateverTheLaunchCut) {
 }
 
 // The same on the shape-specialised kernel (fused_warp.h): one warp (batch 24, the last step 8
-// samples), a block of 3 warps (batch 96, the last step 80: the third warp empty) and of 8 (batch
-// 256, the last step 208). Catches a lane's optimizer state, θ, loss slot or t not stored at a
-// launch's end or not loaded at the next one's start, a warp other than 0 writing the network back,
-// or an exchange whose buffer parity carries over from one launch to the next.
+// samples), a block of 3 warps (batch 96, the last step 80: the third warp empty), of 8 (batch 256,
+// the last step 208) and a cluster of 3 blocks (batch 600, the last step 200). Catches a lane's
+// optimizer state, θ, loss slot or t not stored at a launch's end or not loaded at the next one's
+// start, a warp other than 0 writing the network back, or an exchange whose buffer parity carries
+// over from one launch to the next.
 TEST(FusedHost, WarpPathSameBitsWhateverTheLaunchCut) {
   const NetworkSpec notes{{2, 3, 3, 1}, true};
   FusedHostBackend twin(notes);
   ASSERT_EQ(twin.warps_per_network(24), 1);
   ASSERT_EQ(twin.warps_per_network(96), 3);
   ASSERT_EQ(twin.warps_per_network(256), 8);
-  expect_same_bits_whatever_the_launch_cut(notes, {24, 96, 256});
+  ASSERT_EQ(twin.warps_per_network(600), 24);
+  expect_same_bits_whatever_the_launch_cut(notes, {24, 96, 256, 600});
 }
 
 // Catches a wrong count of blocks per network: one per pass of a block's samples, at most eight.

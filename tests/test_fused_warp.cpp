@@ -1,10 +1,12 @@
-// The shape-specialised kernel (kernels/fused_warp.h: compile-time widths, W = ⌈B/32⌉ warps per
-// network: the warp kernel for B ≤ 32, a block of up to 8 warps for B ≤ 256), run on the host by its
+// The shape-specialised kernel (kernels/fused_warp.h: compile-time widths, W warps per network: the
+// warp kernel for B ≤ 32, a block of up to 8 warps for B ≤ 256, a cluster of up to 8 blocks of 8
+// warps beyond, each lane taking several samples a step beyond 2,048), run on the host by its
 // twin (HostBlock of HostWarps: the very code of the CUDA kernel, warp by warp and lane by lane, the
 // shuffles permuting lanes as the hardware does) against the fp64 reference; and on the GPU where one
 // is usable.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
@@ -20,11 +22,15 @@ namespace {
 
 using Case = testing::BackendCase;
 
-// ⌈B/32⌉: the warps the shape-specialised kernel must give a case's network.
-int expected_warps(const Case& c) { return int((c.batch + kFusedWarp - 1) / kFusedWarp); }
+// The warps the shape-specialised kernel must give a case's network: ⌈B/32⌉ up to B = 256, else 8 per
+// block of 256 samples, at most 8 blocks (written here apart from fused_block_warps, which it checks).
+int expected_warps(const Case& c) {
+  if (c.batch <= 256) return int((c.batch + kFusedWarp - 1) / kFusedWarp);
+  return 8 * int(std::min<size_t>((c.batch + 255) / 256, 8));
+}
 
-// A twin that must take the shape-specialised path, with ⌈B/32⌉ warps, for its case: a case that
-// silently fell back to the runtime-shaped kernel would test that kernel instead.
+// A twin that must take the shape-specialised path, with expected_warps warps, for its case: a case
+// that silently fell back to another kernel would test that kernel instead.
 std::unique_ptr<FusedHostBackend> warp_twin(const Case& c) {
   auto twin = std::make_unique<FusedHostBackend>(testing::case_spec(c), testing::case_setup(c));
   EXPECT_EQ(twin->warps_per_network(c.batch), expected_warps(c)) << testing::backend_case_text(c);
@@ -110,11 +116,34 @@ TEST_P(BlockVsReference, HundredStepsInFewLaunches) {
 
 INSTANTIATE_TEST_SUITE_P(Shapes, BlockVsReference, ::testing::ValuesIn(block_cases()), testing::backend_case_name);
 
+// A cluster of K blocks of 8 warps per network (B > 256): the notes' network with and without biases
+// at B 257 (a second block with one sample), 1000 (4 blocks, the last partly empty), 2048 (8 full
+// blocks), 2049 (8 blocks, every lane two samples a step, one lane's second real) and 4096 (two full
+// samples a lane); every policy at B 3000 with biases (a partial second sample) and at B 600 without
+// (3 blocks); the largest compiled θ (2-8-8-1, P̄ = 96) at B 1500 and a 2-4-8-1 with biases at 700.
+// The hundred-step runs end each epoch with a partial batch ((B + 1)/2: at B 4096 one sample a lane).
+std::vector<Case> cluster_cases() {
+  std::vector<Case> cases;
+  for (bool bias : {false, true})
+    for (size_t batch : {257u, 1000u, 2048u, 2049u, 4096u}) cases.push_back(Case{{2, 3, 3, 1}, bias, batch});
+  for (const Case& c : {Case{{2, 3, 3, 1}, true, 3000}, Case{{2, 3, 3, 1}, false, 600}})
+    for (const Case& p : testing::policy_cases(c)) cases.push_back(p);
+  for (const Case& c : {Case{{2, 8, 8, 1}, false, 1500}, Case{{2, 4, 8, 1}, true, 700}}) cases.push_back(c);
+  return cases;
+}
+
+// The block's tests on clusters. They catch, beside what they catch on a block, a block taking
+// another block's samples (the warp's place in the cluster), a lane's second sample of a step left
+// out, added twice or taken from the wrong position, the next sample loaded for the wrong pass or
+// step, a block's sums read from the wrong block or buffer, loss slots beyond the first block's.
+INSTANTIATE_TEST_SUITE_P(Clusters, BlockVsReference, ::testing::ValuesIn(cluster_cases()), testing::backend_case_name);
+
 // Catches the wrong path being taken, or the wrong count of warps: the shape-specialised kernel for
-// the compiled shapes and policies at B ≤ 256 with ⌈B/32⌉ warps (1 at B 32, 2 at B 33, 8 at B 256),
-// the runtime-shaped kernel (0 warps) at B 257, for shapes without an instance, for policies not
-// compiled for the shape (the other shapes have only the notes' policies), and for 2-8-8-1 with biases.
-TEST(FusedWarpPath, TakenForCompiledShapesAndBatchesUpTo256) {
+// the compiled shapes and policies at every batch, with ⌈B/32⌉ warps up to B 256 (1 at B 32, 2 at B
+// 33, 8 at B 256) and clusters of 8 warps a block beyond (16 at B 257, 64 from B 1793 on), another
+// kernel (0 warps) for shapes without an instance, for policies not compiled for the shape (the other
+// shapes have only the notes' policies), and for 2-8-8-1 with biases.
+TEST(FusedWarpPath, TakenForCompiledShapesAtEveryBatch) {
   const NetworkSpec notes{{2, 3, 3, 1}, false};
   FusedHostBackend twin(notes);
   EXPECT_EQ(twin.warps_per_network(0), 0);
@@ -123,17 +152,24 @@ TEST(FusedWarpPath, TakenForCompiledShapesAndBatchesUpTo256) {
   EXPECT_EQ(twin.warps_per_network(33), 2);
   EXPECT_EQ(twin.warps_per_network(100), 4);
   EXPECT_EQ(twin.warps_per_network(256), 8);
-  EXPECT_EQ(twin.warps_per_network(257), 0);
-  EXPECT_EQ(twin.warps_per_network(4096), 0);
+  EXPECT_EQ(twin.warps_per_network(257), 16);
+  EXPECT_EQ(twin.warps_per_network(512), 16);
+  EXPECT_EQ(twin.warps_per_network(513), 24);
+  EXPECT_EQ(twin.warps_per_network(1792), 56);
+  EXPECT_EQ(twin.warps_per_network(1793), 64);
+  EXPECT_EQ(twin.warps_per_network(4096), 64);
+  EXPECT_EQ(twin.warps_per_network(1000000), 64);
   EXPECT_EQ(FusedHostBackend(NetworkSpec{{2, 3, 3, 1}, true}).warps_per_network(8), 1);
   EXPECT_EQ(FusedHostBackend(NetworkSpec{{2, 3, 3, 1}, true}).warps_per_network(256), 8);
   EXPECT_EQ(FusedHostBackend(NetworkSpec{{2, 5, 1}, false}).warps_per_network(8), 0);
   EXPECT_EQ(FusedHostBackend(NetworkSpec{{2, 5, 1}, false}).warps_per_network(256), 0);
+  EXPECT_EQ(FusedHostBackend(NetworkSpec{{2, 5, 1}, false}).warps_per_network(4096), 0);
   EXPECT_EQ(FusedHostBackend(NetworkSpec{{3, 3, 3, 1}, false}).warps_per_network(8), 0);
   TrainingSetup adam;
   adam.optimizer.kind = OptimizerKind::adam;
   EXPECT_EQ(FusedHostBackend(notes, adam).warps_per_network(8), 1);
   EXPECT_EQ(FusedHostBackend(notes, adam).warps_per_network(200), 7);
+  EXPECT_EQ(FusedHostBackend(notes, adam).warps_per_network(3000), 64);
   EXPECT_EQ(FusedHostBackend(NetworkSpec{{2, 8, 8, 1}, false}).warps_per_network(8), 1);
   EXPECT_EQ(FusedHostBackend(NetworkSpec{{2, 8, 8, 1}, false}, adam).warps_per_network(8), 0);
   EXPECT_EQ(FusedHostBackend(NetworkSpec{{2, 8, 8, 1}, true}).warps_per_network(64), 0);  // no spill-free instance
@@ -193,6 +229,8 @@ TEST_P(WarpOnGpuVsReference, HundredStepsInFewLaunches) {
 INSTANTIATE_TEST_SUITE_P(Shapes, WarpOnGpuVsReference, ::testing::ValuesIn(warp_cases()), testing::backend_case_name);
 INSTANTIATE_TEST_SUITE_P(BlockShapes, WarpOnGpuVsReference, ::testing::ValuesIn(block_cases()),
                          testing::backend_case_name);
+INSTANTIATE_TEST_SUITE_P(ClusterShapes, WarpOnGpuVsReference, ::testing::ValuesIn(cluster_cases()),
+                         testing::backend_case_name);
 
 // Trains 6 networks of the notes' network (with biases, Adam: per-network optimizer state and
 // learning rate) in one launch per call at `batch`, and expects each replica to equal, bit for bit,
@@ -201,7 +239,7 @@ void expect_replicas_equal_single_runs(size_t batch) {
   const NetworkSpec spec{{2, 3, 3, 1}, true};
   TrainingSetup adam;
   adam.optimizer.kind = OptimizerKind::adam;
-  ASSERT_EQ(FusedHostBackend(spec, adam).warps_per_network(batch), int((batch + kFusedWarp - 1) / kFusedWarp));
+  ASSERT_EQ(FusedHostBackend(spec, adam).warps_per_network(batch), expected_warps(Case{{2, 3, 3, 1}, true, batch}));
   const Dataset train = testing::random_dataset(spec, 1000, 69), validation = testing::random_dataset(spec, 200, 70);
   ReplicaRun run;
   run.backend = "cuda";
@@ -242,6 +280,13 @@ TEST(WarpOnGpu, ReplicasEqualSingleRuns) {
 TEST(WarpOnGpu, BlockReplicasEqualSingleRuns) {
   SKIP_WITHOUT_CUDA();
   expect_replicas_equal_single_runs(100);
+}
+
+// The same with clusters of 3 blocks per network (batch 600; 6 clusters): catches a cluster indexing
+// another network's buffers, or the blocks of a cluster taken from different networks.
+TEST(WarpOnGpu, ClusterReplicasEqualSingleRuns) {
+  SKIP_WITHOUT_CUDA();
+  expect_replicas_equal_single_runs(600);
 }
 #endif
 
