@@ -299,15 +299,17 @@ SIGTRAIN_HD void fused_tiled_steps(const Cluster& cluster, const FusedNetwork& n
 
 // ---- The instances ---------------------------------------------------------------------------------
 
-// The shapes the tiled kernel is compiled for, with and without biases, with the notes' policies
-// (sigmoid hidden units, linear output, mse, sgd): 2 inputs, two hidden layers of 32 or 64 units, 1
-// output (fused_warp.h's instance lists and their dispatch, with_warp_instances). Only shapes with P >
-// 256, for which --kernel auto sends one network to cuBLAS (choose.cpp), until a device run has
+// The shapes the tiled kernel is compiled for, with and without biases, with the notes' units and
+// loss (sigmoid hidden units, linear output, mse) and every optimizer: 2 inputs, two hidden layers of
+// 16, 32 or 64 units, 1 output (fused_warp.h's instance lists and their dispatch, with_warp_instances).
+// Only shapes with P > 256, for which --kernel auto sends one network to cuBLAS (choose.cpp), until a device run has
 // measured the kernel: a single network's choice stays as measured. --kernel fused takes this kernel
 // for them, and so do many networks at once under auto (choose.cpp gives them the fused kernel: here
 // 8 blocks of 71 KB per 2-64-64-1 network where the runtime-shaped kernel took 2 of 171 KB).
 using FusedTiledInstances =
-    WarpInstanceList<WarpInstance<WarpShape<2, 32, 32, 1>, false>, WarpInstance<WarpShape<2, 64, 64, 1>, false>>;
+    WarpInstanceList<WarpInstance<WarpShape<2, 16, 16, 1>, InstancePolicies::every_optimizer>,
+                     WarpInstance<WarpShape<2, 32, 32, 1>, InstancePolicies::every_optimizer>,
+                     WarpInstance<WarpShape<2, 64, 64, 1>, InstancePolicies::every_optimizer>>;
 
 // Calls f(Layout{}, Act{}, Head{}, Optimizer{}) with the tiled kernel's instance for (s, p) and returns
 // true; false (and no call) where there is none.

@@ -602,30 +602,41 @@ SIGTRAIN_HD void fused_block_steps(const Block& block, const FusedNetwork& net, 
 
 // ---- The instances ---------------------------------------------------------------------------------
 
-// A shape the warp kernel is compiled for: with every policy combination (with_fused_policies), or
-// only with the notes' (sigmoid hidden units, linear output, mse, sgd); without biases, and with them
-// where θ and dθ still fit the registers (-Xptxas -v: no spills).
-template <class Shape, bool EveryPolicy, bool WithBias = true>
+// The policies an instance is compiled with: only the notes' (sigmoid hidden units, linear output,
+// mse, sgd), the notes' units and loss with every optimizer, or every combination (with_fused_policies).
+// Each combination is one more kernel to compile for each shape.
+enum class InstancePolicies { notes, every_optimizer, every };
+
+// A shape a kernel is compiled for, with those policies; without biases, and with them where θ and dθ
+// still fit the registers (-Xptxas -v: no spills).
+template <class Shape, InstancePolicies Policies, bool WithBias = true>
 struct WarpInstance {
   using shape = Shape;
-  static constexpr bool kEveryPolicy = EveryPolicy;
+  static constexpr InstancePolicies kPolicies = Policies;
   static constexpr bool kWithBias = WithBias;
 };
 template <class... Instances>
 struct WarpInstanceList {};
 
 // The one list of instances, for the device launcher and the host twin alike: the notes' network
-// with every policy; 2 inputs, hidden widths 4 or 8 in one or two layers, 1 output, with the notes'
-// policies (2-8-8-1 without biases only: with them, P = 105 and P̄ = 128 take all 255 registers and spill).
+// with every policy; 2 inputs, hidden widths 4 or 8 in one or two layers or 16 in one, 1 output, with
+// the notes' policies (2-8-8-1 without biases only: with them, P = 105 and P̄ = 128 take all 255
+// registers and spill).
+constexpr InstancePolicies kNotesOnly = InstancePolicies::notes;
 using FusedWarpInstances =
-    WarpInstanceList<WarpInstance<WarpShape<2, 3, 3, 1>, true>, WarpInstance<WarpShape<2, 4, 1>, false>,
-                     WarpInstance<WarpShape<2, 8, 1>, false>, WarpInstance<WarpShape<2, 4, 4, 1>, false>,
-                     WarpInstance<WarpShape<2, 4, 8, 1>, false>, WarpInstance<WarpShape<2, 8, 4, 1>, false>,
-                     WarpInstance<WarpShape<2, 8, 8, 1>, false, false>>;
+    WarpInstanceList<WarpInstance<WarpShape<2, 3, 3, 1>, InstancePolicies::every>,
+                     WarpInstance<WarpShape<2, 4, 1>, kNotesOnly>, WarpInstance<WarpShape<2, 8, 1>, kNotesOnly>,
+                     WarpInstance<WarpShape<2, 4, 4, 1>, kNotesOnly>, WarpInstance<WarpShape<2, 4, 8, 1>, kNotesOnly>,
+                     WarpInstance<WarpShape<2, 8, 4, 1>, kNotesOnly>,
+                     WarpInstance<WarpShape<2, 8, 8, 1>, kNotesOnly, false>,
+                     WarpInstance<WarpShape<2, 16, 1>, kNotesOnly>>;
 
+// The notes' units and loss: sigmoid hidden units, a linear output, mean squared error.
+inline bool notes_units_and_loss(const FusedPolicies& p) {
+  return p.hidden == Activation::sigmoid && p.output == Activation::linear && p.loss == Loss::mse;
+}
 inline bool notes_policies(const FusedPolicies& p) {
-  return p.hidden == Activation::sigmoid && p.output == Activation::linear && p.loss == Loss::mse &&
-         p.optimizer.kind == OptimizerKind::sgd;
+  return notes_units_and_loss(p) && p.optimizer.kind == OptimizerKind::sgd;
 }
 
 // f(Layout{}, Act{}, Head{}, Optimizer{}) for instance I when it is compiled for (s, p); false if not.
@@ -636,8 +647,12 @@ bool with_warp_instance(const FusedShape& s, const FusedPolicies& p, F& f) {
     using Layout = WarpLayout<typename I::shape, decltype(bias)::value>;
     if constexpr (Layout::kBias && !I::kWithBias) {
       return false;
-    } else if constexpr (I::kEveryPolicy) {
+    } else if constexpr (I::kPolicies == InstancePolicies::every) {
       with_fused_policies(p, [&](auto act, auto head, auto optimizer) { f(Layout{}, act, head, optimizer); });
+      return true;
+    } else if constexpr (I::kPolicies == InstancePolicies::every_optimizer) {
+      if (!notes_units_and_loss(p)) return false;
+      with_optimizer(p.optimizer.kind, [&](auto optimizer) { f(Layout{}, Sigmoid{}, SquaredError<Identity>{}, optimizer); });
       return true;
     } else {
       if (!notes_policies(p)) return false;

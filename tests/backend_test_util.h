@@ -126,6 +126,21 @@ inline std::vector<BackendCase> policy_cases(const BackendCase& c) {
   };
 }
 
+// Every optimizer (with weight decay where it changes the formula) with the notes' units and loss
+// (sigmoid hidden units, a linear output, mse), on the network and batch of `c`: for kernels compiled
+// with those alone (fused_warp.h's InstancePolicies::every_optimizer).
+inline std::vector<BackendCase> optimizer_cases(const BackendCase& c) {
+  using A = Activation;
+  using O = OptimizerKind;
+  return {
+      with_policies(c, A::sigmoid, A::linear, Loss::mse, O::sgd, 0.01),
+      with_policies(c, A::sigmoid, A::linear, Loss::mse, O::momentum),
+      with_policies(c, A::sigmoid, A::linear, Loss::mse, O::nesterov, 0.01),
+      with_policies(c, A::sigmoid, A::linear, Loss::mse, O::adam, 0.01),
+      with_policies(c, A::sigmoid, A::linear, Loss::mse, O::adamw, 0.01),
+  };
+}
+
 // "2_3_3_1_nobias_B31" (and "_tanh_sigmoidout_bce_adam_wd" where the policies are not the defaults):
 // readable names for parameterised tests.
 inline std::string backend_case_text(const BackendCase& c) {

@@ -165,6 +165,49 @@ TEST(FusedHost, WarpPathSameBitsWhateverTheLaunchCut) {
   expect_same_bits_whatever_the_launch_cut(notes, {24, 96, 256, 600});
 }
 
+// Trains `spec` with Adam (weight decay 0.01) at `batch` for two epochs in one twin, and for one epoch
+// in a second twin whose parameters and optimizer state (m, v and t) a third, fresh twin takes for the
+// second epoch, as a resumed run does (--resume, --init from a model with its optimizer); expects the
+// third to end with the first's bits. A fresh twin's other blocks have no state of their own yet:
+// each launch must give every block of a cluster block 0's state, the one set_optimizer_state wrote.
+void expect_resume_gives_the_same_bits(const NetworkSpec& spec, size_t batch) {
+  const Dataset d = random_dataset(spec, 2000, 93);
+  TrainingSetup adam;
+  adam.optimizer.kind = OptimizerKind::adam;
+  adam.optimizer.weight_decay = 0.01;
+  FusedHostBackend straight(spec, adam), first_half(spec, adam), resumed(spec, adam);
+  for (FusedHostBackend* x : {&straight, &first_half, &resumed}) {
+    x->set_parameters(random_parameters(spec, 94));
+    x->set_training_data(d);
+  }
+  for (uint64_t epoch = 0; epoch < 2; ++epoch) {
+    straight.begin_epoch({true, 7 + epoch});
+    straight.train_steps(0, d.size, batch, 0.01);
+  }
+  first_half.begin_epoch({true, 7});
+  first_half.train_steps(0, d.size, batch, 0.01);
+  resumed.set_parameters(first_half.parameters());
+  resumed.set_optimizer_state(first_half.optimizer_state());
+  resumed.begin_epoch({true, 8});
+  resumed.train_steps(0, d.size, batch, 0.01);
+  const std::string what = spec.to_string() + " batch " + std::to_string(batch);
+  EXPECT_EQ(resumed.parameters().values, straight.parameters().values) << what;
+  EXPECT_EQ(resumed.optimizer_state().values, straight.optimizer_state().values) << what;
+  EXPECT_EQ(resumed.optimizer_state().steps, straight.optimizer_state().steps) << what;
+}
+
+// Catches an optimizer state that reaches block 0 only, on every path of the fused kernel: the
+// runtime-shaped kernel on a cluster of 3 blocks (2-5-1, batch 600), the tiled kernel on 4 (2-16-16-1,
+// batch 100), the shape-specialised kernel on a block and on a cluster of warps (2-3-3-1, batch 100
+// and 600), whose lanes load their entries' state at each launch.
+TEST(FusedHost, ResumedOptimizerStateReachesEveryBlock) {
+  ASSERT_EQ(FusedHostBackend(NetworkSpec{{2, 16, 16, 1}, true}).tiled_blocks_per_network(100), 4);
+  expect_resume_gives_the_same_bits(NetworkSpec{{2, 5, 1}, true}, 600);
+  expect_resume_gives_the_same_bits(NetworkSpec{{2, 16, 16, 1}, true}, 100);
+  expect_resume_gives_the_same_bits(NetworkSpec{{2, 3, 3, 1}, true}, 100);
+  expect_resume_gives_the_same_bits(NetworkSpec{{2, 3, 3, 1}, true}, 600);
+}
+
 // Catches a wrong count of blocks per network: one per pass of a block's samples, at most eight.
 TEST(FusedShape, BlocksPerNetworkFollowTheBatch) {
   EXPECT_EQ(fused_blocks_per_network(1, 256), 1);

@@ -1,4 +1,4 @@
-// The tiled kernel (kernels/fused_tiled.h: compile-time widths 32 and 64, a cluster of K = ⌈B/32⌉ blocks
+// The tiled kernel (kernels/fused_tiled.h: compile-time widths 16, 32 and 64, a cluster of K = ⌈B/32⌉ blocks
 // of 32 samples each, every layer's products cut into tiles over the block's threads), run on the
 // host by its twin (HostCluster: the very code of the CUDA kernel, block by block and thread by
 // thread) against the fp64 reference; and on the GPU where one is usable.
@@ -50,23 +50,29 @@ TEST_P(TiledVsReference, HundredStepsInFewLaunches) {
 
 // The compiled shapes with the notes' policies: 2-64-64-1 (the case) with and without biases
 // at B 1, 33, 256 (1, 2 and 8 blocks); 2-32-32-1 at batches that leave the last block part-empty
-// (7, 100, 200) and full (32).
+// (7, 100, 200) and full (32); 2-16-16-1 (64 tiles of 2 samples × 4 units: three
+// quarters of the threads idle in the forward and backward phases) at 50 and 256. Then every optimizer (each keeps its state
+// in every block's copy) on 2-64-64-1 with biases at B 100 and on 2-16-16-1 without at B 33.
 std::vector<Case> tiled_cases() {
   std::vector<Case> cases;
   for (bool bias : {false, true})
     for (size_t batch : {1u, 33u, 256u}) cases.push_back(Case{{2, 64, 64, 1}, bias, batch});
   for (const Case& c : {Case{{2, 32, 32, 1}, true, 7}, Case{{2, 32, 32, 1}, false, 100},
-                        Case{{2, 32, 32, 1}, false, 200}, Case{{2, 32, 32, 1}, true, 32}})
+                        Case{{2, 32, 32, 1}, false, 200}, Case{{2, 32, 32, 1}, true, 32},
+                        Case{{2, 16, 16, 1}, true, 50}, Case{{2, 16, 16, 1}, false, 256}})
     cases.push_back(c);
+  for (const Case& c : {Case{{2, 64, 64, 1}, true, 100}, Case{{2, 16, 16, 1}, false, 33}})
+    for (const Case& o : testing::optimizer_cases(c)) cases.push_back(o);
   return cases;
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, TiledVsReference, ::testing::ValuesIn(tiled_cases()), testing::backend_case_name);
 
 // Catches the wrong path being taken or the wrong block count: the tiled kernel for the compiled
-// shapes with the notes' policies at B ≤ 256 with ⌈B/32⌉ blocks; not for B 0 or 257, other policies,
-// shapes without an instance, nor the narrow shapes the shape-specialised kernel takes.
-TEST(FusedTiledPath, TakenForCompiledShapesAndBatchesUpTo256) {
+// shapes with the notes' units and loss and any optimizer at B ≤ 256 with ⌈B/32⌉ blocks; not for B 0
+// or 257, other units or losses, shapes without an instance, nor the narrow shapes the
+// shape-specialised kernel takes.
+TEST(FusedTiledPath, TakenForCompiledShapesAndOptimizersAndBatchesUpTo256) {
   const NetworkSpec wide{{2, 64, 64, 1}, true};
   FusedHostBackend twin(wide);
   EXPECT_EQ(twin.tiled_blocks_per_network(0), 0);
@@ -78,7 +84,13 @@ TEST(FusedTiledPath, TakenForCompiledShapesAndBatchesUpTo256) {
   EXPECT_EQ(twin.warps_per_network(256), 0);
   TrainingSetup adam;
   adam.optimizer.kind = OptimizerKind::adam;
-  EXPECT_EQ(FusedHostBackend(wide, adam).tiled_blocks_per_network(64), 0);
+  EXPECT_EQ(FusedHostBackend(wide, adam).tiled_blocks_per_network(64), 2);
+  EXPECT_EQ(FusedHostBackend(NetworkSpec{{2, 16, 16, 1}, false}, adam).tiled_blocks_per_network(256), 8);
+  TrainingSetup bce;
+  bce.loss = Loss::bce;
+  NetworkSpec sigmoid_output = wide;
+  sigmoid_output.output = Activation::sigmoid;
+  EXPECT_EQ(FusedHostBackend(sigmoid_output, bce).tiled_blocks_per_network(64), 0);
   EXPECT_EQ(FusedHostBackend(NetworkSpec{{2, 48, 48, 1}, true}).tiled_blocks_per_network(64), 0);
   EXPECT_EQ(FusedHostBackend(NetworkSpec{{2, 64, 1}, true}).tiled_blocks_per_network(64), 0);  // one hidden layer: none
   EXPECT_EQ(FusedHostBackend(NetworkSpec{{3, 64, 64, 1}, true}).tiled_blocks_per_network(64), 0);

@@ -70,7 +70,7 @@ std::vector<Case> warp_cases() {
     for (const Case& p : testing::policy_cases(c)) cases.push_back(p);
   for (const Case& c : {Case{{2, 4, 1}, true, 16}, Case{{2, 8, 1}, false, 32}, Case{{2, 4, 4, 1}, true, 5},
                         Case{{2, 4, 8, 1}, false, 32}, Case{{2, 8, 4, 1}, true, 32}, Case{{2, 8, 8, 1}, false, 32},
-                        Case{{2, 8, 8, 1}, false, 3}})
+                        Case{{2, 8, 8, 1}, false, 3}, Case{{2, 16, 1}, true, 32}, Case{{2, 16, 1}, false, 9}})
     cases.push_back(c);
   return cases;
 }
