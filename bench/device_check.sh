@@ -375,14 +375,20 @@ run_bench widecpu 60 --backends cpu-all --networks 2-1024-1024-1 --batches 4096 
 #    raw results, JSON, markdown.
 summarise "the end" --print
 
-# Last, and only with time to spare: where the fused kernel's warps wait, for whoever tunes it next
-# (Nsight Compute on one launch of the notes' network at batch 256; into the log only).
-if [ -n "$gpu" ] && command -v ncu >/dev/null && [ "$(elapsed)" -lt 380 ]; then
-  timeout 60 ncu --clock-control none --kernel-name regex:fused_train --launch-count 1 \
+# Last, and only with time to spare: where the fused kernels' warps wait, for whoever tunes them next
+# (Nsight Compute on one launch each, into the log only): the shape-specialised kernel on a block
+# (2-3-3-1, B 256) and on a cluster (B 4096), the tiled kernel (2-64-64-1, B 256). Each kernel's name
+# ends in _kernel: fused_warp_kernel, fused_tiled_kernel (fused_train_kernel is the runtime-shaped one).
+ncu_cases=("2-3-3-1 256" "2-3-3-1 4096" "2-64-64-1 256")
+for ncu_case in "${ncu_cases[@]}"; do
+  [ -n "$gpu" ] && command -v ncu >/dev/null && [ "$(elapsed)" -lt 400 ] || break
+  read -r network batch <<<"$ncu_case"
+  echo "device check: ncu, $network at batch $batch"
+  timeout 40 ncu --clock-control none --kernel-name regex:'fused_(train|warp|tiled)_kernel' --launch-count 1 \
     --section SpeedOfLight --section WarpStateStats --section MemoryWorkloadAnalysis \
-    "$sigtrain" bench --backends cuda-fused --networks 2-3-3-1 --batches 256 --repeats 1 --work 1e8 \
+    "$sigtrain" bench --backends cuda-fused --networks "$network" --batches "$batch" --repeats 1 --work 1e8 \
     2>&1 | grep -vE "^==PROF==|^\|" | tail -n 60 || echo "device check: ncu did not run"
-fi
+done
 echo "device check: $(elapsed) s in all; results in $results/*$stamp*"
 [ "$sanitizer_gate" = FAIL ] && echo "device check: FAIL: compute-sanitizer gate ($sanitizer)"
 [ "$ctest_status" -eq 0 ] && [ "$sanitizer_gate" != FAIL ]

@@ -301,7 +301,8 @@ SIGTRAIN_HD void fused_tiled_steps(const Cluster& cluster, const FusedNetwork& n
 
 // The shapes the tiled kernel is compiled for, with and without biases, with the notes' units and
 // loss (sigmoid hidden units, linear output, mse) and every optimizer: 2 inputs, two hidden layers of
-// 16, 32 or 64 units, 1 output (fused_warp.h's instance lists and their dispatch, with_warp_instances).
+// 16, 32 or 64 units, 1 output; and three hidden layers of 32 or 64 with the notes' policies (the
+// 4-layer limit; fused_warp.h's instance lists and their dispatch, with_warp_instances).
 // Only shapes with P > 256, for which --kernel auto sends one network to cuBLAS (choose.cpp), until a device run has
 // measured the kernel: a single network's choice stays as measured. --kernel fused takes this kernel
 // for them, and so do many networks at once under auto (choose.cpp gives them the fused kernel: here
@@ -309,7 +310,8 @@ SIGTRAIN_HD void fused_tiled_steps(const Cluster& cluster, const FusedNetwork& n
 using FusedTiledInstances =
     WarpInstanceList<WarpInstance<WarpShape<2, 16, 16, 1>, InstancePolicies::every_optimizer>,
                      WarpInstance<WarpShape<2, 32, 32, 1>, InstancePolicies::every_optimizer>,
-                     WarpInstance<WarpShape<2, 64, 64, 1>, InstancePolicies::every_optimizer>>;
+                     WarpInstance<WarpShape<2, 64, 64, 1>, InstancePolicies::every_optimizer>,
+                     WarpInstance<WarpShape<2, 32, 32, 32, 1>, kNotesOnly>, WarpInstance<WarpShape<2, 64, 64, 64, 1>, kNotesOnly>>;
 
 // Calls f(Layout{}, Act{}, Head{}, Optimizer{}) with the tiled kernel's instance for (s, p) and returns
 // true; false (and no call) where there is none.

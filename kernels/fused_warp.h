@@ -619,8 +619,8 @@ template <class... Instances>
 struct WarpInstanceList {};
 
 // The one list of instances, for the device launcher and the host twin alike: the notes' network
-// with every policy; 2 inputs, hidden widths 4 or 8 in one or two layers or 16 in one, 1 output, with
-// the notes' policies (2-8-8-1 without biases only: with them, P = 105 and P̄ = 128 take all 255
+// with every policy; 2 inputs, hidden widths 4 or 8 in one or two layers, 16 in one, 4 in three, 1
+// output, with the notes' policies (2-8-8-1 without biases only: with them, P = 105 and P̄ = 128 take all 255
 // registers and spill).
 constexpr InstancePolicies kNotesOnly = InstancePolicies::notes;
 using FusedWarpInstances =
@@ -629,7 +629,7 @@ using FusedWarpInstances =
                      WarpInstance<WarpShape<2, 4, 4, 1>, kNotesOnly>, WarpInstance<WarpShape<2, 4, 8, 1>, kNotesOnly>,
                      WarpInstance<WarpShape<2, 8, 4, 1>, kNotesOnly>,
                      WarpInstance<WarpShape<2, 8, 8, 1>, kNotesOnly, false>,
-                     WarpInstance<WarpShape<2, 16, 1>, kNotesOnly>>;
+                     WarpInstance<WarpShape<2, 16, 1>, kNotesOnly>, WarpInstance<WarpShape<2, 4, 4, 4, 1>, kNotesOnly>>;
 
 // The notes' units and loss: sigmoid hidden units, a linear output, mean squared error.
 inline bool notes_units_and_loss(const FusedPolicies& p) {

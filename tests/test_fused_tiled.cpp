@@ -50,16 +50,19 @@ TEST_P(TiledVsReference, HundredStepsInFewLaunches) {
 
 // The compiled shapes with the notes' policies: 2-64-64-1 (the case) with and without biases
 // at B 1, 33, 256 (1, 2 and 8 blocks); 2-32-32-1 at batches that leave the last block part-empty
-// (7, 100, 200) and full (32); 2-16-16-1 (64 tiles of 2 samples × 4 units: three
-// quarters of the threads idle in the forward and backward phases) at 50 and 256. Then every optimizer (each keeps its state
-// in every block's copy) on 2-64-64-1 with biases at B 100 and on 2-16-16-1 without at B 33.
+// (7, 100, 200) and full (32); 2-16-16-1 (64 tiles of 2 samples × 4 units: three quarters of the
+// threads idle in the forward and backward phases) at 50 and 256; three hidden layers (the 4-layer
+// limit: a middle layer whose tiles read and write hidden rows on both sides) of 32 at 64 and of 64
+// at 200. Then every optimizer (each keeps its state in every block's copy) on 2-64-64-1 with biases
+// at B 100 and on 2-16-16-1 without at B 33.
 std::vector<Case> tiled_cases() {
   std::vector<Case> cases;
   for (bool bias : {false, true})
     for (size_t batch : {1u, 33u, 256u}) cases.push_back(Case{{2, 64, 64, 1}, bias, batch});
   for (const Case& c : {Case{{2, 32, 32, 1}, true, 7}, Case{{2, 32, 32, 1}, false, 100},
                         Case{{2, 32, 32, 1}, false, 200}, Case{{2, 32, 32, 1}, true, 32},
-                        Case{{2, 16, 16, 1}, true, 50}, Case{{2, 16, 16, 1}, false, 256}})
+                        Case{{2, 16, 16, 1}, true, 50}, Case{{2, 16, 16, 1}, false, 256},
+                        Case{{2, 32, 32, 32, 1}, true, 64}, Case{{2, 64, 64, 64, 1}, false, 200}})
     cases.push_back(c);
   for (const Case& c : {Case{{2, 64, 64, 1}, true, 100}, Case{{2, 16, 16, 1}, false, 33}})
     for (const Case& o : testing::optimizer_cases(c)) cases.push_back(o);
@@ -100,12 +103,11 @@ TEST(FusedTiledPath, TakenForCompiledShapesAndOptimizersAndBatchesUpTo256) {
   EXPECT_EQ(FusedHostBackend(tanh).tiled_blocks_per_network(64), 0);
 }
 
-// Catches a tile plan that leaves entries out or computes one twice: every layer's gradient tiles
-// cover its n_l × n_{l-1} weights and (with biases) n_l biases exactly once, and the units of the
-// gradient phase are their sum.
-TEST(FusedTiledPath, GradientTilesCoverEveryEntryOnce) {
-  using Layout = WarpLayout<WarpShape<2, 64, 64, 1>, true>;
-  std::vector<float> ws(TiledWorkspace<Layout>::floats, 1.0f);  // every Δ and a is 1: an entry sums 32 ones
+// Runs every unit of the gradient phase of Layout on a workspace whose Δ and a are all 1 (an entry
+// sums 32 ones), each unit alone, and counts the entries it writes: each must be written once.
+template <class Layout>
+void expect_gradient_tiles_cover_every_entry_once() {
+  std::vector<float> ws(TiledWorkspace<Layout>::floats, 1.0f);
   constexpr int units = tiled_gradient_units<Layout>();
   float* grads = ws.data() + TiledWorkspace<Layout>::grads;
   std::vector<int> writes(Layout::kParams, 0);
@@ -119,7 +121,16 @@ TEST(FusedTiledPath, GradientTilesCoverEveryEntryOnce) {
       }
   }
   for (int e = 0; e < Layout::kParams; ++e) EXPECT_EQ(writes[size_t(e)], 1) << "entry " << e;
-  EXPECT_EQ(units, 16 * 1 + 16 + 16 * 16 + 16 + 1 * 16 + 1);  // dW_1, db_1, dW_2, db_2, dW_3, db_3
+}
+
+// Catches a tile plan that leaves entries out or computes one twice: every layer's gradient tiles
+// cover its n_l × n_{l-1} weights and (with biases) n_l biases exactly once, and the units of the
+// gradient phase are their sum; for two and three hidden layers.
+TEST(FusedTiledPath, GradientTilesCoverEveryEntryOnce) {
+  using Layout = WarpLayout<WarpShape<2, 64, 64, 1>, true>;
+  expect_gradient_tiles_cover_every_entry_once<Layout>();
+  EXPECT_EQ(tiled_gradient_units<Layout>(), 16 * 1 + 16 + 16 * 16 + 16 + 1 * 16 + 1);  // dW_1, db_1, dW_2, …
+  expect_gradient_tiles_cover_every_entry_once<WarpLayout<WarpShape<2, 32, 32, 32, 1>, true>>();
 }
 
 #ifdef SIGTRAIN_HAVE_CUDA

@@ -70,7 +70,8 @@ std::vector<Case> warp_cases() {
     for (const Case& p : testing::policy_cases(c)) cases.push_back(p);
   for (const Case& c : {Case{{2, 4, 1}, true, 16}, Case{{2, 8, 1}, false, 32}, Case{{2, 4, 4, 1}, true, 5},
                         Case{{2, 4, 8, 1}, false, 32}, Case{{2, 8, 4, 1}, true, 32}, Case{{2, 8, 8, 1}, false, 32},
-                        Case{{2, 8, 8, 1}, false, 3}, Case{{2, 16, 1}, true, 32}, Case{{2, 16, 1}, false, 9}})
+                        Case{{2, 8, 8, 1}, false, 3}, Case{{2, 16, 1}, true, 32}, Case{{2, 16, 1}, false, 9},
+                        Case{{2, 4, 4, 4, 1}, true, 20}})
     cases.push_back(c);
   return cases;
 }
@@ -82,14 +83,15 @@ INSTANTIATE_TEST_SUITE_P(Shapes, WarpVsReference, ::testing::ValuesIn(warp_cases
 // full warps), every policy (every optimizer) at B 256 with biases and at B 100 without; the
 // hundred-step runs end each epoch with a partial batch ((B + 1)/2 samples: at B 256, warps 4 … 7
 // empty; at B 33, the second warp empty). Then the largest compiled θ (2-8-8-1, P̄ = 96: 3 entries per
-// lane, the exchange's rows 96 floats apart) and a 2-warp 2-4-8-1.
+// lane, the exchange's rows 96 floats apart), a 2-warp 2-4-8-1 and a 5-warp 2-4-4-4-1 (4 layers).
 std::vector<Case> block_cases() {
   std::vector<Case> cases;
   for (bool bias : {false, true})
     for (size_t batch : {33u, 100u, 256u}) cases.push_back(Case{{2, 3, 3, 1}, bias, batch});
   for (const Case& c : {Case{{2, 3, 3, 1}, true, 256}, Case{{2, 3, 3, 1}, false, 100}})
     for (const Case& p : testing::policy_cases(c)) cases.push_back(p);
-  for (const Case& c : {Case{{2, 8, 8, 1}, false, 256}, Case{{2, 4, 8, 1}, true, 64}}) cases.push_back(c);
+  for (const Case& c : {Case{{2, 8, 8, 1}, false, 256}, Case{{2, 4, 8, 1}, true, 64}, Case{{2, 4, 4, 4, 1}, false, 150}})
+    cases.push_back(c);
   return cases;
 }
 
