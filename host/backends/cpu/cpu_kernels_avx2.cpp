@@ -18,6 +18,7 @@ struct Isa {
   using V = __m256;
   static constexpr const char* kName = "avx2";
   static constexpr int kLanes = 8, kBlockRows = 4, kBlockVecs = 2, kBlockInputs = 2;  // of 16 registers
+  static constexpr bool kCompress = false;  // cpu_kernels_impl.h's append_outside: lane by lane
   static V set1(float s) { return _mm256_set1_ps(s); }
   static V fmadd(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
   static V min(V a, V b) { return _mm256_min_ps(a, b); }

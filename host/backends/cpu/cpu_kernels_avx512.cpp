@@ -20,6 +20,7 @@ struct Isa {
   static constexpr __mmask16 kAll = 0xffff;
   static constexpr const char* kName = "avx512";
   static constexpr int kLanes = 16, kBlockRows = 4, kBlockVecs = 4, kBlockInputs = 4;  // of 32 registers
+  static constexpr bool kCompress = true;
   static V set1(float s) { return _mm512_set1_ps(s); }
   static V fmadd(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
   static V min(V a, V b) { return _mm512_maskz_min_ps(kAll, a, b); }
@@ -28,6 +29,20 @@ struct Isa {
   static V reciprocal(V d) {
     const V r = _mm512_maskz_rcp14_ps(kAll, d);
     return _mm512_fmadd_ps(r, _mm512_fnmadd_ps(d, r, _mm512_set1_ps(1.0f)), r);
+  }
+  // cpu_kernels_impl.h's append_outside: the lanes k < lanes of x[0, 16) that are ≥ n, and first + k,
+  // packed to the front of 16 slots of value and of where (compressed in registers, then stored whole:
+  // the compressing store to memory is the slow form on several processors). Returns how many.
+  static size_t compress_at_least(const uint32_t* x, int lanes, uint32_t n, uint32_t first, uint32_t* where,
+                                  uint32_t* value) {
+    const __m512i v = _mm512_loadu_si512(x);
+    const __mmask16 in_run = __mmask16((1u << lanes) - 1u);  // lanes ≤ 16
+    const __mmask16 outside = _mm512_mask_cmpge_epu32_mask(in_run, v, _mm512_set1_epi32(int(n)));
+    const __m512i index = _mm512_add_epi32(_mm512_set1_epi32(int(first)),
+                                           _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+    _mm512_storeu_si512(value, _mm512_maskz_compress_epi32(outside, v));
+    _mm512_storeu_si512(where, _mm512_maskz_compress_epi32(outside, index));
+    return size_t(__builtin_popcount(outside));
   }
 };
 

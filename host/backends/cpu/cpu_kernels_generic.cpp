@@ -12,6 +12,7 @@ struct Isa {
   using V = float __attribute__((vector_size(16)));
   static constexpr const char* kName = "generic";
   static constexpr int kLanes = 4, kBlockRows = 4, kBlockVecs = 2, kBlockInputs = 2;  // of 16 registers
+  static constexpr bool kCompress = false;  // cpu_kernels_impl.h's append_outside: lane by lane
   static V set1(float s) { return V{s, s, s, s}; }
   static V fmadd(V a, V b, V c) { return a * b + c; }
   static V min(V a, V b) { return a < b ? a : b; }

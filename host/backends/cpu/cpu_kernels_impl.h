@@ -395,6 +395,26 @@ void activation_array(Activation f, const float* x, float* y, size_t n) {
 // ends: see epoch_shuffle.h). Branch-free list making: where the lanes' outcomes are random, a branch
 // per lane costs more than the network itself.
 using VU = uint32_t __attribute__((vector_size(sizeof(V))));
+
+// Appends the first `lanes` of the kLanes values at x that are ≥ n to value, and their indices
+// first + k to where; returns how many. One compress instruction each where the instruction set has
+// it (Isa::kCompress: AVX-512, 16 lanes at once, writing kLanes slots of room), else lane by lane
+// without a branch (each lane is written, and kept by advancing the count).
+template <class I>
+size_t append_outside(const uint32_t* x, int lanes, uint32_t n, uint32_t first, uint32_t* where, uint32_t* value) {
+  if constexpr (I::kCompress) {
+    return I::compress_at_least(x, lanes, n, first, where, value);
+  } else {
+    size_t appended = 0;
+    for (int k = 0; k < lanes; ++k) {
+      where[appended] = first + uint32_t(k);
+      value[appended] = x[k];
+      appended += x[k] >= n;
+    }
+    return appended;
+  }
+}
+
 template <int Rounds>
 void epoch_rows_in(const EpochShuffle& shuffle, size_t first, size_t count, uint32_t* rows) {
   const EpochShuffle s = shuffle;  // a local copy: the stores to rows cannot change it
@@ -412,13 +432,11 @@ void epoch_rows_in(const EpochShuffle& shuffle, size_t first, size_t count, uint
       const VU x = s.permute_in<Rounds>(lane_index + uint32_t(first + done + i));
       __builtin_memcpy(permuted + i, &x, sizeof x);
     }
+    __builtin_memcpy(out, permuted, run * sizeof(uint32_t));  // final if inside [0, n); else its walk's
     size_t walking = 0;
-    for (size_t i = 0; i < run; ++i) {
-      out[i] = permuted[i];  // final if inside [0, n); overwritten by its walk if not
-      where[walking] = uint32_t(i);
-      value[walking] = permuted[i];
-      walking += permuted[i] >= s.n;
-    }
+    for (size_t i = 0; i < run; i += kLanes)
+      walking += append_outside<Isa>(permuted + i, int(run - i < size_t(kLanes) ? run - i : size_t(kLanes)), s.n,
+                                     uint32_t(i), where + walking, value + walking);
     while (walking > 0) {
       for (size_t k = walking; k % size_t(kLanes) != 0; ++k) value[k] = 0;  // padding, never stored
       size_t still = 0;
