@@ -67,6 +67,15 @@ constexpr size_t kHugePage = size_t(2) << 20;
 
 size_t pieces(size_t count, size_t size) { return (count + size - 1) / size; }
 
+// Whether some layer is wide enough for BLAS (kBlasMinWidth inputs and units).
+bool has_wide_layer(const NetworkSpec& spec) {
+  for (int l = 1; l <= spec.num_layers(); ++l)
+    if (std::min(spec.widths[l - 1], spec.widths[l]) >= kBlasMinWidth) return true;
+  return false;
+}
+
+}  // namespace
+
 // Prefetches the rows of samples [from, to) into the second-level cache in `calls` portions.
 class RowPrefetcher {
  public:
@@ -94,15 +103,6 @@ class RowPrefetcher {
   const uint32_t* rows_;
   size_t next_, end_, per_call_;
 };
-
-// Whether some layer is wide enough for BLAS (kBlasMinWidth inputs and units).
-bool has_wide_layer(const NetworkSpec& spec) {
-  for (int l = 1; l <= spec.num_layers(); ++l)
-    if (std::min(spec.widths[l - 1], spec.widths[l]) >= kBlasMinWidth) return true;
-  return false;
-}
-
-}  // namespace
 
 void CpuBackend::FreeDeleter::operator()(float* p) const { std::free(p); }
 
@@ -250,11 +250,13 @@ bool CpuBackend::use_blas(int rows, int inputs, size_t samples) const {
 // columns after them zeros (from zeros_), so that everything the kernels compute there stays finite.
 // Samples are taken kPadColumns at a time, so that each row of A_0 is written a whole cache line at a
 // time.
-void CpuBackend::load(Workspace& w, size_t col, const Samples& s, size_t first, size_t cols) const {
+void CpuBackend::load(Workspace& w, size_t col, const Samples& s, size_t first, size_t cols,
+                      RowPrefetcher* prefetch) const {
   const int n0 = spec().inputs(), nL = spec().outputs();
   const auto row_of = [&](size_t b) { return s.rows ? size_t(s.rows[b]) : b; };
   for (size_t b0 = 0; b0 < cols; b0 += kPadColumns) {
     const size_t n = std::min(kPadColumns, cols - b0);
+    if (prefetch) prefetch->some();
     const float* x[kPadColumns];
     const float* y[kPadColumns];
     for (size_t k = 0; k < kPadColumns; ++k) {
@@ -338,13 +340,16 @@ void CpuBackend::backward_layer(Workspace& w, int l, size_t col, size_t cols) co
 }
 
 // While a chunk computes, the rows of the chunk its thread takes next (starting at sample `next`, maybe
-// in the next step) are prefetched into the second-level cache, a few between each of its layers: a
-// core has only about 16 misses in flight, so asked for all at once they would stall it instead.
+// in the next step) are prefetched into the second-level cache, a few before each group of kPadColumns
+// of its own rows is gathered and a few between its layers: a core has only about 16 misses in
+// flight, so asked for all at once they would stall it instead (spread over the gather too, ~3% more
+// samples/s than between the layers alone: bench/README).
 float CpuBackend::chunk(Workspace& w, const Samples& s, size_t first, size_t cols, size_t batch, size_t next,
                         float* grad) const {
   const int L = spec().num_layers();
-  RowPrefetcher prefetch(s.x, s.x_stride, s.y, s.y_stride, s.rows, next, std::min(next + kChunk, s.rows_known), 3 * L);
-  load(w, 0, s, first, cols);
+  const int calls = int(pieces(cols, kPadColumns)) + 3 * L;
+  RowPrefetcher prefetch(s.x, s.x_stride, s.y, s.y_stride, s.rows, next, std::min(next + kChunk, s.rows_known), calls);
+  load(w, 0, s, first, cols, &prefetch);
   for (int l = 1; l <= L; ++l) {
     prefetch.some();
     forward_layer(w, l, 0, cols, !s.y);

@@ -30,6 +30,8 @@
 
 namespace sigtrain {
 
+class RowPrefetcher;  // cpu_backend.cpp: prefetches the next chunk's rows a few at a time
+
 // Floats on 64-byte boundaries: with row strides a multiple of kPadColumns, every row of a workspace
 // starts a cache line, and no vector load straddles two.
 template <class T>
@@ -116,7 +118,9 @@ class CpuBackend : public HostBackend {
   double run_layered(const Samples& s, size_t count);
 
   // The steps of §1 on columns [col, col + cols) of a workspace.
-  void load(Workspace& w, size_t col, const Samples& s, size_t first, size_t cols) const;
+  // With `prefetch`, some of the next chunk's rows are prefetched before each group of kPadColumns.
+  void load(Workspace& w, size_t col, const Samples& s, size_t first, size_t cols,
+            RowPrefetcher* prefetch = nullptr) const;
   // `predicting`: BLAS chosen by the layer's shape alone (use_blas_for_any_count), not by `cols`, so that
   // a row's logits do not depend on how many rows are predicted with it (BLAS sums in another order).
   void forward_layer(Workspace& w, int l, size_t col, size_t cols, bool predicting) const;
