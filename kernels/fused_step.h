@@ -38,12 +38,9 @@
 #include "math/sample_math.h"
 
 // The phase templates below are __host__ __device__ but call the host-only HostCluster or the
-// device-only DeviceCluster; each instantiation runs on one side only, which nvcc is told here.
-#if defined(__CUDACC__)
-#define SIGTRAIN_HD_TEMPLATE _Pragma("nv_exec_check_disable")
-#else
-#define SIGTRAIN_HD_TEMPLATE
-#endif
+// device-only DeviceCluster: SIGTRAIN_HD_TEMPLATE (math/static_shape.h) tells nvcc that each
+// instantiation runs on one side only.
+#include "math/static_shape.h"
 
 namespace sigtrain {
 

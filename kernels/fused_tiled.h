@@ -33,7 +33,7 @@
 #include <cstdint>
 
 #include "fused_step.h"
-#include "fused_warp.h"  // WarpLayout, static_for, instances' shapes
+#include "fused_warp.h"  // StaticLayout, static_for, instances' shapes
 
 namespace sigtrain {
 
@@ -308,10 +308,10 @@ SIGTRAIN_HD void fused_tiled_steps(const Cluster& cluster, const FusedNetwork& n
 // for them, and so do many networks at once under auto (choose.cpp gives them the fused kernel: here
 // 8 blocks of 71 KB per 2-64-64-1 network where the runtime-shaped kernel took 2 of 171 KB).
 using FusedTiledInstances =
-    WarpInstanceList<WarpInstance<WarpShape<2, 16, 16, 1>, InstancePolicies::every_optimizer>,
-                     WarpInstance<WarpShape<2, 32, 32, 1>, InstancePolicies::every_optimizer>,
-                     WarpInstance<WarpShape<2, 64, 64, 1>, InstancePolicies::every_optimizer>,
-                     WarpInstance<WarpShape<2, 32, 32, 32, 1>, kNotesOnly>, WarpInstance<WarpShape<2, 64, 64, 64, 1>, kNotesOnly>>;
+    WarpInstanceList<WarpInstance<StaticShape<2, 16, 16, 1>, InstancePolicies::every_optimizer>,
+                     WarpInstance<StaticShape<2, 32, 32, 1>, InstancePolicies::every_optimizer>,
+                     WarpInstance<StaticShape<2, 64, 64, 1>, InstancePolicies::every_optimizer>,
+                     WarpInstance<StaticShape<2, 32, 32, 32, 1>, kNotesOnly>, WarpInstance<StaticShape<2, 64, 64, 64, 1>, kNotesOnly>>;
 
 // Calls f(Layout{}, Act{}, Head{}, Optimizer{}) with the tiled kernel's instance for (s, p) and returns
 // true; false (and no call) where there is none.

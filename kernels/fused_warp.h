@@ -49,7 +49,7 @@
 #include <memory>
 #include <type_traits>
 
-#include "fused_step.h"
+#include "fused_step.h"  // and math/static_shape.h
 
 // Fully unrolled loops keep the per-lane arrays in registers on the device (no local memory).
 #if defined(__CUDA_ARCH__)
@@ -66,52 +66,12 @@ constexpr int kFusedClusterMaxWarps = kFusedBlockMaxWarps * kFusedMaxBlocksPerNe
 constexpr int kFusedWarpNetworksPerBlock = 4;  // networks per block of the device launch where W = 1
 static_assert(kFusedLossSlots >= kFusedClusterMaxWarps * kFusedWarp, "a loss slot for every lane of a network's warps");
 
-// ---- Shapes at compile time ------------------------------------------------------------------------
-
-// A network's widths n_0 … n_L as template arguments.
-template <int... Widths>
-struct WarpShape {
-  static constexpr int kLayers = int(sizeof...(Widths)) - 1;
-  static constexpr int width(int l) {
-    constexpr int w[] = {Widths...};
-    return w[l];
-  }
-  // Where W_l starts in network.h's flat layout (W_1, b_1, W_2, b_2, …); l = L + 1 gives P.
-  static constexpr int weight_offset(int l, bool bias) {
-    int offset = 0;
-    for (int k = 1; k < l; ++k) offset += width(k) * width(k - 1) + (bias ? width(k) : 0);
-    return offset;
-  }
-  // Where a_l starts in one sample's activations a_0 … a_L laid end to end; l = L + 1 gives their size.
-  static constexpr int unit_offset(int l) {
-    int offset = 0;
-    for (int k = 0; k < l; ++k) offset += width(k);
-    return offset;
-  }
-  static bool matches(const FusedShape& s) {
-    if (s.layers != kLayers) return false;
-    for (int l = 0; l <= kLayers; ++l)
-      if (s.widths[l] != width(l)) return false;
-    return true;
-  }
-};
-
-// A shape with or without biases: the sizes fused_block_steps works with.
-template <class Shape, bool Bias>
-struct WarpLayout {
-  static constexpr bool kBias = Bias;
-  static constexpr int kLayers = Shape::kLayers;
-  static constexpr int kInputs = Shape::width(0);
-  static constexpr int kOutputs = Shape::width(kLayers);
-  static constexpr int kParams = Shape::weight_offset(kLayers + 1, Bias);               // P
-  static constexpr int kPadded = (kParams + kFusedWarp - 1) / kFusedWarp * kFusedWarp;  // P̄
-  static constexpr int kOwned = kPadded / kFusedWarp;                                   // m, per lane
-  static constexpr int kUnits = Shape::unit_offset(kLayers + 1);                        // Σ n_l
-  static constexpr int width(int l) { return Shape::width(l); }
-  static constexpr int weight_offset(int l) { return Shape::weight_offset(l, Bias); }
-  static constexpr int bias_offset(int l) { return weight_offset(l) + width(l) * width(l - 1); }
-  static constexpr int unit_offset(int l) { return Shape::unit_offset(l); }
-};
+// A layout's θ split over a warp's lanes: P padded to P̄, a multiple of 32 (the padding 0), lane k
+// owning entries k·m … k·m + m − 1, m = P̄/32.
+template <class Layout>
+constexpr int padded_params = (Layout::kParams + kFusedWarp - 1) / kFusedWarp * kFusedWarp;  // P̄
+template <class Layout>
+constexpr int owned_params = padded_params<Layout> / kFusedWarp;  // m
 
 // Per-lane arrays and samples (plain aggregates, so that the device keeps them in registers).
 template <int N>
@@ -123,25 +83,6 @@ struct WarpSample {
   float x[Inputs];
   float y[Outputs];
 };
-
-// f(integral_constant<int, i>) for i = First, First + 1, … ≤ Last: layers as compile-time numbers.
-SIGTRAIN_HD_TEMPLATE
-template <int First, int Last, class F>
-SIGTRAIN_HD void static_for(F&& f) {
-  if constexpr (First <= Last) {
-    f(std::integral_constant<int, First>{});
-    static_for<First + 1, Last>(f);
-  }
-}
-// The same downwards: i = First, First − 1, … ≥ Last.
-SIGTRAIN_HD_TEMPLATE
-template <int First, int Last, class F>
-SIGTRAIN_HD void static_for_down(F&& f) {
-  if constexpr (First >= Last) {
-    f(std::integral_constant<int, First>{});
-    static_for_down<First - 1, Last>(f);
-  }
-}
 
 // ---- The warp that runs the code -------------------------------------------------------------------
 
@@ -239,7 +180,7 @@ SIGTRAIN_HD void warp_all_gather(const Warp& warp, WarpLanes<Warp, WarpArray<N>>
 // no array has size 0).
 template <class Layout, class Optimizer>
 struct WarpStateFloats {
-  static constexpr int value = Optimizer::kSlots > 0 ? Optimizer::kSlots* Layout::kOwned : 1;
+  static constexpr int value = Optimizer::kSlots > 0 ? Optimizer::kSlots* owned_params<Layout> : 1;
 };
 
 // ---- The block of warps that runs a network --------------------------------------------------------
@@ -390,14 +331,14 @@ SIGTRAIN_HD void warp_load_samples(const Warp& warp,
 SIGTRAIN_HD_TEMPLATE
 template <class Layout, class Optimizer, class Warp, int StateFloats = WarpStateFloats<Layout, Optimizer>::value>
 SIGTRAIN_HD void warp_load_network(const Warp& warp, const FusedNetwork& net, int first_lane,
-                                   WarpLanes<Warp, WarpArray<Layout::kPadded>>& theta,
-                                   WarpLanes<Warp, WarpArray<Layout::kOwned>>& owned,
+                                   WarpLanes<Warp, WarpArray<padded_params<Layout>>>& theta,
+                                   WarpLanes<Warp, WarpArray<owned_params<Layout>>>& owned,
                                    WarpLanes<Warp, WarpArray<StateFloats>>& state, WarpLanes<Warp, double>& loss) {
-  constexpr int P = Layout::kParams, m = Layout::kOwned;
+  constexpr int P = Layout::kParams, m = owned_params<Layout>;
   warp.each_lane([&](int k) {
     float* all = Warp::at(theta, k).v;
     SIGTRAIN_UNROLL
-    for (int e = 0; e < Layout::kPadded; ++e) all[e] = e < P ? net.params[e] : 0.0f;
+    for (int e = 0; e < padded_params<Layout>; ++e) all[e] = e < P ? net.params[e] : 0.0f;
     SIGTRAIN_UNROLL
     for (int i = 0; i < m; ++i) {
       const int e = k * m + i;
@@ -415,10 +356,10 @@ SIGTRAIN_HD void warp_load_network(const Warp& warp, const FusedNetwork& net, in
 SIGTRAIN_HD_TEMPLATE
 template <class Layout, class Optimizer, class Warp, int StateFloats = WarpStateFloats<Layout, Optimizer>::value>
 SIGTRAIN_HD void warp_store_network(const Warp& warp, const FusedNetwork& net, int first_lane, bool write_model,
-                                    const WarpLanes<Warp, WarpArray<Layout::kOwned>>& owned,
+                                    const WarpLanes<Warp, WarpArray<owned_params<Layout>>>& owned,
                                     const WarpLanes<Warp, WarpArray<StateFloats>>& state,
                                     const WarpLanes<Warp, double>& loss, uint64_t steps_taken) {
-  constexpr int P = Layout::kParams, m = Layout::kOwned;
+  constexpr int P = Layout::kParams, m = owned_params<Layout>;
   warp.each_lane([&](int k) {
     net.loss_slots[first_lane + k] = Warp::at(loss, k);
     if (!write_model) return;
@@ -438,12 +379,12 @@ SIGTRAIN_HD void warp_store_network(const Warp& warp, const FusedNetwork& net, i
 // follow lane k − 1's, so the warp writes P̄ consecutive floats.
 SIGTRAIN_HD_TEMPLATE
 template <class Layout, class Warp>
-SIGTRAIN_HD void warp_store_owned(const Warp& warp, const WarpLanes<Warp, WarpArray<Layout::kPadded>>& sums, float* to,
+SIGTRAIN_HD void warp_store_owned(const Warp& warp, const WarpLanes<Warp, WarpArray<padded_params<Layout>>>& sums, float* to,
                                   int count) {
   warp.each_lane([&](int k) {
     SIGTRAIN_UNROLL
-    for (int i = 0; i < Layout::kOwned; ++i)
-      if (k * Layout::kOwned + i < count) to[k * Layout::kOwned + i] = Warp::at(sums, k).v[i];
+    for (int i = 0; i < owned_params<Layout>; ++i)
+      if (k * owned_params<Layout> + i < count) to[k * owned_params<Layout> + i] = Warp::at(sums, k).v[i];
   });
 }
 
@@ -454,13 +395,13 @@ SIGTRAIN_HD void warp_store_owned(const Warp& warp, const WarpLanes<Warp, WarpAr
 SIGTRAIN_HD_TEMPLATE
 template <class Layout, class Block, class Warp>
 SIGTRAIN_HD void warp_add_partials(const Block& block, const Warp& warp, int buffer,
-                                   WarpLanes<Warp, WarpArray<Layout::kPadded>>& sums) {
-  constexpr int m = Layout::kOwned;
+                                   WarpLanes<Warp, WarpArray<padded_params<Layout>>>& sums) {
+  constexpr int m = owned_params<Layout>;
   warp.each_lane([&](int k) {
     SIGTRAIN_UNROLL
-    for (int i = 0; i < m; ++i) Warp::at(sums, k).v[i] = block.partial(buffer, 0, Layout::kPadded)[k * m + i];
+    for (int i = 0; i < m; ++i) Warp::at(sums, k).v[i] = block.partial(buffer, 0, padded_params<Layout>)[k * m + i];
     for (int u = 1; u < block.warps; ++u) {
-      const float* row = block.partial(buffer, u, Layout::kPadded);
+      const float* row = block.partial(buffer, u, padded_params<Layout>);
       SIGTRAIN_UNROLL
       for (int i = 0; i < m; ++i) Warp::at(sums, k).v[i] += row[k * m + i];
     }
@@ -472,12 +413,12 @@ SIGTRAIN_HD void warp_add_partials(const Block& block, const Warp& warp, int buf
 // entries stay 0: g, θ and the state are 0 there.
 SIGTRAIN_HD_TEMPLATE
 template <class Layout, class Optimizer, class Warp, int StateFloats = WarpStateFloats<Layout, Optimizer>::value>
-SIGTRAIN_HD void warp_update_owned(const Warp& warp, const WarpLanes<Warp, WarpArray<Layout::kPadded>>& grad,
+SIGTRAIN_HD void warp_update_owned(const Warp& warp, const WarpLanes<Warp, WarpArray<padded_params<Layout>>>& grad,
                                    const OptimizerStep<float>& scalars,
-                                   WarpLanes<Warp, WarpArray<Layout::kOwned>>& owned,
+                                   WarpLanes<Warp, WarpArray<owned_params<Layout>>>& owned,
                                    WarpLanes<Warp, WarpArray<StateFloats>>& state,
-                                   WarpLanes<Warp, WarpArray<Layout::kPadded>>& theta) {
-  constexpr int m = Layout::kOwned, kSlots = Optimizer::kSlots;
+                                   WarpLanes<Warp, WarpArray<padded_params<Layout>>>& theta) {
+  constexpr int m = owned_params<Layout>, kSlots = Optimizer::kSlots;
   warp.each_lane([&](int k) {
     float* own = Warp::at(owned, k).v;
     float* own_state = Warp::at(state, k).v;
@@ -519,7 +460,7 @@ SIGTRAIN_HD void fused_block_steps(const Block& block, const FusedNetwork& net, 
   using N = Layout;
   using Warp = typename Block::Warp;
   using Sample = WarpSample<N::kInputs, N::kOutputs>;
-  constexpr int Pbar = N::kPadded, m = N::kOwned;
+  constexpr int Pbar = padded_params<N>, m = owned_params<N>;
   constexpr int kStateFloats = WarpStateFloats<Layout, Optimizer>::value;
   const int W = block.warps, lanes = W * kFusedWarp;
   const int R = int((batch + size_t(lanes) - 1) / size_t(lanes));  // samples per lane and step
@@ -624,12 +565,12 @@ struct WarpInstanceList {};
 // registers and spill).
 constexpr InstancePolicies kNotesOnly = InstancePolicies::notes;
 using FusedWarpInstances =
-    WarpInstanceList<WarpInstance<WarpShape<2, 3, 3, 1>, InstancePolicies::every>,
-                     WarpInstance<WarpShape<2, 4, 1>, kNotesOnly>, WarpInstance<WarpShape<2, 8, 1>, kNotesOnly>,
-                     WarpInstance<WarpShape<2, 4, 4, 1>, kNotesOnly>, WarpInstance<WarpShape<2, 4, 8, 1>, kNotesOnly>,
-                     WarpInstance<WarpShape<2, 8, 4, 1>, kNotesOnly>,
-                     WarpInstance<WarpShape<2, 8, 8, 1>, kNotesOnly, false>,
-                     WarpInstance<WarpShape<2, 16, 1>, kNotesOnly>, WarpInstance<WarpShape<2, 4, 4, 4, 1>, kNotesOnly>>;
+    WarpInstanceList<WarpInstance<StaticShape<2, 3, 3, 1>, InstancePolicies::every>,
+                     WarpInstance<StaticShape<2, 4, 1>, kNotesOnly>, WarpInstance<StaticShape<2, 8, 1>, kNotesOnly>,
+                     WarpInstance<StaticShape<2, 4, 4, 1>, kNotesOnly>, WarpInstance<StaticShape<2, 4, 8, 1>, kNotesOnly>,
+                     WarpInstance<StaticShape<2, 8, 4, 1>, kNotesOnly>,
+                     WarpInstance<StaticShape<2, 8, 8, 1>, kNotesOnly, false>,
+                     WarpInstance<StaticShape<2, 16, 1>, kNotesOnly>, WarpInstance<StaticShape<2, 4, 4, 4, 1>, kNotesOnly>>;
 
 // The notes' units and loss: sigmoid hidden units, a linear output, mean squared error.
 inline bool notes_units_and_loss(const FusedPolicies& p) {
@@ -642,9 +583,9 @@ inline bool notes_policies(const FusedPolicies& p) {
 // f(Layout{}, Act{}, Head{}, Optimizer{}) for instance I when it is compiled for (s, p); false if not.
 template <class I, class F>
 bool with_warp_instance(const FusedShape& s, const FusedPolicies& p, F& f) {
-  if (!I::shape::matches(s)) return false;
+  if (!I::shape::matches(s.layers, s.widths)) return false;
   const auto with_bias = [&](auto bias) {
-    using Layout = WarpLayout<typename I::shape, decltype(bias)::value>;
+    using Layout = StaticLayout<typename I::shape, decltype(bias)::value>;
     if constexpr (Layout::kBias && !I::kWithBias) {
       return false;
     } else if constexpr (I::kPolicies == InstancePolicies::every) {

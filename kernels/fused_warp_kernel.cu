@@ -55,13 +55,13 @@ cudaError_t launch_warp_instance(const OptimizerSettings& settings, size_t netwo
     cudaLaunchAttribute cluster{};
     const cudaLaunchConfig_t config =
         cluster_launch(networks, K, kFusedBlockMaxWarps * kFusedWarp,
-                       2 * size_t(kFusedBlockMaxWarps) * Layout::kPadded * sizeof(float), stream, cluster);
+                       2 * size_t(kFusedBlockMaxWarps) * padded_params<Layout> * sizeof(float), stream, cluster);
     return cudaLaunchKernelEx(&config, kernel, settings, networks, W, buffers, X, Y, shuffles, first, end, batch, lrs,
                               grads);
   }
   const int networks_per_block = W == 1 ? kFusedWarpNetworksPerBlock : 1;
   const size_t blocks = (networks + networks_per_block - 1) / networks_per_block;
-  const size_t partials_bytes = W > 1 ? 2 * size_t(W) * Layout::kPadded * sizeof(float) : 0;
+  const size_t partials_bytes = W > 1 ? 2 * size_t(W) * padded_params<Layout> * sizeof(float) : 0;
   kernel<<<unsigned(blocks), unsigned(networks_per_block * W * kFusedWarp), partials_bytes, stream>>>(
       settings, networks, W, buffers, X, Y, shuffles, first, end, batch, lrs, grads);
   return cudaGetLastError();

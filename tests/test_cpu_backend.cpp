@@ -281,6 +281,30 @@ TEST(CpuKernels, EveryVariantAgreesWithTheReference) {
 // epilogues (forward, backward) and in the elementwise halves after BLAS (bias_activation,
 // times_activation_grad), each head's value and Δ (bce's scalar terms), and the optimizers: every policy
 // for one step and 100 steps on the chunked way, and for one step on the layered way with and without BLAS.
+// Catches a fault of the chunks that train in registers (cpu_kernels.h's static_chunk) in any variant:
+// a layer's weights or bias read at the wrong offset of the compile-time layout, a padding column that
+// reaches the gradient or the loss (B 5 and 37: most of the last vector empty), the lanes' sums, a
+// chunk's gradient not overwritten: every compiled shape with and without biases, one step and 100
+// steps against the reference. (Every policy on the notes' network: the test below.) Checks first that
+// those networks take that path, and that one of the same width range outside the list does not.
+TEST(CpuKernels, EveryVariantTrainsTheCompiledShapesInRegisters) {
+  EXPECT_FALSE(CpuBackend(NetworkSpec{{2, 8, 8, 1}, false}, TrainingSetup{}, 1).trains_in_registers());
+  EXPECT_FALSE(CpuBackend(NetworkSpec{{3, 3, 3, 1}, false}, TrainingSetup{}, 1).trains_in_registers());
+  for (const CpuKernels* k : supported_cpu_kernels())
+    for (const std::vector<int>& widths : {std::vector<int>{2, 3, 3, 1}, {2, 4, 1}, {2, 8, 1}, {2, 4, 4, 1}})
+      for (bool bias : {false, true})
+        for (size_t batch : {5u, 37u}) {
+          const Case c{widths, bias, batch};
+          CpuBackend one(testing::case_spec(c), testing::case_setup(c), 1, *k, false);
+          ASSERT_TRUE(one.trains_in_registers()) << testing::backend_case_text(c);
+          EXPECT_LE(testing::one_step_agreement(one, c, 83).worst(), testing::kOneStepTolerance)
+              << k->name << " " << testing::backend_case_text(c);
+          CpuBackend hundred(testing::case_spec(c), testing::case_setup(c), 1, *k, false);
+          EXPECT_LE(testing::hundred_steps_agreement(hundred, c, 84).worst(), testing::kHundredStepsTolerance)
+              << k->name << " " << testing::backend_case_text(c);
+        }
+}
+
 TEST(CpuKernels, EveryVariantAgreesWithTheReferenceOnEveryPolicy) {
   for (const CpuKernels* k : supported_cpu_kernels()) {
     for (const Case& c : testing::policy_cases({{2, 3, 3, 1}, false, 31})) {

@@ -127,10 +127,10 @@ void expect_gradient_tiles_cover_every_entry_once() {
 // cover its n_l × n_{l-1} weights and (with biases) n_l biases exactly once, and the units of the
 // gradient phase are their sum; for two and three hidden layers.
 TEST(FusedTiledPath, GradientTilesCoverEveryEntryOnce) {
-  using Layout = WarpLayout<WarpShape<2, 64, 64, 1>, true>;
+  using Layout = StaticLayout<StaticShape<2, 64, 64, 1>, true>;
   expect_gradient_tiles_cover_every_entry_once<Layout>();
   EXPECT_EQ(tiled_gradient_units<Layout>(), 16 * 1 + 16 + 16 * 16 + 16 + 1 * 16 + 1);  // dW_1, db_1, dW_2, …
-  expect_gradient_tiles_cover_every_entry_once<WarpLayout<WarpShape<2, 32, 32, 32, 1>, true>>();
+  expect_gradient_tiles_cover_every_entry_once<StaticLayout<StaticShape<2, 32, 32, 32, 1>, true>>();
 }
 
 #ifdef SIGTRAIN_HAVE_CUDA

@@ -176,6 +176,7 @@ CpuBackend::CpuBackend(const NetworkSpec& spec, const TrainingSetup& setup, int 
       kernels_(kernels),
       blas_(blas && has_wide_layer(spec) && cpu_blas_available()),  // loads OpenBLAS only where it is used
       layered_(spec.parameter_count() > kChunkedMaxParameters),
+      static_shape_(layered_ ? -1 : cpu_static_shape(spec.num_layers(), spec.widths.data())),
       params_(spec.parameter_count()),
       grads_(spec.parameter_count()),
       optimizer_values_(size_t(optimizer_slots(setup.optimizer.kind)) * spec.parameter_count(), 0.0f),
@@ -347,9 +348,17 @@ void CpuBackend::backward_layer(Workspace& w, int l, size_t col, size_t cols) co
 float CpuBackend::chunk(Workspace& w, const Samples& s, size_t first, size_t cols, size_t batch, size_t next,
                         float* grad) const {
   const int L = spec().num_layers();
-  const int calls = int(pieces(cols, kPadColumns)) + 3 * L;
+  // A network of a compiled shape trains in registers (cpu_kernels.h's static_chunk): its prefetches
+  // all go with the gather.
+  const bool in_registers = static_shape_ >= 0 && s.y;
+  const int calls = int(pieces(cols, kPadColumns)) + (in_registers ? 0 : 3 * L);
   RowPrefetcher prefetch(s.x, s.x_stride, s.y, s.y_stride, s.rows, next, std::min(next + kChunk, s.rows_known), calls);
   load(w, 0, s, first, cols, &prefetch);
+  if (in_registers) {
+    const StaticChunk job{static_shape_, spec().bias, spec().hidden,   spec().output, setup().loss,  params_.data(),
+                          w.A[0].data(), w.Y.data(), w.ld,           cols,          1.0f / float(batch), grad};
+    return kernels_.static_chunk(job);
+  }
   for (int l = 1; l <= L; ++l) {
     prefetch.some();
     forward_layer(w, l, 0, cols, !s.y);

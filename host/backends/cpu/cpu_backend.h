@@ -75,6 +75,8 @@ class CpuBackend : public HostBackend {
   // Whether this network goes layer by layer over the whole batch (else in chunks), and whether the
   // products of its wide layers use BLAS: for tests and descriptions.
   bool layered() const { return layered_; }
+  // Whether training chunks run cpu_kernels.h's static_chunk (a shape in CpuStaticShapes, not layered).
+  bool trains_in_registers() const { return static_shape_ >= 0; }
   bool uses_blas() const { return blas_; }
   // Floats a workspace keeps per sample column (A_0 … A_L, Y, Δ_l, Δ_{l-1}).
   static size_t workspace_floats_per_column(const NetworkSpec& spec);
@@ -145,6 +147,7 @@ class CpuBackend : public HostBackend {
   const CpuKernels& kernels_;
   bool blas_;
   bool layered_;
+  int static_shape_;  // cpu_static_shape's index, or −1: the layer-by-layer kernels
   size_t capacity_ = 0;                // the largest batch the buffers hold
   std::vector<float> params_, grads_;  // flat layout of network.h
   // The optimizer's state (model.h's OptimizerState in fp32: slot-major, kSlots × P) and its step count t.

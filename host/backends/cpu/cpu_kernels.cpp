@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "backends/cpu/cpu_static_shapes.h"
 #include "math/loss.h"
 
 namespace sigtrain {
@@ -39,6 +40,8 @@ const CpuKernels& cpu_kernels() {
   }();
   return *chosen;
 }
+
+int cpu_static_shape(int layers, const int* widths) { return shape_index(CpuStaticShapes{}, layers, widths); }
 
 void binary_cross_entropy_terms(const float* z, const float* y, float* terms, int n) {
   for (int k = 0; k < n; ++k) terms[k] = BinaryCrossEntropy::value(z[k], y[k]);

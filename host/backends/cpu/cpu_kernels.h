@@ -26,6 +26,25 @@ struct EpochShuffle;  // math/epoch_shuffle.h
 constexpr size_t kPadColumns = 16;
 inline size_t padded_columns(size_t cols) { return (cols + kPadColumns - 1) / kPadColumns * kPadColumns; }
 
+// A training chunk of a network whose shape is in CpuStaticShapes (cpu_static_shapes.h), at `shape`
+// in that list: its inputs A_0 (n_0 rows) and targets Y (n_L rows), `cols` columns of row stride ld
+// with zeros in the padding, as the layered kernels take them.
+struct StaticChunk {
+  int shape;  // cpu_static_shape's index
+  bool bias;
+  Activation hidden, output;
+  Loss loss;
+  const float* theta;  // P floats, network.h's flat layout
+  const float* A0;
+  const float* Y;
+  size_t ld, cols;
+  float inv_B;  // 1/B for the step's batch of B samples
+  float* grad;  // out: the chunk's Σ of the samples' shares of dθ (P floats)
+};
+
+// Where the network of `layers` weight layers and widths[0 … layers] is in CpuStaticShapes, or −1.
+int cpu_static_shape(int layers, const int* widths);
+
 // Each kernel takes its policies (activation.h, loss.h) as enums and chooses the instantiation once
 // per call, never per element. The output layer passes Activation::linear: it keeps its logits Z_L.
 struct CpuKernels {
@@ -58,6 +77,10 @@ struct CpuKernels {
   // rows[i] = s.row(first + i) for i < count (math/epoch_shuffle.h), the Feistel network on a vector
   // of positions at a time; data/epoch_order.h's epoch_rows, for every caller on the host.
   void (*epoch_rows)(const EpochShuffle& s, size_t first, size_t count, uint32_t* rows);
+  // The whole of §1 for a chunk of a network of a compiled shape, kLanes samples at a time with every
+  // layer's values in registers (what forward, output_delta, backward and gradient do layer by layer,
+  // storing each A_l and Δ_l of the chunk): job.grad = the chunk's dθ; returns Σ ℓ over its columns.
+  float (*static_chunk)(const StaticChunk& job);
 };
 
 // terms[k] = BinaryCrossEntropy::value(z[k], y[k]) for k < n, in scalar fp32 (libm's log1p and exp):

@@ -10,6 +10,8 @@
 #pragma GCC target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma,bmi,bmi2,lzcnt,popcnt,f16c")
 #include "math/activation.h"
 #include "math/loss.h"  // its templates, instantiated on this file's vectors only (see cpu_kernels_impl.h)
+#include "math/sample_math.h"                // likewise
+#include "backends/cpu/cpu_static_shapes.h"  // likewise static_for (the shapes' constexpr sizes make no code)
 #include "math/epoch_shuffle.h"  // likewise EpochShuffle::permute, on this file's integer vectors
 
 namespace sigtrain::cpu_avx512 {

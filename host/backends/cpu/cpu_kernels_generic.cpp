@@ -4,6 +4,8 @@
 #include "math/activation.h"
 #include "math/epoch_shuffle.h"
 #include "math/loss.h"
+#include "math/sample_math.h"
+#include "backends/cpu/cpu_static_shapes.h"
 #include "backends/cpu/cpu_kernels.h"
 
 namespace sigtrain::cpu_generic {

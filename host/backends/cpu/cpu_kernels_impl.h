@@ -41,6 +41,7 @@ inline Vec operator+(Vec a, Vec b) { return a.v + b.v; }
 inline Vec operator-(Vec a, Vec b) { return a.v - b.v; }
 inline Vec operator*(Vec a, Vec b) { return a.v * b.v; }
 inline Vec operator-(Vec a) { return -a.v; }
+inline Vec& operator+=(Vec& a, Vec b) { return a = a + b; }
 inline Vec fmadd(Vec a, Vec b, Vec c) { return Isa::fmadd(a.v, b.v, c.v); }
 
 // Lanes k < n keep a, the others get b (0 ≤ n ≤ kLanes).
@@ -464,7 +465,78 @@ void epoch_rows(const EpochShuffle& shuffle, size_t first, size_t count, uint32_
     epoch_rows_in<kFeistelSmallRounds>(shuffle, first, count, rows);
 }
 
+// ---- Small networks in registers ----------------------------------------------------------------
+// A training chunk of a network whose widths are constants (Layout: math/static_shape.h), kLanes
+// samples at a time through every layer: sample_math.h's per-sample formulas (§1) on vectors of
+// samples, each sample's activations and deltas and the gradient's accumulators held as locals, where
+// the layered kernels above store each layer's A_l and Δ_l of the whole chunk and read them back. The
+// sums keep the kernels' order: lane k accumulates columns k, k + kLanes, …, then the lanes are added
+// pairwise. Padding columns get Δ = 0 and add nothing to the loss.
+template <class Layout, class Act, class Head>
+float static_chunk_with(const StaticChunk& job) {
+  using N = Layout;
+  constexpr int L = N::kLayers, P = N::kParams;
+  Vec theta[P], grad[P];  // θ in every lane; lane k's share of dθ
+  for (int e = 0; e < P; ++e) {
+    theta[e] = Vec(job.theta[e]);
+    grad[e] = Vec(0.0f);
+  }
+  Vec loss(0.0f);
+  const size_t cols = job.cols, columns = padded_columns(cols);
+  for (size_t c = 0; c < columns; c += kLanes) {
+    Vec acts[N::kUnits];    // a_0 … a_L of the vector's samples (a_L: the logits z)
+    Vec deltas[N::kUnits];  // Δ_1 … Δ_L, at a_l's places
+    for (int j = 0; j < N::kInputs; ++j) acts[j] = Vec::load(job.A0 + size_t(j) * job.ld + c);
+    static_for<1, L>([&](auto layer) {  // a_l = f(W_l a_{l-1} + b_l), the logits z_L
+      constexpr int l = decltype(layer)::value, w = N::weight_offset(l), b = N::bias_offset(l);
+      constexpr int in = N::unit_offset(l - 1), out = N::unit_offset(l);
+      dense_forward_sample<Act>(theta + w, N::kBias ? theta + b : nullptr, acts + in, acts + out, N::width(l - 1),
+                                N::width(l), l < L);
+    });
+    // Δ_L = (1/B) dℓ/dz and the loss terms, for the vector's columns before `cols` only.
+    const size_t valid = c < cols ? cols - c : 0;
+    const bool full = valid >= size_t(kLanes);
+    const Vec scale = full ? Vec(job.inv_B) : first_lanes(valid, Vec(job.inv_B), Vec(0.0f));
+    constexpr int z = N::unit_offset(L);
+    for (int o = 0; o < N::kOutputs; ++o) {
+      const Vec y = Vec::load(job.Y + size_t(o) * job.ld + c);
+      const Vec sum = loss + loss_terms(Head{}, acts[z + o], y);
+      loss = full ? sum : first_lanes(valid, sum, loss);
+      deltas[z + o] = Head::delta(acts[z + o], y) * scale;
+    }
+    static_for_down<L, 2>([&](auto layer) {  // Δ_{l-1} = (W_lᵀ Δ_l) ⊙ f'(a_{l-1})
+      constexpr int l = decltype(layer)::value, w = N::weight_offset(l);
+      constexpr int in = N::unit_offset(l - 1), out = N::unit_offset(l);
+      dense_backward_sample<Act>(theta + w, deltas + out, acts + in, deltas + in, N::width(l - 1), N::width(l));
+    });
+    static_for<1, L>([&](auto layer) {  // dW_l += Δ_l a_{l-1}ᵀ, db_l += Δ_l
+      constexpr int l = decltype(layer)::value, w = N::weight_offset(l), b = N::bias_offset(l);
+      constexpr int in = N::unit_offset(l - 1), out = N::unit_offset(l);
+      add_gradient_sample(deltas + out, acts + in, grad + w, N::kBias ? grad + b : nullptr, N::width(l - 1),
+                          N::width(l));
+    });
+  }
+  for (int e = 0; e < P; ++e) job.grad[e] = horizontal_sum(grad[e]);
+  return horizontal_sum(loss);
+}
+
+float static_chunk(const StaticChunk& job) {
+  float loss = 0.0f;
+  with_shape_at(job.shape, CpuStaticShapes{}, [&](auto shape) {
+    with_activation(job.hidden, [&](auto act) {
+      with_head(job.loss, job.output, [&](auto head) {
+        using Shape = decltype(shape);
+        using Act = decltype(act);
+        using Head = decltype(head);
+        loss = job.bias ? static_chunk_with<StaticLayout<Shape, true>, Act, Head>(job)
+                        : static_chunk_with<StaticLayout<Shape, false>, Act, Head>(job);
+      });
+    });
+  });
+  return loss;
+}
+
 // Constant-initialised: taking the table runs no code of this instruction set.
 constexpr CpuKernels kKernels = {Isa::kName,       kLanes,        &forward,         &backward,
                                  &gradient,        &output_delta, &bias_activation, &times_activation_grad,
-                                 &activation_array, &epoch_rows};
+                                 &activation_array, &epoch_rows, &static_chunk};

@@ -101,7 +101,7 @@ void FusedHostBackend::run_steps(const FusedNetwork& net, const float* X, const 
   if (const int W = warps_per_network(batch); W > 0) {  // the device launcher's decision (kernels/fused_kernel.cu)
     with_fused_warp_instance(shape_, policies_, [&](auto layout, auto act, auto head, auto optimizer) {
       using Layout = decltype(layout);
-      partials_.resize(2 * size_t(W) * Layout::kPadded);  // the W warps' exchange (shared memory on the GPU)
+      partials_.resize(2 * size_t(W) * padded_params<Layout>);  // the W warps' exchange (shared memory on the GPU)
       fused_block_steps<Layout, decltype(act), decltype(head), decltype(optimizer)>(
           HostBlock{W, partials_.data()}, net, X, Y, order, first, end, batch, lr_fp32, policies_.optimizer, grads);
     });
