@@ -21,6 +21,9 @@ namespace {
 // with them the order of every sum, are the same for any number of threads. 256 samples of a small
 // network fit in the first-level cache.
 constexpr size_t kChunk = 256;
+// Positions of the epoch's order computed at once: a small batch's rows come from a window made every
+// few hundred steps, not from a vector of positions made (and mostly wasted) every step.
+constexpr size_t kRowWindow = 512;
 // Networks with more parameters go layer by layer: a partial gradient per chunk would be too large,
 // and their products are big enough to split by themselves.
 constexpr size_t kChunkedMaxParameters = 65536;
@@ -148,7 +151,7 @@ double CpuBackend::estimated_bytes(const NetworkSpec& spec, size_t optimizer_slo
     bytes += column * double(kChunk) * double(std::max(threads, 1)) +
              double(sizeof(float)) * P * double(pieces(capacity, kChunk));
   }
-  bytes += double(sizeof(uint32_t)) * 2.0 * double(batch);  // rows_
+  bytes += double(sizeof(uint32_t)) * double(std::max(2 * batch, kRowWindow));  // rows_
   // packed_: whole 2 MiB pages (the allocator may reserve up to one more to align them, never touched).
   const size_t row = size_t(spec.inputs() + spec.outputs());
   if (row <= kMaxPackedFloats) bytes += double(kHugePage) * double(pieces(sizeof(float) * row * training_rows, kHugePage));
@@ -215,7 +218,7 @@ void CpuBackend::reserve(size_t batch) {
   if (batch <= capacity_) return;
   check_backend_limits({0, batch, 0});  // the GEMMs take the padded column count as an int
   capacity_ = batch;
-  rows_.resize(2 * batch);
+  rows_.resize(std::max(2 * batch, kRowWindow));
   if (layered_) {
     batch_work_.resize(spec(), batch);
     chunk_loss_.resize(pieces(batch, column_tile(0)));  // no tile is narrower than column_tile(0)
@@ -490,18 +493,25 @@ void CpuBackend::begin_epoch(const EpochOrder& order) {
   rows_count_ = 0;  // a new order: no row computed yet
 }
 
-// The rows of positions [first, first + known) into rows_, each computed once: the last step's
-// prefetched rows (the next step's) are kept and only the rest is computed.
-void CpuBackend::step_rows(size_t first, size_t known) {
+// The rows of positions [first, first + known) of the epoch's order, each computed once: where rows_
+// holds them all already they are used in place; else rows_ is made to hold [first, first + window)
+// (window = max(known, kRowWindow), up to the epoch's end), keeping those it held already (the last
+// step's prefetched rows, the next step's).
+const uint32_t* CpuBackend::step_rows(size_t first, size_t known) {
+  const size_t held_end = rows_first_ + rows_count_;
+  if (rows_first_ <= first && first + known <= held_end) return rows_.data() + (first - rows_first_);
   size_t kept = 0;
-  if (rows_first_ <= first && first < rows_first_ + rows_count_) {
-    kept = std::min(known, rows_first_ + rows_count_ - first);
-    std::copy(rows_.begin() + std::ptrdiff_t(first - rows_first_),
-              rows_.begin() + std::ptrdiff_t(first - rows_first_ + kept), rows_.begin());
+  if (rows_first_ <= first && first < held_end) {
+    kept = held_end - first;
+    std::copy(rows_.begin() + std::ptrdiff_t(first - rows_first_), rows_.begin() + std::ptrdiff_t(rows_count_),
+              rows_.begin());
   }
-  epoch_rows(epoch_shuffle(), first + kept, known - kept, rows_.data() + kept);
+  // ≤ rows_.size() (reserve), and never fewer than the rows kept.
+  const size_t window = std::max(kept, std::min(std::max(known, kRowWindow), train().size - first));
+  epoch_rows(epoch_shuffle(), first + kept, window - kept, rows_.data() + kept);
   rows_first_ = first;
-  rows_count_ = known;
+  rows_count_ = window;
+  return rows_.data();
 }
 
 void CpuBackend::train_step(size_t first, size_t count, double lr) {
@@ -510,7 +520,7 @@ void CpuBackend::train_step(size_t first, size_t count, double lr) {
   reserve(count);
   // This step's rows, and the next step's (if the epoch has one) to prefetch.
   const size_t known = std::min(2 * count, d.size - first);
-  step_rows(first, known);
+  const uint32_t* rows = step_rows(first, known);
   Samples s;
   if (packed_) {
     s.x = packed_.get();
@@ -522,7 +532,7 @@ void CpuBackend::train_step(size_t first, size_t count, double lr) {
     s.x_stride = size_t(d.inputs);
     s.y_stride = size_t(d.outputs);
   }
-  s.rows = rows_.data();
+  s.rows = rows;
   s.rows_known = known;
   epoch_loss_sum_ += run(s, count);
   update(lr, layered_ ? threads_for(count) : 1);

@@ -110,7 +110,7 @@ class CpuBackend : public HostBackend {
 
   void reserve(size_t batch);
   size_t prediction_piece(size_t count) const;  // samples predicted per pass
-  void step_rows(size_t first, size_t known);
+  const uint32_t* step_rows(size_t first, size_t known);
   // One pass over `count` samples: the forward pass, and with y the loss (returned, Σ over the batch)
   // and the gradient into grads_ (§1, averaged over count).
   double run(const Samples& s, size_t count);
