@@ -315,26 +315,33 @@ inline Vec loss_terms(BinaryCrossEntropy, Vec z, Vec y) {
   return Vec::load(terms);
 }
 
+// The head on one vector of logits z and targets y whose first `valid` lanes are samples (every lane
+// where valid ≥ kLanes): adds their loss terms to `loss` and returns Δ_L = (1/B) dℓ/dz for them. The
+// padding adds nothing to the loss and gets Δ = 0 exactly.
+template <class Head>
+inline Vec head_vector(Vec z, Vec y, float inv_B, size_t valid, Vec& loss) {
+  const Vec sum = loss + loss_terms(Head{}, z, y);  // Σ ℓ(Z, Y) (mse: one fused ℓ + (z − y)²)
+  const Vec delta = Head::delta(z, y) * Vec(inv_B);  // Δ_L = (1/B) dℓ/dz
+  if (valid >= size_t(kLanes)) {
+    loss = sum;
+    return delta;
+  }
+  loss = first_lanes(valid, sum, loss);
+  return first_lanes(valid, delta, Vec(0.0f));
+}
+
+// The columns of the vector starting at column c that are samples of a pass of `cols`.
+inline size_t valid_columns(size_t c, size_t cols) { return c < cols ? cols - c : 0; }
+
 template <class Head>
 float output_delta_with(const float* Z, size_t ld_z, const float* Y, size_t ld_y, int n_out, size_t cols, float inv_B,
                         float* D, size_t ld_d) {
   const size_t n = padded_columns(cols);
-  const Vec scale(inv_B);
   Vec loss(0.0f);
   for (int o = 0; o < n_out; ++o)
     for (size_t c = 0; c < n; c += kLanes) {
       const Vec z = Vec::load(Z + size_t(o) * ld_z + c), y = Vec::load(Y + size_t(o) * ld_y + c);
-      const Vec sum = loss + loss_terms(Head{}, z, y);  // Σ ℓ(Z, Y) (mse: one fused ℓ + (z − y)²)
-      Vec delta = Head::delta(z, y) * scale;            // Δ_L = (1/B) dℓ/dz
-      // The padding adds nothing to the loss and gets Δ = 0 exactly.
-      if (c + kLanes > cols) {
-        const size_t valid = c < cols ? cols - c : 0;
-        loss = first_lanes(valid, sum, loss);
-        delta = first_lanes(valid, delta, Vec(0.0f));
-      } else {
-        loss = sum;
-      }
-      delta.store(D + size_t(o) * ld_d + c);
+      head_vector<Head>(z, y, inv_B, valid_columns(c, cols), loss).store(D + size_t(o) * ld_d + c);
     }
   return horizontal_sum(loss);
 }
@@ -494,16 +501,10 @@ float static_chunk_with(const StaticChunk& job) {
                                 N::width(l), l < L);
     });
     // Δ_L = (1/B) dℓ/dz and the loss terms, for the vector's columns before `cols` only.
-    const size_t valid = c < cols ? cols - c : 0;
-    const bool full = valid >= size_t(kLanes);
-    const Vec scale = full ? Vec(job.inv_B) : first_lanes(valid, Vec(job.inv_B), Vec(0.0f));
     constexpr int z = N::unit_offset(L);
-    for (int o = 0; o < N::kOutputs; ++o) {
-      const Vec y = Vec::load(job.Y + size_t(o) * job.ld + c);
-      const Vec sum = loss + loss_terms(Head{}, acts[z + o], y);
-      loss = full ? sum : first_lanes(valid, sum, loss);
-      deltas[z + o] = Head::delta(acts[z + o], y) * scale;
-    }
+    for (int o = 0; o < N::kOutputs; ++o)
+      deltas[z + o] =
+          head_vector<Head>(acts[z + o], Vec::load(job.Y + size_t(o) * job.ld + c), job.inv_B, valid_columns(c, cols), loss);
     static_for_down<L, 2>([&](auto layer) {  // Δ_{l-1} = (W_lᵀ Δ_l) ⊙ f'(a_{l-1})
       constexpr int l = decltype(layer)::value, w = N::weight_offset(l);
       constexpr int in = N::unit_offset(l - 1), out = N::unit_offset(l);
